@@ -1,0 +1,88 @@
+"""The NumPy reference backend: the contract around `backends.numpy_reference`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from backends import numpy_reference as reference
+from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
+from harness.errors import BenchUsageError
+from harness.initial_weights import keras_default_weights
+from harness.spec import ModelSpec
+
+DTYPES = ("float32", "float64")
+
+
+class NumpyBackend(Backend):
+    """Gate-by-gate NumPy; float32 by default, ``dtype="float64"`` for gradient checks."""
+
+    def __init__(self, dtype: str = "float32") -> None:
+        if dtype not in DTYPES:
+            raise BenchUsageError(f"numpy backend: dtype {dtype!r} is not supported (expected one of {DTYPES})")
+        self.dtype = dtype
+
+    def framework_version(self) -> str:
+        return f"numpy {np.__version__} ({self.dtype})"
+
+    def devices(self) -> list[str]:
+        return ["cpu"]
+
+    def build(self, spec: ModelSpec) -> NumpyClassifier:
+        return NumpyClassifier(spec, keras_default_weights(spec, self.dtype))
+
+
+class NumpyClassifier(ClassifierModel):
+    """The classifier as six NumPy arrays in the canonical layout."""
+
+    def __init__(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> None:
+        self.spec = spec
+        self.weights = weights
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {name: value.copy() for name, value in self.weights.items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        check_weights(self.spec, weights)
+        dtype = self.weights["embedding"].dtype
+        self.weights = {name: np.array(weights[name], dtype=dtype) for name in self.weights}
+
+    def forward(self, token_ids: np.ndarray) -> ForwardOutput:
+        layers = self._layer_outputs(np.asarray(token_ids))
+        lstm_output = layers["lstm"][0]
+        states = layers["lstm"][1:] if self.spec.return_state else (None, None)
+        return ForwardOutput(lstm_output, states[0], states[1], layers["dense"][0])
+
+    def summary(self) -> list[LayerSummary]:
+        layers = self._layer_outputs(np.zeros((1, self.spec.seq_len), dtype=np.int64))
+        params = {
+            "embedding": self.weights["embedding"].size,
+            "lstm": sum(self.weights[name].size for name in ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias")),
+            "dense": self.weights["dense.kernel"].size + self.weights["dense.bias"].size,
+        }
+        types = {"input": "InputLayer", "embedding": "Embedding", "lstm": "LSTM", "flatten": "Flatten", "dense": "Dense"}
+        return [
+            LayerSummary(
+                name=name,
+                layer_type=types[name],
+                output_shapes=tuple((None, *output.shape[1:]) for output in outputs),
+                params=params.get(name, 0),
+                trainable_params=params.get(name, 0),
+            )
+            for name, outputs in layers.items()
+        ]
+
+    def _layer_outputs(self, token_ids: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
+        """Every layer's outputs in model order, as Keras' functional graph would produce them."""
+        w = self.weights
+        embedded = w["embedding"][token_ids]
+        steps = reference.lstm_forward(embedded, w["lstm.kernel"], w["lstm.recurrent_kernel"], w["lstm.bias"])
+        lstm_output = steps.sequence if self.spec.return_sequences else steps.hiddens[-1]
+        lstm_outputs = (lstm_output, steps.hiddens[-1], steps.cells[-1]) if self.spec.return_state else (lstm_output,)
+        layers = {"input": (token_ids,), "embedding": (embedded,), "lstm": lstm_outputs}
+        features = reference.dense_features(steps, self.spec.return_sequences)
+        if self.spec.return_sequences:
+            layers["flatten"] = (features,)
+        layers["dense"] = (reference.sigmoid(features @ w["dense.kernel"] + w["dense.bias"]),)
+        return layers

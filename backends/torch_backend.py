@@ -1,0 +1,138 @@
+"""The PyTorch backend: idiomatic ``nn.Embedding -> nn.LSTM -> nn.Flatten -> nn.Linear``.
+
+``nn.LSTM`` keeps two bias vectors (``bias_ih_l0`` and ``bias_hh_l0``); the canonical model has one.
+`single_bias_lstm` turns ``bias_hh_l0`` from a parameter into a zero *buffer*. ``nn.LSTM`` reads its
+weights through ``_flat_weights``, which accepts any tensor, so the fused kernel (ATen on CPU, cuDNN on
+GPU) still runs, and the module now has exactly the canonical trainable parameters: ``weight_ih_l0``
+``(4H, E)``, ``weight_hh_l0`` ``(4H, H)`` and ``bias_ih_l0`` ``(4H,)``. Because the buffer is zero and
+not trainable, ``bias_ih_l0`` *is* the canonical bias, and its gradient is the canonical bias gradient.
+PyTorch's gate order (i, f, g, o) is Keras' (i, f, c, o), so only transposes separate the layouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
+from harness.spec import ModelSpec
+
+
+def single_bias_lstm(input_size: int, hidden_size: int) -> nn.LSTM:
+    """A batch-first one-layer ``nn.LSTM`` whose recurrent bias is a non-trainable zero buffer."""
+    lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
+    recurrent_bias = torch.zeros_like(lstm.bias_hh_l0, requires_grad=False)
+    del lstm.bias_hh_l0
+    lstm.register_buffer("bias_hh_l0", recurrent_bias)
+    lstm._init_flat_weights()  # re-read the weight list: the bias is now the buffer
+    return lstm
+
+
+class CanonicalClassifierModule(nn.Module):
+    """The article's classifier as a PyTorch module; `layer_outputs` mirrors Keras' layer graph."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim)
+        self.lstm = single_bias_lstm(spec.embed_dim, spec.hidden)
+        self.flatten = nn.Flatten() if spec.return_sequences else None
+        self.dense = nn.Linear(spec.dense_features, 1)
+
+    def layer_outputs(self, token_ids: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
+        """Each canonical layer's outputs; LSTM states are squeezed to ``(B, H)``."""
+        embedded = self.embedding(token_ids)
+        sequence, (state_h, state_c) = self.lstm(embedded)
+        lstm_output = sequence if self.spec.return_sequences else state_h[0]
+        lstm_outputs = (lstm_output, state_h[0], state_c[0]) if self.spec.return_state else (lstm_output,)
+        layers = {"input": (token_ids,), "embedding": (embedded,), "lstm": lstm_outputs}
+        features = lstm_output
+        if self.flatten is not None:
+            features = self.flatten(sequence)
+            layers["flatten"] = (features,)
+        layers["dense"] = (torch.sigmoid(self.dense(features)),)
+        return layers
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """Predictions ``(B, 1)``."""
+        return self.layer_outputs(token_ids)["dense"][0]
+
+
+class TorchBackend(Backend):
+    """PyTorch eager mode with the fused ``nn.LSTM`` kernel."""
+
+    def framework_version(self) -> str:
+        return f"torch {torch.__version__}"
+
+    def devices(self) -> list[str]:
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+    def build(self, spec: ModelSpec) -> TorchClassifier:
+        torch.manual_seed(spec.seed)
+        return TorchClassifier(spec, CanonicalClassifierModule(spec))
+
+
+class TorchClassifier(ClassifierModel):
+    """Canonical-layout access to a `CanonicalClassifierModule`."""
+
+    def __init__(self, spec: ModelSpec, module: CanonicalClassifierModule) -> None:
+        self.spec = spec
+        self.module = module
+
+    def summary(self) -> list[LayerSummary]:
+        with torch.no_grad():
+            layers = self.module.layer_outputs(torch.zeros((1, self.spec.seq_len), dtype=torch.long))
+        rows = []
+        for name, outputs in layers.items():
+            module = getattr(self.module, name, None)
+            parameters = list(module.parameters()) if isinstance(module, nn.Module) else []
+            rows.append(LayerSummary(
+                name=name,
+                layer_type=type(module).__name__ if module is not None else "InputLayer",
+                output_shapes=tuple((None, *output.shape[1:]) for output in outputs),
+                params=sum(p.numel() for p in parameters),
+                trainable_params=sum(p.numel() for p in parameters if p.requires_grad),
+            ))
+        return rows
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        m = self.module
+
+        def array(tensor: torch.Tensor) -> np.ndarray:
+            return tensor.detach().cpu().numpy().copy()
+
+        return {
+            "embedding": array(m.embedding.weight),
+            "lstm.kernel": array(m.lstm.weight_ih_l0.T),
+            "lstm.recurrent_kernel": array(m.lstm.weight_hh_l0.T),
+            "lstm.bias": array(m.lstm.bias_ih_l0 + m.lstm.bias_hh_l0),
+            "dense.kernel": array(m.dense.weight.T),
+            "dense.bias": array(m.dense.bias),
+        }
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        check_weights(self.spec, weights)
+        m = self.module
+        targets = {
+            "embedding": (m.embedding.weight, False),
+            "lstm.kernel": (m.lstm.weight_ih_l0, True),
+            "lstm.recurrent_kernel": (m.lstm.weight_hh_l0, True),
+            "lstm.bias": (m.lstm.bias_ih_l0, False),
+            "dense.kernel": (m.dense.weight, True),
+            "dense.bias": (m.dense.bias, False),
+        }
+        with torch.no_grad():
+            for name, (parameter, transposed) in targets.items():
+                value = torch.as_tensor(np.asarray(weights[name]), dtype=parameter.dtype)
+                parameter.copy_(value.T if transposed else value)
+            m.lstm.bias_hh_l0.zero_()
+
+    def forward(self, token_ids: np.ndarray) -> ForwardOutput:
+        with torch.no_grad():
+            layers = self.module.layer_outputs(torch.as_tensor(np.asarray(token_ids), dtype=torch.long))
+        lstm = [tensor.numpy() for tensor in layers["lstm"]]
+        state_h, state_c = (lstm[1], lstm[2]) if self.spec.return_state else (None, None)
+        return ForwardOutput(lstm[0], state_h, state_c, layers["dense"][0].numpy())

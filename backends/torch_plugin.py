@@ -1,0 +1,17 @@
+"""Declares the ``torch`` backend (no framework import here)."""
+
+from harness.hookspecs import hookimpl
+from harness.registry import BackendInfo
+
+
+@hookimpl
+def bench_register_backends(register):
+    """Register PyTorch eager mode with the fused ``nn.LSTM`` kernel."""
+    register(BackendInfo(
+        name="torch",
+        implementation="backends.torch_backend:TorchBackend",
+        framework="PyTorch",
+        requires=("torch",),
+        install_hint="pip install 'lstm-bench[torch]'",
+        description="PyTorch eager, fused nn.LSTM kernel, one bias (b_hh as a zero buffer)",
+    ))

@@ -1,0 +1,189 @@
+"""The backend contract: canonical weights, the per-layer summary, forward outputs and the two ABCs.
+
+Every backend converts to and from ONE weight layout, named as in Keras:
+
+=========================  =====================  ===========================================
+name                       shape                  meaning
+=========================  =====================  ===========================================
+``embedding``              (V, E)                 row ``v`` is the vector of token id ``v``
+``lstm.kernel``            (E, 4H)                input weights, gate blocks ``[i | f | c | o]``
+``lstm.recurrent_kernel``  (H, 4H)                recurrent weights, same gate blocks
+``lstm.bias``              (4H,)                  ONE bias vector, same gate blocks
+``dense.kernel``           (F, 1)                 F = T*H with return_sequences, else H
+``dense.bias``             (1,)
+=========================  =====================  ===========================================
+
+LSTM semantics (Keras'): for each step t, with ``z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias``
+split into four blocks of H columns,
+
+    i = sigmoid(z_i), f = sigmoid(z_f), c~ = tanh(z_c), o = sigmoid(z_o)
+    c_t = f * c_{t-1} + i * c~
+    h_t = o * tanh(c_t)
+
+starting from ``h_0 = c_0 = 0``. The head flattens ``(B, T, H)`` row-major (feature ``t*H + j``) when
+return_sequences is on, then ``predictions = sigmoid(features @ dense.kernel + dense.bias)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.errors import BenchUsageError
+from harness.spec import ModelSpec
+
+WEIGHT_NAMES = (
+    "embedding",
+    "lstm.kernel",
+    "lstm.recurrent_kernel",
+    "lstm.bias",
+    "dense.kernel",
+    "dense.bias",
+)
+"""Canonical weight names, in the order every backend lists them."""
+
+Shape = tuple  # a tuple of ints, with None for the batch dimension in summaries
+
+
+def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """The canonical shape of every weight of the model ``spec`` describes."""
+    v, e, h = spec.vocab_size, spec.embed_dim, spec.hidden
+    return {
+        "embedding": (v, e),
+        "lstm.kernel": (e, 4 * h),
+        "lstm.recurrent_kernel": (h, 4 * h),
+        "lstm.bias": (4 * h,),
+        "dense.kernel": (spec.dense_features, 1),
+        "dense.bias": (1,),
+    }
+
+
+def expected_layer_params(spec: ModelSpec) -> dict[str, int]:
+    """The analytic parameter count of each layer that has parameters.
+
+    ``embedding = V*E``, ``lstm = 4*(E*H + H*H + H)``, ``dense = F + 1``; input and flatten layers have none.
+    """
+    v, e, h = spec.vocab_size, spec.embed_dim, spec.hidden
+    return {
+        "embedding": v * e,
+        "lstm": 4 * (e * h + h * h + h),
+        "dense": spec.dense_features + 1,
+    }
+
+
+def expected_total_params(spec: ModelSpec) -> int:
+    """``V*E + 4*(E*H + H*H + H) + (F + 1)``: 250,115 for the article's defaults."""
+    return sum(expected_layer_params(spec).values())
+
+
+def expected_layer_output_shapes(spec: ModelSpec) -> dict[str, tuple[Shape, ...]]:
+    """Each layer's output shapes with ``None`` for the batch, as Keras' ``model.summary()`` shows them."""
+    t, h = spec.seq_len, spec.hidden
+    lstm_out: Shape = (None, t, h) if spec.return_sequences else (None, h)
+    lstm_shapes = (lstm_out, (None, h), (None, h)) if spec.return_state else (lstm_out,)
+    shapes: dict[str, tuple[Shape, ...]] = {
+        "input": ((None, t),),
+        "embedding": ((None, t, spec.embed_dim),),
+        "lstm": lstm_shapes,
+    }
+    if spec.return_sequences:
+        shapes["flatten"] = ((None, t * h),)
+    shapes["dense"] = ((None, 1),)
+    return shapes
+
+
+def check_weights(spec: ModelSpec, weights: Mapping[str, np.ndarray]) -> None:
+    """Raise `BenchUsageError` unless ``weights`` has exactly the canonical names and shapes for ``spec``."""
+    expected = weight_shapes(spec)
+    missing = sorted(set(expected) - set(weights))
+    unknown = sorted(set(weights) - set(expected))
+    if missing or unknown:
+        raise BenchUsageError(
+            f"weights: missing {missing or 'none'}, unknown {unknown or 'none'} "
+            f"(expected exactly {list(WEIGHT_NAMES)})"
+        )
+    for name, shape in expected.items():
+        actual = tuple(np.shape(weights[name]))
+        if actual != shape:
+            raise BenchUsageError(f"weights: {name} has shape {actual}, expected {shape}")
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One row of a Keras-style ``model.summary()``.
+
+    Attributes:
+        name: canonical layer name: ``input``, ``embedding``, ``lstm``, ``flatten`` or ``dense``.
+        layer_type: the framework's own class name (``LSTM``, ``Linear``...), shown in brackets.
+        output_shapes: one shape per output, ``None`` for the batch dimension.
+        params: total parameters of the layer.
+        trainable_params: the trainable part of ``params``.
+    """
+
+    name: str
+    layer_type: str
+    output_shapes: tuple[Shape, ...]
+    params: int
+    trainable_params: int
+
+
+@dataclass(frozen=True)
+class ForwardOutput:
+    """What a forward pass returns, as NumPy arrays.
+
+    Attributes:
+        lstm_output: ``(B, T, H)`` with return_sequences, else ``(B, H)``.
+        state_h: final hidden state ``(B, H)`` when return_state, else None.
+        state_c: final cell state ``(B, H)`` when return_state, else None.
+        predictions: ``(B, 1)`` sigmoid outputs in [0, 1].
+    """
+
+    lstm_output: np.ndarray
+    state_h: np.ndarray | None
+    state_c: np.ndarray | None
+    predictions: np.ndarray
+
+
+class ClassifierModel(ABC):
+    """One backend's build of the classifier for one `ModelSpec`."""
+
+    spec: ModelSpec
+
+    @abstractmethod
+    def summary(self) -> list[LayerSummary]:
+        """Per-layer rows in model order: input, embedding, lstm, [flatten,] dense."""
+
+    @abstractmethod
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """All trainable weights in the canonical names and layouts (see module docstring)."""
+
+    @abstractmethod
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Load canonical weights; raise `BenchUsageError` on a wrong name or shape (see `check_weights`)."""
+
+    @abstractmethod
+    def forward(self, token_ids: np.ndarray) -> ForwardOutput:
+        """Run inference on int token ids ``(B, T)`` in ``[0, vocab_size)``; no gradients, no dropout."""
+
+
+class Backend(ABC):
+    """A framework that builds the canonical classifier. Instantiated inside its own worker process.
+
+    Subclasses import their framework at module level: the harness imports a backend's module only in
+    the worker that runs it, never in ``bench list``.
+    """
+
+    @abstractmethod
+    def framework_version(self) -> str:
+        """E.g. ``torch 2.13.0+cpu`` or ``keras 3.15.0 (tensorflow 2.21.0)``."""
+
+    @abstractmethod
+    def devices(self) -> list[str]:
+        """Devices this backend can run on right now, e.g. ``["cpu", "cuda"]``."""
+
+    @abstractmethod
+    def build(self, spec: ModelSpec) -> ClassifierModel:
+        """Build the model on the CPU with framework-default initial weights."""

@@ -1,0 +1,96 @@
+"""Plugin discovery: entry points, the ``LSTM_BENCH_PLUGINS`` variable, and failure isolation.
+
+Discovery runs only when asked (`discover`), imports plugin modules but no framework, and never lets
+one broken plugin stop the others: an import error, a hook with a wrong signature or a hook that raises
+becomes a `PluginProblem` naming the plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+
+import pluggy
+
+from harness import hookspecs
+from harness.registry import PluginProblem, PluginRecord, Registry
+
+ENTRY_POINT_GROUP = "lstm_bench"
+EXTRA_PLUGINS_ENV = "LSTM_BENCH_PLUGINS"
+"""Comma-separated module names registered as plugins in addition to entry points (like PYTEST_PLUGINS).
+
+Worker processes inherit it, so a plugin named here is available in the workers too."""
+
+
+def discover(extra_plugins: Iterable[object] = ()) -> Registry:
+    """Load every plugin and return what they registered.
+
+    :param extra_plugins: plugin objects registered after the entry points (tests use this).
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    registry = Registry()
+    _register_entry_points(manager, registry)
+    _register_env_plugins(manager, registry)
+    for plugin in extra_plugins:
+        _register(manager, registry, plugin, name=getattr(plugin, "__name__", None), package="(in-process)")
+    _call_each(manager, registry, "bench_register_suites", registry.suite_registrar)
+    _call_each(manager, registry, "bench_register_backends", registry.backend_registrar)
+    return registry
+
+
+def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) -> None:
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        package = entry_point.dist.name if entry_point.dist else "?"
+        version = entry_point.dist.version if entry_point.dist else "?"
+        try:
+            plugin = entry_point.load()
+        except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
+            registry.problems.append(PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {_one_line(error)}"))
+            continue
+        _register(manager, registry, plugin, name=entry_point.name, package=package, version=version)
+
+
+def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> None:
+    for module_name in filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
+        try:
+            plugin = importlib.import_module(module_name)
+        except Exception as error:  # noqa: BLE001
+            registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {_one_line(error)}"))
+            continue
+        _register(manager, registry, plugin, name=module_name, package=f"({EXTRA_PLUGINS_ENV})")
+
+
+def _register(
+    manager: pluggy.PluginManager,
+    registry: Registry,
+    plugin: object,
+    *,
+    name: str | None,
+    package: str,
+    version: str = "",
+) -> None:
+    try:
+        registered_name = manager.register(plugin, name=name)
+    except Exception as error:  # noqa: BLE001 - PluginValidationError, duplicate names
+        registry.problems.append(PluginProblem(name or repr(plugin), _one_line(error)))
+        return
+    registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version))
+
+
+def _call_each(manager: pluggy.PluginManager, registry: Registry, hook_name: str, registrar) -> None:
+    """Call ``hook_name`` on each plugin separately, so that one that raises does not stop the others."""
+    for implementation in getattr(manager.hook, hook_name).get_hookimpls():
+        try:
+            implementation.function(register=registrar(implementation.plugin_name))
+        except Exception as error:  # noqa: BLE001
+            registry.problems.append(
+                PluginProblem(implementation.plugin_name, f"{hook_name} raised {_one_line(error)}")
+            )
+
+
+def _one_line(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())

@@ -1,0 +1,121 @@
+"""What plugins registered: backends (declared lazily), suites, and the plugins that failed."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import BenchUsageError
+
+if TYPE_CHECKING:
+    from harness.contract import Backend
+    from harness.suite import Suite
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A backend's declaration: everything ``bench list`` shows without importing its framework.
+
+    Attributes:
+        name: the name users type (``--backend torch``); unique across plugins.
+        implementation: ``"package.module:Class"`` of a `harness.contract.Backend` subclass. Imported
+            only inside the backend's worker process.
+        framework: the framework's display name (``PyTorch``).
+        requires: distributions that must be installed (``("torch",)``); the first one's version is shown.
+        install_hint: how to install what is missing, e.g. ``pip install 'lstm-bench[torch]'``.
+        description: one line for ``bench list``.
+        options: keyword arguments passed to the implementation class (lets one class serve variants).
+        worker_env: environment variables set in the backend's worker process (e.g. ``KERAS_BACKEND``).
+        plugin: the plugin that registered it; filled in by the registry.
+    """
+
+    name: str
+    implementation: str
+    framework: str
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+    description: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    worker_env: Mapping[str, str] = field(default_factory=dict)
+    plugin: str = ""
+
+    def load(self) -> Backend:
+        """Import the implementation and instantiate it with `options` (call this in the worker only)."""
+        module_name, _, class_name = self.implementation.partition(":")
+        backend_class = getattr(importlib.import_module(module_name), class_name)
+        return backend_class(**self.options)
+
+
+@dataclass(frozen=True)
+class PluginProblem:
+    """A plugin that could not be loaded or whose hook failed; the rest of lstm-bench keeps working."""
+
+    plugin: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """A plugin that was registered: its name and the distribution that ships it."""
+
+    name: str
+    package: str
+    version: str
+
+
+@dataclass
+class Registry:
+    """Backends and suites by name, plus the plugins that were loaded and those that failed."""
+
+    backends: dict[str, BackendInfo] = field(default_factory=dict)
+    suites: dict[str, Suite] = field(default_factory=dict)
+    plugins: list[PluginRecord] = field(default_factory=list)
+    problems: list[PluginProblem] = field(default_factory=list)
+
+    def backend_registrar(self, plugin: str) -> Callable[[BackendInfo], None]:
+        """The ``register`` callback handed to ``plugin``'s ``bench_register_backends``."""
+
+        def register(info: BackendInfo) -> None:
+            if not isinstance(info, BackendInfo):
+                raise TypeError(f"register() takes a BackendInfo, got {type(info).__name__}")
+            taken = self.backends.get(info.name)
+            if taken is not None:
+                self.problems.append(PluginProblem(
+                    plugin, f"backend name {info.name!r} is already registered by plugin {taken.plugin!r}; ignored"
+                ))
+                return
+            self.backends[info.name] = replace(info, plugin=plugin)
+
+        return register
+
+    def suite_registrar(self, plugin: str) -> Callable[[Suite], None]:
+        """The ``register`` callback handed to ``plugin``'s ``bench_register_suites``."""
+
+        def register(suite: Suite) -> None:
+            if suite.name in self.suites:
+                self.problems.append(PluginProblem(
+                    plugin, f"suite name {suite.name!r} is already registered; ignored"
+                ))
+                return
+            self.suites[suite.name] = suite
+
+        return register
+
+    def backend(self, name: str) -> BackendInfo:
+        """The backend called ``name``, or a `BenchUsageError` listing the known names."""
+        if name not in self.backends:
+            raise BenchUsageError(
+                f"--backend: unknown backend {name!r} (available: {', '.join(sorted(self.backends)) or 'none'})"
+            )
+        return self.backends[name]
+
+    def suite(self, name: str) -> Suite:
+        """The suite called ``name``, or a `BenchUsageError` listing the known names."""
+        if name not in self.suites:
+            raise BenchUsageError(
+                f"--suite: unknown suite {name!r} (available: {', '.join(sorted(self.suites))}, all)"
+            )
+        return self.suites[name]
+

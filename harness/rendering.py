@@ -1,0 +1,28 @@
+"""Turn tables into text: terminal tables, GitHub markdown, or one JSON document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from harness.records import Table
+
+FORMATS = ("table", "json", "markdown")
+TABLEFMT = {"table": "simple_outline", "markdown": "github"}
+
+
+def render_tables(tables: list[Table], output_format: str) -> str:
+    """``table`` or ``markdown`` text for ``tables``, each under its title."""
+    parts = []
+    for table in tables:
+        title = f"### {table.title}" if output_format == "markdown" else table.title
+        body = tabulate(table.rows, headers=table.headers, tablefmt=TABLEFMT[output_format], disable_numparse=True)
+        parts.append(f"{title}\n\n{body}\n" if output_format == "markdown" else f"{title}\n{body}\n")
+    return "\n".join(parts)
+
+
+def render_json(document: dict[str, Any]) -> str:
+    """One indented JSON document."""
+    return json.dumps(document, indent=2)

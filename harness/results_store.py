@@ -1,0 +1,65 @@
+"""A run on disk: ``<out>/<run-id>/metadata.json`` and ``records.jsonl``.
+
+Each record is appended as one JSON line, flushed and fsynced the moment it is judged, so an
+interrupted or crashed run keeps everything it finished. ``metadata.json`` is written at the start
+(environment, command line) and rewritten at the end with the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.errors import BenchUsageError
+from harness.records import Record
+
+METADATA_FILE = "metadata.json"
+RECORDS_FILE = "records.jsonl"
+
+
+def new_run_id() -> str:
+    """A sortable, unique id: UTC time plus random hex, e.g. ``20261128T071502-3fa9``."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+
+
+class RunStore:
+    """Writes one run's files; create it before running anything so a bad ``--out`` fails fast."""
+
+    def __init__(self, out_dir: Path, metadata: dict[str, Any], run_id: str | None = None) -> None:
+        self.run_id = run_id or new_run_id()
+        self.directory = Path(out_dir) / self.run_id
+        self.metadata = {"run_id": self.run_id, **metadata}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=False)
+            self._write_metadata()
+            (self.directory / RECORDS_FILE).touch()
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise BenchUsageError(f"--out: cannot write to {str(out_dir)!r} ({reason}); expected a writable directory") from None
+
+    def append(self, record: Record) -> None:
+        """Add one record durably (append, flush, fsync)."""
+        with open(self.directory / RECORDS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record.to_json(), sort_keys=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def finish(self, **outcome: Any) -> None:
+        """Record how the run ended (exit status, counts, finish time) in ``metadata.json``."""
+        self.metadata.update(outcome, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self._write_metadata()
+
+    def _write_metadata(self) -> None:
+        temporary = self.directory / (METADATA_FILE + ".tmp")
+        temporary.write_text(json.dumps(self.metadata, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, self.directory / METADATA_FILE)
+
+
+def load_records(run_directory: Path) -> list[Record]:
+    """Every record saved in a run directory, in the order they were written."""
+    lines = (Path(run_directory) / RECORDS_FILE).read_text(encoding="utf-8").splitlines()
+    return [Record.from_json(json.loads(line)) for line in lines if line.strip()]

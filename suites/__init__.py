@@ -1,0 +1,1 @@
+"""Built-in suites, one module each, registered through the ``lstm_bench`` entry points."""

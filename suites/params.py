@@ -1,0 +1,120 @@
+"""Suite ``params``: every backend's per-layer parameter counts against the analytic formula.
+
+``total = V*E + 4*(E*H + H*H + H) + (F + 1)`` with ``F = T*H`` (return_sequences) or ``H``; the article's
+model has 250,000 + 108 + 7 = 250,115. Every parameter must be trainable.
+"""
+
+from __future__ import annotations
+
+from harness.contract import Backend, LayerSummary, expected_layer_output_shapes, expected_layer_params
+from harness.hookspecs import hookimpl
+from harness.records import FAIL, PASS, Record, Table
+from harness.shapes_text import count_text, shapes_text
+from harness.spec import ModelSpec
+from harness.suite import Suite
+
+FORMULAS = {
+    "embedding": "V*E",
+    "lstm": "4*(E*H + H*H + H)",
+    "dense": "F + 1",
+}
+
+
+class ParamsSuite(Suite):
+    """Keras-style summary per backend, and a cross-backend check against the analytic counts."""
+
+    name = "params"
+    description = "per-layer parameter counts vs the analytic formula (Keras-style summary)"
+
+    def measure(self, backend: Backend, spec: ModelSpec) -> list[LayerSummary]:
+        return backend.build(spec).summary()
+
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: list[LayerSummary]) -> Record:
+        expected_params = expected_layer_params(spec)
+        expected_names = list(expected_layer_output_shapes(spec))
+        problems = []
+        names = [row.name for row in measurement]
+        if names != expected_names:
+            problems.append(f"layers are {names}, expected {expected_names}")
+        for row in measurement:
+            expected = expected_params.get(row.name, 0)
+            if row.params != expected:
+                formula = FORMULAS.get(row.name, "no parameters")
+                problems.append(f"layer {row.name} has {row.params:,} params, expected {expected:,} = {formula}")
+            if row.trainable_params != row.params:
+                problems.append(f"layer {row.name} has {row.params - row.trainable_params:,} non-trainable params, expected 0")
+        total = sum(row.params for row in measurement)
+        trainable = sum(row.trainable_params for row in measurement)
+        expected_total = sum(expected_params.values())
+        if total != expected_total:
+            problems.append(f"total {total:,} params, expected {expected_total:,}")
+        return Record(
+            suite=self.name,
+            backend=backend_name,
+            status=FAIL if problems else PASS,
+            spec=spec.to_dict(),
+            message=f"{backend_name}: " + "; ".join(problems) if problems else "",
+            details={
+                "total_params": total,
+                "trainable_params": trainable,
+                "non_trainable_params": total - trainable,
+                "expected_total_params": expected_total,
+                "layers": [
+                    {
+                        "name": row.name,
+                        "type": row.layer_type,
+                        "output_shape": shapes_text(row.output_shapes),
+                        "params": row.params,
+                        "trainable_params": row.trainable_params,
+                        "expected_params": expected_params.get(row.name, 0),
+                    }
+                    for row in measurement
+                ],
+            },
+        )
+
+    def tables(self, records: list[Record]) -> list[Table]:
+        tables = []
+        for record in records:
+            if "layers" not in record.details:
+                continue
+            rows = [(f"{layer['name']} ({layer['type']})", layer["output_shape"], count_text(layer["params"]))
+                    for layer in record.details["layers"]]
+            totals = record.details
+            rows += [
+                ("Total params:", "", count_text(totals["total_params"])),
+                ("Trainable params:", "", count_text(totals["trainable_params"])),
+                ("Non-trainable params:", "", count_text(totals["non_trainable_params"])),
+            ]
+            tables.append(Table(
+                title=f"{record.backend}: model summary ({ModelSpec(**record.spec).label()})",
+                headers=("Layer (type)", "Output Shape", "Param #"),
+                rows=tuple(rows),
+            ))
+        tables.append(self._comparison(records))
+        return tables
+
+    def _comparison(self, records: list[Record]) -> Table:
+        rows = []
+        for record in records:
+            layers = {layer["name"]: layer["params"] for layer in record.details.get("layers", [])}
+            expected = record.details.get("expected_total_params")
+            rows.append((
+                ModelSpec(**record.spec).label(),
+                record.backend,
+                *(count_text(layers[name]) if name in layers else "-" for name in FORMULAS),
+                count_text(record.details["total_params"]) if "total_params" in record.details else "-",
+                count_text(expected) if expected is not None else "-",
+                record.status if not record.message else f"{record.status}: {record.message}",
+            ))
+        return Table(
+            title="params: every backend vs V*E + 4*(E*H + H*H + H) + (F + 1)",
+            headers=("spec", "backend", "embedding", "lstm", "dense", "total", "expected", "status"),
+            rows=tuple(rows),
+        )
+
+
+@hookimpl
+def bench_register_suites(register):
+    """Register the ``params`` suite."""
+    register(ParamsSuite())

@@ -1,0 +1,123 @@
+"""Suite ``shapes``: output shapes for all four return_sequences x return_state combinations.
+
+The contract: LSTM output ``(B, T, H)`` with return_sequences else ``(B, H)``; with return_state also
+``h`` and ``c``, each ``(B, H)``; predictions ``(B, 1)``, finite and within [0, 1]. Each layer's summary
+shapes must match Keras' too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from harness.contract import Backend, expected_layer_output_shapes
+from harness.hookspecs import hookimpl
+from harness.initial_weights import sample_token_ids
+from harness.records import FAIL, PASS, Record, Table
+from harness.shapes_text import shape_text, shapes_text
+from harness.spec import ModelSpec
+from harness.suite import Suite
+
+OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
+
+
+def expected_output_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...] | None]:
+    """The forward outputs' shapes for ``spec``; None where the output must be absent."""
+    b, t, h = spec.batch_size, spec.seq_len, spec.hidden
+    state = (b, h) if spec.return_state else None
+    return {
+        "lstm_output": (b, t, h) if spec.return_sequences else (b, h),
+        "state_h": state,
+        "state_c": state,
+        "predictions": (b, 1),
+    }
+
+
+class ShapesSuite(Suite):
+    """Runs a forward pass for each combination and checks every output's shape."""
+
+    name = "shapes"
+    description = "output shapes for return_sequences x return_state, all four combinations"
+
+    def task_specs(self, spec: ModelSpec) -> list[ModelSpec]:
+        return [
+            spec.replace(return_sequences=sequences, return_state=state)
+            for sequences, state in itertools.product((True, False), repeat=2)
+        ]
+
+    def measure(self, backend: Backend, spec: ModelSpec) -> dict[str, Any]:
+        model = backend.build(spec)
+        output = model.forward(sample_token_ids(spec))
+        arrays = {name: getattr(output, name) for name in OUTPUTS}
+        predictions = np.asarray(output.predictions)
+        return {
+            "outputs": {name: None if value is None else tuple(np.shape(value)) for name, value in arrays.items()},
+            "layers": {row.name: row.output_shapes for row in model.summary()},
+            "predictions_finite": bool(np.all(np.isfinite(predictions))),
+            "predictions_range": (float(predictions.min()), float(predictions.max())),
+        }
+
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any]) -> Record:
+        problems = []
+        expected = expected_output_shapes(spec)
+        for name in OUTPUTS:
+            actual = measurement["outputs"][name]
+            if actual != expected[name]:
+                problems.append(f"{name} is {_describe(actual)}, expected {_describe(expected[name])}")
+        expected_layers = expected_layer_output_shapes(spec)
+        layers = {name: tuple(tuple(shape) for shape in shapes) for name, shapes in measurement["layers"].items()}
+        if layers != expected_layers:
+            for name in sorted(set(layers) | set(expected_layers)):
+                if layers.get(name) != expected_layers.get(name):
+                    problems.append(
+                        f"layer {name} outputs {_describe_layer(layers.get(name))}, "
+                        f"expected {_describe_layer(expected_layers.get(name))}"
+                    )
+        low, high = measurement["predictions_range"]
+        if not measurement["predictions_finite"] or low < 0.0 or high > 1.0:
+            problems.append(f"predictions span [{low}, {high}], expected finite values in [0, 1]")
+        return Record(
+            suite=self.name,
+            backend=backend_name,
+            status=FAIL if problems else PASS,
+            spec=spec.to_dict(),
+            message=f"{backend_name}: " + "; ".join(problems) if problems else "",
+            details={
+                "outputs": {name: None if shape is None else list(shape) for name, shape in measurement["outputs"].items()},
+                "expected_outputs": {name: None if shape is None else list(shape) for name, shape in expected.items()},
+                "layer_output_shapes": {name: shapes_text(shapes) for name, shapes in layers.items()},
+            },
+        )
+
+    def tables(self, records: list[Record]) -> list[Table]:
+        rows = []
+        for record in records:
+            outputs = record.details.get("outputs", {})
+            rows.append((
+                record.backend,
+                record.spec["return_sequences"],
+                record.spec["return_state"],
+                *(_describe(outputs.get(name)) if outputs else "-" for name in OUTPUTS),
+                record.status if not record.message else f"{record.status}: {record.message}",
+            ))
+        return [Table(
+            title="shapes: forward outputs (B = batch, T = seq_len, H = hidden)",
+            headers=("backend", "return_sequences", "return_state", *OUTPUTS, "status"),
+            rows=tuple(rows),
+        )]
+
+
+def _describe(shape) -> str:
+    return "absent" if shape is None else shape_text(shape)
+
+
+def _describe_layer(shapes) -> str:
+    return "nothing (missing layer)" if shapes is None else shapes_text(shapes)
+
+
+@hookimpl
+def bench_register_suites(register):
+    """Register the ``shapes`` suite."""
+    register(ShapesSuite())
