@@ -67,3 +67,5 @@ class Table:
     title: str
     headers: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    align: tuple[str, ...] | None = None
+    """Per-column ``left``/``right``/``center``; default: everything left-aligned."""

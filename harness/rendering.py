@@ -18,7 +18,8 @@ def render_tables(tables: list[Table], output_format: str) -> str:
     parts = []
     for table in tables:
         title = f"### {table.title}" if output_format == "markdown" else table.title
-        body = tabulate(table.rows, headers=table.headers, tablefmt=TABLEFMT[output_format], disable_numparse=True)
+        body = tabulate(table.rows, headers=table.headers, tablefmt=TABLEFMT[output_format],
+                        disable_numparse=True, colalign=table.align)
         parts.append(f"{title}\n\n{body}\n" if output_format == "markdown" else f"{title}\n{body}\n")
     return "\n".join(parts)
 

@@ -90,6 +90,7 @@ class ParamsSuite(Suite):
                 title=f"{record.backend}: model summary ({ModelSpec(**record.spec).label()})",
                 headers=("Layer (type)", "Output Shape", "Param #"),
                 rows=tuple(rows),
+                align=("left", "left", "right"),
             ))
         tables.append(self._comparison(records))
         return tables
@@ -111,6 +112,7 @@ class ParamsSuite(Suite):
             title="params: every backend vs V*E + 4*(E*H + H*H + H) + (F + 1)",
             headers=("spec", "backend", "embedding", "lstm", "dense", "total", "expected", "status"),
             rows=tuple(rows),
+            align=("left", "left", "right", "right", "right", "right", "right", "left"),
         )
 
 

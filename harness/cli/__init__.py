@@ -27,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``bench`` with ``argv``; return the exit status (0 passed, 1 a check failed, 2 bad usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, or a one-line usage error already printed
+        return int(exit_request.code or 0)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

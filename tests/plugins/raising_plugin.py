@@ -1,0 +1,8 @@
+"""A plugin whose hook raises."""
+
+from harness.hookspecs import hookimpl
+
+
+@hookimpl
+def bench_register_backends(register):
+    raise RuntimeError("plugin exploded")

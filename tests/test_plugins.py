@@ -1,0 +1,84 @@
+"""Discovery: built-ins through entry points, third-party plugins, and broken plugins that stay contained."""
+
+import pytest
+
+from harness.errors import BenchUsageError
+from harness.hookspecs import hookimpl
+from harness.plugins import discover
+from harness.registry import BackendInfo
+
+
+def test_builtins_are_registered_through_the_entry_point_group():
+    registry = discover()
+    assert {"numpy", "torch", "keras"} <= set(registry.backends)
+    assert {"params", "shapes"} <= set(registry.suites)
+    packages = {plugin.name: plugin.package for plugin in registry.plugins}
+    assert packages["torch"] == packages["params"] == "lstm-bench"
+    assert registry.backends["torch"].plugin == "torch"
+    assert registry.problems == []
+
+
+def test_discovery_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from harness.plugins import discover; discover(); "
+        "print(sorted({'torch', 'tensorflow', 'keras', 'jax'} & set(sys.modules)))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+class InProcessPlugin:
+    """A plugin object registered directly, as a test or an embedding application would."""
+
+    @hookimpl
+    def bench_register_backends(self, register):
+        register(BackendInfo(name="in-process", implementation="backends.numpy_backend:NumpyBackend", framework="NumPy"))
+
+
+def test_an_object_plugin_is_registered_with_its_name():
+    registry = discover(extra_plugins=[InProcessPlugin()])
+    assert registry.backends["in-process"].framework == "NumPy"
+
+
+def test_env_plugins_are_loaded(fake_backends):
+    registry = discover()
+    assert "fake-ok" in registry.backends
+    assert registry.backends["fake-ok"].plugin == "fake_backends"
+
+
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        ("broken_import_plugin", "cannot import broken_import_plugin: ModuleNotFoundError"),
+        ("raising_plugin", "bench_register_backends raised RuntimeError: plugin exploded"),
+        ("bad_signature_plugin", "colour"),
+        ("duplicate_plugin", "backend name 'torch' is already registered by plugin 'torch'; ignored"),
+    ],
+)
+def test_a_broken_plugin_is_reported_and_the_others_still_work(use_plugins, module, expected):
+    use_plugins(module, "fake_backends")
+    registry = discover()
+    assert [problem.plugin for problem in registry.problems] == [module]
+    assert expected in registry.problems[0].message
+    assert {"numpy", "torch", "keras", "fake-ok"} <= set(registry.backends)
+    assert registry.backends["torch"].implementation == "backends.torch_backend:TorchBackend"
+
+
+def test_register_refuses_something_that_is_not_a_backend_info():
+    class WrongPlugin:
+        @hookimpl
+        def bench_register_backends(self, register):
+            register("torch")
+
+    registry = discover(extra_plugins=[WrongPlugin()])
+    assert "register() takes a BackendInfo, got str" in registry.problems[0].message
+
+
+def test_unknown_names_list_what_exists():
+    registry = discover()
+    with pytest.raises(BenchUsageError, match=r"unknown backend 'jax' \(available: keras, numpy, torch\)"):
+        registry.backend("jax")
+    with pytest.raises(BenchUsageError, match=r"unknown suite 'speed' \(available: params, shapes, all\)"):
+        registry.suite("speed")

@@ -1,0 +1,41 @@
+"""ModelSpec: defaults from the article, validation with clear messages."""
+
+import pytest
+
+from harness.errors import BenchUsageError
+from harness.spec import ModelSpec
+
+
+def test_defaults_are_the_articles_good_day_example():
+    spec = ModelSpec()
+    assert (spec.vocab_size, spec.embed_dim, spec.hidden, spec.seq_len) == (50000, 5, 3, 2)
+    assert spec.return_sequences is True and spec.return_state is False
+    assert spec.dense_features == 6
+
+
+def test_dense_features_without_sequences_is_hidden():
+    assert ModelSpec(hidden=7, seq_len=11, return_sequences=False).dense_features == 7
+
+
+@pytest.mark.parametrize("field", ["vocab_size", "embed_dim", "hidden", "seq_len", "batch_size"])
+@pytest.mark.parametrize("value", [0, -3, 2.5, "4", True])
+def test_non_positive_or_non_int_sizes_are_refused_with_the_field_name(field, value):
+    with pytest.raises(BenchUsageError, match=rf"^{field}: .* is not a positive integer"):
+        ModelSpec(**{field: value})
+
+
+def test_flags_must_be_bools():
+    with pytest.raises(BenchUsageError, match="return_state: 1 is not a bool"):
+        ModelSpec(return_state=1)
+
+
+def test_replace_validates_and_leaves_the_original_alone():
+    spec = ModelSpec()
+    assert spec.replace(hidden=32).hidden == 32 and spec.hidden == 3
+    with pytest.raises(BenchUsageError):
+        spec.replace(hidden=0)
+
+
+def test_spec_is_frozen():
+    with pytest.raises(AttributeError):
+        ModelSpec().hidden = 4
