@@ -48,7 +48,7 @@ def execute(request: RunRequest, store: RunStore, progress: Callable[[str], None
             result.backend_details[info.name] = {"available": False, "reason": availability.reason}
             for suite in request.suites:
                 for spec in request.specs:
-                    keep(Record(suite.name, info.name, UNAVAILABLE, spec.to_dict(), f"unavailable: {availability.reason}"))
+                    keep(Record(suite.name, info.name, UNAVAILABLE, spec.to_dict(), availability.reason))
             continue
         cells = [(suite, task_spec) for suite in request.suites for spec in request.specs for task_spec in suite.task_specs(spec)]
         progress(f"{info.name}: running {len(cells)} task(s) in a worker process")

@@ -179,7 +179,7 @@ def test_unavailable_backends_are_reported_not_failed(tmp_path, fake_backends):
     result = execute(request, RunStore(tmp_path, {}))
     assert [(record.backend, record.status, record.message) for record in result.records] == [
         ("fake-missing", "unavailable",
-         "unavailable: lstm-bench-no-such-distribution is not installed: pip install lstm-bench-no-such-distribution"),
+         "lstm-bench-no-such-distribution is not installed: pip install lstm-bench-no-such-distribution"),
         ("numpy", "pass", ""),
     ]
     assert result.backend_details["fake-missing"] == {
