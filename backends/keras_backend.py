@@ -3,6 +3,13 @@
 Keras' weights already are the canonical layout (``embeddings``; ``kernel``, ``recurrent_kernel``,
 ``bias``; ``kernel``, ``bias``), so conversion is a plain copy. The engine is whatever ``KERAS_BACKEND``
 says in the worker's environment (TensorFlow by default).
+
+Training feeds Keras' own optimizer *dense* gradients. On TensorFlow the embedding gradient is a
+``tf.IndexedSlices`` with one slice per token occurrence, and Keras 3's Adam squares it slice by slice:
+a token that occurs k times in a batch gets ``sum(g_j**2)`` instead of ``(sum g_j)**2`` in its second
+moment, so its row moves differently from the canonical Adam (and from PyTorch). SGD is linear and
+unaffected. ``KerasBackend(sparse_embedding_updates=True)`` keeps Keras' native ``train_on_batch`` path,
+to show the difference (see docs/equivalence.md).
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from collections.abc import Mapping
 import keras
 import numpy as np
 
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
+from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, UnsupportedCapability, check_weights
+from harness.optimizers import OptimizerSpec
 from harness.spec import ModelSpec
 
 LAYER_WEIGHTS = {
@@ -49,7 +57,14 @@ def engine_has_gpu() -> bool:
 
 
 class KerasBackend(Backend):
-    """Keras 3 functional API on the engine named by ``KERAS_BACKEND``."""
+    """Keras 3 functional API on the engine named by ``KERAS_BACKEND``.
+
+    :param sparse_embedding_updates: train with ``model.train_on_batch`` and Keras' native sparse
+        embedding gradients instead of dense ones (not the canonical Adam; see the module docstring).
+    """
+
+    def __init__(self, sparse_embedding_updates: bool = False) -> None:
+        self.sparse_embedding_updates = sparse_embedding_updates
 
     def framework_version(self) -> str:
         return f"keras {keras.__version__} ({engine_version()})"
@@ -59,7 +74,7 @@ class KerasBackend(Backend):
 
     def build(self, spec: ModelSpec) -> KerasClassifier:
         keras.utils.set_random_seed(spec.seed)
-        return KerasClassifier(spec)
+        return KerasClassifier(spec, sparse_embedding_updates=self.sparse_embedding_updates)
 
 
 class KerasClassifier(ClassifierModel):
@@ -69,8 +84,9 @@ class KerasClassifier(ClassifierModel):
     returns the LSTM's outputs, for `forward`.
     """
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, sparse_embedding_updates: bool = False) -> None:
         self.spec = spec
+        self.sparse_embedding_updates = sparse_embedding_updates
         inputs = keras.Input(shape=(spec.seq_len,), dtype="int32", name="input")
         embedded = keras.layers.Embedding(spec.vocab_size, spec.embed_dim, name="embedding")(inputs)
         lstm_outputs = keras.layers.LSTM(
@@ -83,6 +99,9 @@ class KerasClassifier(ClassifierModel):
         predictions = keras.layers.Dense(1, activation="sigmoid", name="dense")(features)
         self.model = keras.Model(inputs, predictions, name="text_lstm")
         self.probe = keras.Model(inputs, [*lstm_outputs, predictions], name="text_lstm_probe")
+        self.loss = keras.losses.BinaryCrossentropy()
+        self.optimizer_spec: OptimizerSpec | None = None
+        self.compiled_step = None
 
     def summary(self) -> list[LayerSummary]:
         rows = []
@@ -108,8 +127,72 @@ class KerasClassifier(ClassifierModel):
         for layer_name, names in LAYER_WEIGHTS.items():
             self.model.get_layer(layer_name).set_weights([np.asarray(weights[name], dtype="float32") for name in names])
 
+    def canonical_variables(self) -> dict[str, keras.Variable]:
+        """Each canonical weight's Keras variable (already in the canonical layout)."""
+        variables = {}
+        for layer_name, names in LAYER_WEIGHTS.items():
+            variables.update(zip(names, self.model.get_layer(layer_name).trainable_weights))
+        return variables
+
+    def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        tf = _tensorflow_engine("loss_and_gradients")
+        variables = self.canonical_variables()
+        with tf.GradientTape() as tape:
+            predictions = self.model(np.asarray(token_ids, dtype="int32"), training=True)
+            loss = self.loss(np.asarray(labels, dtype="float32"), predictions)
+        gradients = tape.gradient(loss, list(variables.values()))
+        # The embedding gradient arrives as tf.IndexedSlices; convert_to_tensor sums repeated rows.
+        return float(loss), {name: tf.convert_to_tensor(gradient).numpy() for name, gradient in zip(variables, gradients)}
+
+    def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
+        tf = _tensorflow_engine("train_step")
+        token_ids, labels = np.asarray(token_ids, dtype="int32"), np.asarray(labels, dtype="float32")
+        if self.sparse_embedding_updates:
+            if self.optimizer_spec != optimizer:
+                self.model.compile(optimizer=_make_optimizer(optimizer), loss=self.loss, jit_compile=False)
+                self.optimizer_spec = optimizer
+            self.model.reset_metrics()
+            return float(self.model.train_on_batch(token_ids, labels))
+        if self.optimizer_spec != optimizer:
+            self.compiled_step = self._dense_gradient_step(tf, _make_optimizer(optimizer))
+            self.optimizer_spec = optimizer
+        return float(self.compiled_step(token_ids, labels))
+
+    def _dense_gradient_step(self, tf, keras_optimizer: keras.optimizers.Optimizer):
+        """A ``tf.function`` training step: forward, loss, gradients made dense, Keras' optimizer update."""
+        variables = list(self.canonical_variables().values())
+        keras_optimizer.build(variables)
+
+        @tf.function(jit_compile=False, reduce_retracing=True)
+        def step(token_ids, labels):
+            with tf.GradientTape() as tape:
+                loss = self.loss(labels, self.model(token_ids, training=True))
+            gradients = [tf.convert_to_tensor(gradient) for gradient in tape.gradient(loss, variables)]
+            keras_optimizer.apply_gradients(zip(gradients, variables))
+            return loss
+
+        return step
+
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
         outputs = self.probe(np.asarray(token_ids, dtype="int32"), training=False)
         arrays = [keras.ops.convert_to_numpy(output) for output in outputs]
         state_h, state_c = (arrays[1], arrays[2]) if self.spec.return_state else (None, None)
         return ForwardOutput(arrays[0], state_h, state_c, arrays[-1])
+
+
+def _make_optimizer(spec: OptimizerSpec) -> keras.optimizers.Optimizer:
+    """``keras.optimizers.SGD`` or ``keras.optimizers.Adam`` with every hyper-parameter explicit."""
+    if spec.name == "sgd":
+        return keras.optimizers.SGD(learning_rate=spec.learning_rate)
+    return keras.optimizers.Adam(
+        learning_rate=spec.learning_rate, beta_1=spec.beta_1, beta_2=spec.beta_2, epsilon=spec.epsilon
+    )
+
+
+def _tensorflow_engine(capability: str):
+    """The ``tensorflow`` module, or `UnsupportedCapability` when Keras runs on another engine."""
+    if keras.backend.backend() != "tensorflow":
+        raise UnsupportedCapability(f"{capability} is implemented for the tensorflow engine, not {keras.backend.backend()}")
+    import tensorflow as tf
+
+    return tf

@@ -7,9 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from backends import numpy_reference as reference
+from backends.numpy_optimizers import NumpyOptimizer
+from harness.canonical import keras_default_weights
 from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
 from harness.errors import BenchUsageError
-from harness.initial_weights import keras_default_weights
+from harness.optimizers import OptimizerSpec
 from harness.spec import ModelSpec
 
 DTYPES = ("float32", "float64")
@@ -39,6 +41,7 @@ class NumpyClassifier(ClassifierModel):
     def __init__(self, spec: ModelSpec, weights: dict[str, np.ndarray]) -> None:
         self.spec = spec
         self.weights = weights
+        self.optimizer: NumpyOptimizer | None = None
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {name: value.copy() for name, value in self.weights.items()}
@@ -53,6 +56,19 @@ class NumpyClassifier(ClassifierModel):
         lstm_output = layers["lstm"][0]
         states = layers["lstm"][1:] if self.spec.return_state else (None, None)
         return ForwardOutput(lstm_output, states[0], states[1], layers["dense"][0])
+
+    def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        dtype = self.weights["embedding"].dtype
+        return reference.classifier_loss_and_gradients(
+            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec.return_sequences
+        )
+
+    def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
+        if self.optimizer is None or self.optimizer.spec != optimizer:
+            self.optimizer = NumpyOptimizer(optimizer)
+        loss, gradients = self.loss_and_gradients(token_ids, labels)
+        self.optimizer.apply(self.weights, gradients)
+        return loss
 
     def summary(self) -> list[LayerSummary]:
         layers = self._layer_outputs(np.zeros((1, self.spec.seq_len), dtype=np.int64))

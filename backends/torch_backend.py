@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
+from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
 from harness.spec import ModelSpec
 
 
@@ -81,6 +82,9 @@ class TorchClassifier(ClassifierModel):
     def __init__(self, spec: ModelSpec, module: CanonicalClassifierModule) -> None:
         self.spec = spec
         self.module = module
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.optimizer_spec: OptimizerSpec | None = None
+        self.optimizer_steps = 0
 
     def summary(self) -> list[LayerSummary]:
         with torch.no_grad():
@@ -98,25 +102,10 @@ class TorchClassifier(ClassifierModel):
             ))
         return rows
 
-    def get_weights(self) -> dict[str, np.ndarray]:
+    def canonical_parameters(self) -> dict[str, tuple[torch.Tensor, bool]]:
+        """Each canonical weight's tensor, and whether the canonical layout is its transpose."""
         m = self.module
-
-        def array(tensor: torch.Tensor) -> np.ndarray:
-            return tensor.detach().cpu().numpy().copy()
-
         return {
-            "embedding": array(m.embedding.weight),
-            "lstm.kernel": array(m.lstm.weight_ih_l0.T),
-            "lstm.recurrent_kernel": array(m.lstm.weight_hh_l0.T),
-            "lstm.bias": array(m.lstm.bias_ih_l0 + m.lstm.bias_hh_l0),
-            "dense.kernel": array(m.dense.weight.T),
-            "dense.bias": array(m.dense.bias),
-        }
-
-    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
-        check_weights(self.spec, weights)
-        m = self.module
-        targets = {
             "embedding": (m.embedding.weight, False),
             "lstm.kernel": (m.lstm.weight_ih_l0, True),
             "lstm.recurrent_kernel": (m.lstm.weight_hh_l0, True),
@@ -124,11 +113,46 @@ class TorchClassifier(ClassifierModel):
             "dense.kernel": (m.dense.weight, True),
             "dense.bias": (m.dense.bias, False),
         }
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        return {name: _canonical_array(tensor, transposed) for name, (tensor, transposed) in self.canonical_parameters().items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        check_weights(self.spec, weights)
         with torch.no_grad():
-            for name, (parameter, transposed) in targets.items():
+            for name, (parameter, transposed) in self.canonical_parameters().items():
                 value = torch.as_tensor(np.asarray(weights[name]), dtype=parameter.dtype)
                 parameter.copy_(value.T if transposed else value)
-            m.lstm.bias_hh_l0.zero_()
+            self.module.lstm.bias_hh_l0.zero_()
+
+    def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        self.module.zero_grad(set_to_none=True)
+        loss = self._loss(token_ids, labels)
+        loss.backward()
+        gradients = {
+            name: _canonical_array(tensor.grad, transposed)
+            for name, (tensor, transposed) in self.canonical_parameters().items()
+        }
+        return float(loss.item()), gradients
+
+    def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
+        if self.optimizer is None or self.optimizer_spec != optimizer:
+            self.optimizer = _make_optimizer(optimizer, self.module.parameters())
+            self.optimizer_spec, self.optimizer_steps = optimizer, 0
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self._loss(token_ids, labels)
+        loss.backward()
+        self.optimizer_steps += 1
+        if optimizer.name == "adam":
+            for group in self.optimizer.param_groups:
+                group["eps"] = keras_epsilon_for_torch(optimizer, self.optimizer_steps)
+        self.optimizer.step()
+        return float(loss.item())
+
+    def _loss(self, token_ids: np.ndarray, labels: np.ndarray) -> torch.Tensor:
+        predictions = self.module(torch.as_tensor(np.asarray(token_ids), dtype=torch.long))
+        targets = torch.as_tensor(np.asarray(labels), dtype=predictions.dtype)
+        return nn.functional.binary_cross_entropy(predictions, targets)
 
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
         with torch.no_grad():
@@ -136,3 +160,17 @@ class TorchClassifier(ClassifierModel):
         lstm = [tensor.numpy() for tensor in layers["lstm"]]
         state_h, state_c = (lstm[1], lstm[2]) if self.spec.return_state else (None, None)
         return ForwardOutput(lstm[0], state_h, state_c, layers["dense"][0].numpy())
+
+
+def _canonical_array(tensor: torch.Tensor, transposed: bool) -> np.ndarray:
+    value = tensor.detach()
+    return (value.T if transposed else value).cpu().numpy().copy()
+
+
+def _make_optimizer(spec: OptimizerSpec, parameters) -> torch.optim.Optimizer:
+    """``torch.optim.SGD`` or ``torch.optim.Adam`` with every hyper-parameter explicit."""
+    if spec.name == "sgd":
+        return torch.optim.SGD(parameters, lr=spec.learning_rate)
+    return torch.optim.Adam(
+        parameters, lr=spec.learning_rate, betas=(spec.beta_1, spec.beta_2), eps=keras_epsilon_for_torch(spec, 1)
+    )

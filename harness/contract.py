@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import BenchUsageError
+from harness.optimizers import OptimizerSpec
 from harness.spec import ModelSpec
 
 WEIGHT_NAMES = (
@@ -147,8 +148,17 @@ class ForwardOutput:
     predictions: np.ndarray
 
 
+class UnsupportedCapability(Exception):
+    """Raised by a backend for an optional capability it lacks; suites report it as ``unsupported``."""
+
+
 class ClassifierModel(ABC):
-    """One backend's build of the classifier for one `ModelSpec`."""
+    """One backend's build of the classifier for one `ModelSpec`.
+
+    `summary`, `get_weights`, `set_weights` and `forward` are required. `loss_and_gradients` and
+    `train_step` are optional: a backend without them inherits the default, which raises
+    `UnsupportedCapability`, and the gradients and training suites report it as unsupported.
+    """
 
     spec: ModelSpec
 
@@ -167,6 +177,24 @@ class ClassifierModel(ABC):
     @abstractmethod
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
         """Run inference on int token ids ``(B, T)`` in ``[0, vocab_size)``; no gradients, no dropout."""
+
+    def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean binary cross-entropy of the batch and its gradient for every canonical weight.
+
+        :param token_ids: ``(B, T)`` ints.
+        :param labels: ``(B, 1)`` floats in {0, 1}.
+        :returns: the loss, and dense gradients in the canonical names and layouts (an embedding gradient
+            that the framework keeps sparse is densified, with repeated tokens summed).
+        """
+        raise UnsupportedCapability(f"{type(self).__name__} does not implement loss_and_gradients")
+
+    def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
+        """One optimizer step on the batch; returns the loss computed before the update.
+
+        The first call creates the optimizer state for ``optimizer``; later calls continue it, so N calls
+        are N steps of one training run. Follow `harness.optimizers` exactly (SGD, or Keras' Adam).
+        """
+        raise UnsupportedCapability(f"{type(self).__name__} does not implement train_step")
 
 
 class Backend(ABC):

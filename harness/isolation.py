@@ -26,8 +26,8 @@ from harness.worker import HELLO_FILE, JOB_FILE, TaskOutcome, WorkerHello, resul
 POLL_SECONDS = 0.02
 QUIET_FRAMEWORKS_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 
-Task = tuple[str, Any]
-"""``(suite_name, spec)``: what a worker is asked to do."""
+Task = tuple[str, Any, Any]
+"""``(suite_name, spec, options)``: what a worker is asked to do."""
 
 
 def run_tasks(

@@ -11,7 +11,7 @@ from harness.records import ERROR, UNAVAILABLE, Record
 from harness.registry import BackendInfo
 from harness.results_store import RunStore
 from harness.spec import ModelSpec
-from harness.suite import Suite
+from harness.suite import Suite, SuiteOptions
 from harness.worker import TaskOutcome, one_line
 
 
@@ -22,6 +22,7 @@ class RunRequest:
     suites: list[Suite]
     backends: list[BackendInfo]
     specs: list[ModelSpec]
+    options: SuiteOptions = SuiteOptions()
     task_timeout_seconds: float = 600.0
 
 
@@ -55,11 +56,11 @@ def execute(request: RunRequest, store: RunStore, progress: Callable[[str], None
 
         def on_outcome(index: int, outcome: TaskOutcome, info: BackendInfo = info) -> None:
             suite, spec = cells[index]
-            keep(_judge(suite, spec, info.name, outcome))
+            keep(_judge(suite, spec, info.name, outcome, request.options))
 
         hello = run_tasks(
             info,
-            [(suite.name, spec) for suite, spec in cells],
+            [(suite.name, spec, request.options) for suite, spec in cells],
             on_outcome,
             task_timeout_seconds=request.task_timeout_seconds,
         )
@@ -73,12 +74,12 @@ def execute(request: RunRequest, store: RunStore, progress: Callable[[str], None
     return result
 
 
-def _judge(suite: Suite, spec: ModelSpec, backend_name: str, outcome: TaskOutcome) -> Record:
+def _judge(suite: Suite, spec: ModelSpec, backend_name: str, outcome: TaskOutcome, options: SuiteOptions) -> Record:
     if not outcome.ok:
         return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: {outcome.error}",
                       {"traceback": outcome.traceback})
     try:
-        record = suite.judge(spec, backend_name, outcome.value)
+        record = suite.judge(spec, backend_name, outcome.value, options)
     except Exception as error:  # noqa: BLE001 - a suite bug must not lose the run
         return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: judging failed: {one_line(error)}")
     record.details.setdefault("task_seconds", round(outcome.seconds, 6))

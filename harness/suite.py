@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from harness.contract import Backend
 from harness.records import Record, Table
 from harness.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """Settings that suites share, given on the command line and sent to every worker.
+
+    Attributes:
+        steps: optimizer steps per training run (suite ``training``).
+    """
+
+    steps: int = 20
 
 
 class Suite(ABC):
@@ -26,11 +38,11 @@ class Suite(ABC):
         return [spec]
 
     @abstractmethod
-    def measure(self, backend: Backend, spec: ModelSpec) -> Any:
+    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> Any:
         """Build and exercise ``backend``'s model for ``spec``; runs in the backend's worker."""
 
     @abstractmethod
-    def judge(self, spec: ModelSpec, backend_name: str, measurement: Any) -> Record:
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: Any, options: SuiteOptions) -> Record:
         """Compare a measurement with the contract and say pass or fail, naming what differs."""
 
     @abstractmethod

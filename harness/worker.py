@@ -3,7 +3,7 @@
 Protocol (all files in JOB_DIR, each written to a temporary name and renamed, so the parent never reads
 half a file):
 
-- ``job.pkl`` (from the parent): ``{"backend": name, "tasks": [(suite_name, spec), ...]}``.
+- ``job.pkl`` (from the parent): ``{"backend": name, "tasks": [(suite_name, spec, options), ...]}``.
 - ``hello.pkl``: a `WorkerHello` once the backend is loaded (or failed to load).
 - ``result-00000.pkl``, ``result-00001.pkl``...: one `TaskOutcome` per task, in order, as each finishes.
 
@@ -84,21 +84,21 @@ def run_job(job_dir: Path) -> None:
     except Exception as error:  # noqa: BLE001 - reported to the parent, task by task
         hello.error = one_line(error)
     write_atomically(job_dir / HELLO_FILE, hello)
-    for index, (suite_name, spec) in enumerate(job["tasks"]):
+    for index, (suite_name, spec, options) in enumerate(job["tasks"]):
         if hello.error is not None:
             outcome = TaskOutcome(error=f"backend failed to load: {hello.error}")
         else:
-            outcome = _run_task(registry, backend, suite_name, spec)
+            outcome = _run_task(registry, backend, suite_name, spec, options)
         try:
             write_atomically(job_dir / result_file(index), outcome)
         except Exception as error:  # noqa: BLE001 - e.g. a measurement that cannot be pickled
             write_atomically(job_dir / result_file(index), TaskOutcome(error=f"cannot send result: {one_line(error)}"))
 
 
-def _run_task(registry, backend, suite_name: str, spec) -> TaskOutcome:
+def _run_task(registry, backend, suite_name: str, spec, options) -> TaskOutcome:
     started = time.perf_counter()
     try:
-        value = registry.suite(suite_name).measure(backend, spec)
+        value = registry.suite(suite_name).measure(backend, spec, options)
     except Exception as error:  # noqa: BLE001
         return TaskOutcome(error=one_line(error), traceback=traceback.format_exc(), seconds=time.perf_counter() - started)
     return TaskOutcome(value=value, seconds=time.perf_counter() - started)

@@ -11,7 +11,7 @@ from harness.hookspecs import hookimpl
 from harness.records import FAIL, PASS, Record, Table
 from harness.shapes_text import count_text, shapes_text
 from harness.spec import ModelSpec
-from harness.suite import Suite
+from harness.suite import Suite, SuiteOptions
 
 FORMULAS = {
     "embedding": "V*E",
@@ -26,10 +26,10 @@ class ParamsSuite(Suite):
     name = "params"
     description = "per-layer parameter counts vs the analytic formula (Keras-style summary)"
 
-    def measure(self, backend: Backend, spec: ModelSpec) -> list[LayerSummary]:
+    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> list[LayerSummary]:
         return backend.build(spec).summary()
 
-    def judge(self, spec: ModelSpec, backend_name: str, measurement: list[LayerSummary]) -> Record:
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: list[LayerSummary], options: SuiteOptions) -> Record:
         expected_params = expected_layer_params(spec)
         expected_names = list(expected_layer_output_shapes(spec))
         problems = []

@@ -14,11 +14,11 @@ import numpy as np
 
 from harness.contract import Backend, expected_layer_output_shapes
 from harness.hookspecs import hookimpl
-from harness.initial_weights import sample_token_ids
+from harness.canonical import sample_token_ids
 from harness.records import FAIL, PASS, Record, Table
 from harness.shapes_text import shape_text, shapes_text
 from harness.spec import ModelSpec
-from harness.suite import Suite
+from harness.suite import Suite, SuiteOptions
 
 OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
 
@@ -47,7 +47,7 @@ class ShapesSuite(Suite):
             for sequences, state in itertools.product((True, False), repeat=2)
         ]
 
-    def measure(self, backend: Backend, spec: ModelSpec) -> dict[str, Any]:
+    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
         model = backend.build(spec)
         output = model.forward(sample_token_ids(spec))
         arrays = {name: getattr(output, name) for name in OUTPUTS}
@@ -59,7 +59,7 @@ class ShapesSuite(Suite):
             "predictions_range": (float(predictions.min()), float(predictions.max())),
         }
 
-    def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any]) -> Record:
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
         problems = []
         expected = expected_output_shapes(spec)
         for name in OUTPUTS:

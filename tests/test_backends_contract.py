@@ -8,7 +8,7 @@ import pytest
 
 from harness.contract import WEIGHT_NAMES, expected_layer_output_shapes, expected_layer_params
 from harness.errors import BenchUsageError
-from harness.initial_weights import keras_default_weights, sample_token_ids
+from harness.canonical import keras_default_weights, sample_token_ids
 from harness.plugins import discover
 from harness.spec import ModelSpec
 

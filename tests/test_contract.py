@@ -12,7 +12,7 @@ from harness.contract import (
     weight_shapes,
 )
 from harness.errors import BenchUsageError
-from harness.initial_weights import keras_default_weights, orthogonal, sample_token_ids
+from harness.canonical import keras_default_weights, orthogonal, sample_batch, sample_token_ids
 from harness.spec import ModelSpec
 
 
@@ -89,3 +89,12 @@ def test_sample_token_ids_cover_both_ends_of_the_vocabulary():
     token_ids = sample_token_ids(ModelSpec(vocab_size=50, batch_size=3, seq_len=4))
     assert token_ids.shape == (3, 4)
     assert token_ids.min() == 0 and token_ids.max() == 49
+
+
+def test_batches_repeat_a_token_and_hold_both_labels():
+    spec = ModelSpec(vocab_size=1000, batch_size=3, seq_len=4)
+    token_ids, labels = sample_batch(spec, step=5)
+    assert (token_ids == 0).sum() >= 2 and token_ids.max() == 999
+    assert labels.shape == (3, 1) and labels.dtype == np.float32 and set(labels[:2, 0]) == {0.0, 1.0}
+    assert not np.array_equal(token_ids, sample_batch(spec, step=6)[0])
+    np.testing.assert_array_equal(token_ids, sample_batch(spec, step=5)[0])

@@ -3,10 +3,11 @@
 from harness.isolation import describe_backend, run_tasks
 from harness.plugins import discover
 from harness.spec import ModelSpec
+from harness.suite import SuiteOptions
 
 TRIGGER_HIDDEN = 13  # fake_backends.TRIGGER_HIDDEN: the size that makes the fakes misbehave
 
-TASKS = [("params", ModelSpec(hidden=hidden, vocab_size=20)) for hidden in (2, TRIGGER_HIDDEN, 4)]
+TASKS = [("params", ModelSpec(hidden=hidden, vocab_size=20), SuiteOptions()) for hidden in (2, TRIGGER_HIDDEN, 4)]
 
 
 def run(backend_name, timeout=60.0):

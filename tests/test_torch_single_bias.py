@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from harness.initial_weights import keras_default_weights, sample_token_ids
+from harness.canonical import keras_default_weights, sample_token_ids
 from harness.spec import ModelSpec
 
 torch = pytest.importorskip("torch")

@@ -1,7 +1,7 @@
-"""Canonical initial weights drawn with Keras' default initializers, from a spec's seed.
+"""Canonical data: initial weights and batches, reproducible from a spec's seed.
 
-Loading the same arrays into every backend is what makes their outputs comparable. The draws follow
-Keras 3's defaults for ``Embedding``, ``LSTM`` and ``Dense``:
+Loading the same arrays into every backend is what makes their outputs comparable. Weights are drawn
+with Keras 3's default initializers for ``Embedding``, ``LSTM`` and ``Dense``:
 
 - ``embedding``: uniform(-0.05, 0.05)
 - ``lstm.kernel`` and ``dense.kernel``: glorot-uniform, limit ``sqrt(6 / (fan_in + fan_out))``
@@ -51,11 +51,25 @@ def keras_default_weights(spec: ModelSpec, dtype: str = "float32") -> dict[str, 
     return {name: value.astype(dtype) for name, value in weights.items()}
 
 
-def sample_token_ids(spec: ModelSpec, batch_size: int | None = None) -> np.ndarray:
-    """Token ids ``(B, T)`` from the spec's seed, always including 0 and ``vocab_size - 1``."""
-    rng = np.random.default_rng(spec.seed + 1)
+def sample_token_ids(spec: ModelSpec, batch_size: int | None = None, step: int = 0) -> np.ndarray:
+    """Token ids ``(B, T)`` for batch number ``step``, always including 0 and ``vocab_size - 1``, and
+    token 0 twice whenever the batch holds three or more tokens (embedding gradients must accumulate)."""
+    rng = np.random.default_rng((spec.seed, 1, step))
     batch = batch_size or spec.batch_size
     token_ids = rng.integers(0, spec.vocab_size, size=(batch, spec.seq_len), dtype=np.int64)
     token_ids.flat[0] = 0
     token_ids.flat[-1] = spec.vocab_size - 1
+    if token_ids.size >= 3:
+        token_ids.flat[1] = 0
     return token_ids
+
+
+def sample_batch(spec: ModelSpec, step: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Batch number ``step``: token ids ``(B, T)`` int64 and binary labels ``(B, 1)`` float32, both classes
+    present whenever ``B >= 2``."""
+    token_ids = sample_token_ids(spec, step=step)
+    rng = np.random.default_rng((spec.seed, 2, step))
+    labels = rng.integers(0, 2, size=(spec.batch_size, 1)).astype(np.float32)
+    if spec.batch_size >= 2:
+        labels[0, 0], labels[1, 0] = 0.0, 1.0
+    return token_ids, labels
