@@ -9,10 +9,11 @@ PASS = "pass"
 FAIL = "fail"
 ERROR = "error"
 UNAVAILABLE = "unavailable"
+UNSUPPORTED = "unsupported"
 
 FAILING_STATUSES = frozenset({FAIL, ERROR})
-"""Statuses that make ``bench run`` exit with 1. An unavailable backend that was not asked for by name
-is reported, not failed."""
+"""Statuses that make ``bench run`` exit with 1. An unavailable backend that was not asked for by name,
+and an optional capability a backend lacks (``unsupported``), are reported, not failed."""
 
 
 @dataclass
@@ -22,7 +23,8 @@ class Record:
     Attributes:
         suite: suite name (``params``).
         backend: backend name (``torch``).
-        status: ``pass``, ``fail``, ``error`` (the backend raised or its worker crashed) or ``unavailable``.
+        status: ``pass``, ``fail``, ``error`` (the backend raised or its worker crashed), ``unavailable``
+            (its framework is not installed) or ``unsupported`` (it lacks an optional capability).
         spec: the `ModelSpec` fields this record is about.
         message: one line saying why, empty when it passed.
         details: suite-specific fields (``total_params``, ``layers``...), merged into the JSON record.

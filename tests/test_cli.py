@@ -50,7 +50,7 @@ def test_help_exits_0(capsys):
         (["run", "--vocab-size", "0"], "argument --vocab-size: '0' is not a positive integer (accepted: an integer >= 1)"),
         (["run", "--seq-len", "two"], "argument --seq-len: 'two' is not a positive integer"),
         (["run", "--timeout", "-1"], "argument --timeout: '-1' is not a positive number of seconds"),
-        (["run", "--suite", "speed"], "--suite: unknown suite 'speed' (available: params, shapes, all)"),
+        (["run", "--suite", "speed"], "--suite: unknown suite 'speed' (available: gradients, params, shapes, training, all)"),
         (["run", "--suite", "params,"], "argument --suite: 'params,' has an empty name"),
         (["run", "--backend", "jax"], "--backend: unknown backend 'jax' (available: keras, numpy, torch)"),
         (["run", "--format", "xml"], "argument --format: invalid choice: 'xml'"),

@@ -11,7 +11,7 @@ from harness.registry import BackendInfo
 def test_builtins_are_registered_through_the_entry_point_group():
     registry = discover()
     assert {"numpy", "torch", "keras"} <= set(registry.backends)
-    assert {"params", "shapes"} <= set(registry.suites)
+    assert {"params", "shapes", "gradients", "training"} <= set(registry.suites)
     packages = {plugin.name: plugin.package for plugin in registry.plugins}
     assert packages["torch"] == packages["params"] == "lstm-bench"
     assert registry.backends["torch"].plugin == "torch"
@@ -80,5 +80,5 @@ def test_unknown_names_list_what_exists():
     registry = discover()
     with pytest.raises(BenchUsageError, match=r"unknown backend 'jax' \(available: keras, numpy, torch\)"):
         registry.backend("jax")
-    with pytest.raises(BenchUsageError, match=r"unknown suite 'speed' \(available: params, shapes, all\)"):
+    with pytest.raises(BenchUsageError, match=r"unknown suite 'speed' \(available: gradients, params, shapes, training, all\)"):
         registry.suite("speed")

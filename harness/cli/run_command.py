@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness import environment
 from harness.availability import probe
-from harness.cli.arguments import name_list, positive_int, positive_int_list, positive_seconds
+from harness.cli.arguments import name_list, non_negative_int, positive_int, positive_int_list, positive_seconds
 from harness.errors import BenchUsageError
 from harness.plugins import discover
 from harness.records import FAILING_STATUSES, Record
@@ -17,7 +17,7 @@ from harness.rendering import FORMATS, render_json, render_tables
 from harness.results_store import RunStore
 from harness.runner import RunRequest, execute
 from harness.spec import ModelSpec
-from harness.suite import Suite
+from harness.suite import Suite, SuiteOptions
 
 DEFAULTS = ModelSpec()
 
@@ -34,7 +34,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--return-sequences", action=argparse.BooleanOptionalAction, default=DEFAULTS.return_sequences,
                         help="LSTM returns every step, flattened for the head (default: on)")
     parser.add_argument("--return-state", action="store_true", default=DEFAULTS.return_state, help="LSTM also returns its final (h, c)")
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"seed for weights and inputs (default: {DEFAULTS.seed})")
+    parser.add_argument("--seed", type=non_negative_int, default=DEFAULTS.seed, help=f"seed for weights and inputs (default: {DEFAULTS.seed})")
+    parser.add_argument("--steps", type=positive_int, default=SuiteOptions().steps,
+                        help=f"optimizer steps per training run (suite training; default: {SuiteOptions().steps})")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="directory for results/<run-id>/ (default: ./results)")
     parser.add_argument("--timeout", type=positive_seconds, default=600.0, help="seconds one task may take before its worker is killed (default: 600)")
@@ -56,7 +58,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         for hidden in args.hidden
     ]
     store = RunStore(args.out, environment.collect(argv))
-    request = RunRequest(suites, backends, specs, task_timeout_seconds=args.timeout)
+    request = RunRequest(suites, backends, specs, SuiteOptions(steps=args.steps), task_timeout_seconds=args.timeout)
     try:
         result = execute(request, store, progress=lambda message: print(f"bench: {message}", file=sys.stderr))
     except KeyboardInterrupt:
@@ -64,7 +66,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"bench: interrupted; finished results are kept in {store.directory}", file=sys.stderr)
         return 130
     exit_status = 1 if any(record.status in FAILING_STATUSES for record in result.records) else 0
-    counts = {status: sum(record.status == status for record in result.records) for status in ("pass", "fail", "error", "unavailable")}
+    counts = {status: sum(record.status == status for record in result.records) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
     store.finish(exit_status=exit_status, counts=counts, backends=result.backend_details)
     print(render(suites, result.records, store, args.format))
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)

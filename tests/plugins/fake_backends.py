@@ -7,8 +7,10 @@ import os
 import signal
 import time
 
+import numpy as np
+
 from backends.numpy_backend import NumpyBackend, NumpyClassifier
-from harness.contract import ForwardOutput, LayerSummary
+from harness.contract import ClassifierModel, ForwardOutput, LayerSummary
 from harness.hookspecs import hookimpl
 from harness.registry import BackendInfo
 
@@ -39,6 +41,92 @@ class LastStepOnlyClassifier(NumpyClassifier):
         return output
 
 
+def swap_input_and_forget_gates(array: np.ndarray, hidden: int) -> np.ndarray:
+    """Exchange the i and f blocks along the last axis: a gate-order bug (f, i, c, o)."""
+    blocks = np.split(np.asarray(array), 4, axis=-1)
+    return np.concatenate([blocks[1], blocks[0], blocks[2], blocks[3]], axis=-1)
+
+
+class GateSwapClassifier(NumpyClassifier):
+    """Loads the canonical layout as if its gates were ordered f, i, c, o."""
+
+    def set_weights(self, weights):
+        swapped = dict(weights)
+        for name in ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias"):
+            swapped[name] = swap_input_and_forget_gates(weights[name], self.spec.hidden)
+        super().set_weights(swapped)
+
+
+class TransposedKernelClassifier(NumpyClassifier):
+    """Loads ``lstm.kernel`` by reshaping its transpose, the classic torch-import bug."""
+
+    def set_weights(self, weights):
+        kernel = np.asarray(weights["lstm.kernel"])
+        super().set_weights({**weights, "lstm.kernel": kernel.T.reshape(kernel.shape)})
+
+
+class GradientOffClassifier(NumpyClassifier):
+    """Returns the recurrent kernel's gradient 0.1% too large."""
+
+    def loss_and_gradients(self, token_ids, labels):
+        loss, gradients = super().loss_and_gradients(token_ids, labels)
+        gradients["lstm.recurrent_kernel"] = gradients["lstm.recurrent_kernel"] * 1.001
+        return loss, gradients
+
+
+class DenseBiasDroppedClassifier(NumpyClassifier):
+    """Computes the head without ``dense.bias`` (so it never learns it)."""
+
+    def _without_bias(self):
+        return {**self.weights, "dense.bias": np.zeros_like(self.weights["dense.bias"])}
+
+    def forward(self, token_ids):
+        saved, self.weights = self.weights, self._without_bias()
+        try:
+            return super().forward(token_ids)
+        finally:
+            self.weights = saved
+
+    def loss_and_gradients(self, token_ids, labels):
+        saved, self.weights = self.weights, self._without_bias()
+        try:
+            loss, gradients = super().loss_and_gradients(token_ids, labels)
+        finally:
+            self.weights = saved
+        gradients["dense.bias"] = np.zeros_like(gradients["dense.bias"])
+        return loss, gradients
+
+
+class InferenceOnlyClassifier(ClassifierModel):
+    """Implements only the required methods: training is unsupported, not failed."""
+
+    def __init__(self, inner: NumpyClassifier) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+
+    def summary(self):
+        return self.inner.summary()
+
+    def get_weights(self):
+        return self.inner.get_weights()
+
+    def set_weights(self, weights):
+        self.inner.set_weights(weights)
+
+    def forward(self, token_ids):
+        return self.inner.forward(token_ids)
+
+
+FAULTY_CLASSIFIERS = {
+    "two-biases": TwoBiasClassifier,
+    "last-step-only": LastStepOnlyClassifier,
+    "gate-swap": GateSwapClassifier,
+    "transposed-kernel": TransposedKernelClassifier,
+    "gradient-off": GradientOffClassifier,
+    "dense-bias-dropped": DenseBiasDroppedClassifier,
+}
+
+
 class FaultyBackend(NumpyBackend):
     """The NumPy reference with a planted fault chosen by ``fault``."""
 
@@ -48,10 +136,10 @@ class FaultyBackend(NumpyBackend):
 
     def build(self, spec):
         model = super().build(spec)
-        if self.fault == "two-biases":
-            return TwoBiasClassifier(spec, model.weights)
-        if self.fault == "last-step-only":
-            return LastStepOnlyClassifier(spec, model.weights)
+        if self.fault in FAULTY_CLASSIFIERS:
+            return FAULTY_CLASSIFIERS[self.fault](spec, model.weights)
+        if self.fault == "inference-only":
+            return InferenceOnlyClassifier(model)
         if spec.hidden == TRIGGER_HIDDEN:
             if self.fault == "crash":
                 os.kill(os.getpid(), signal.SIGSEGV)
@@ -69,7 +157,7 @@ class UnloadableBackend(NumpyBackend):
         raise ImportError("libfake.so: cannot open shared object file")
 
 
-FAULTS = ("two-biases", "last-step-only", "crash", "hang", "raise")
+FAULTS = (*FAULTY_CLASSIFIERS, "inference-only", "crash", "hang", "raise")
 
 
 @hookimpl
@@ -89,3 +177,7 @@ def bench_register_backends(register):
         requires=("lstm-bench-no-such-distribution",), install_hint="pip install lstm-bench-no-such-distribution",
     ))
     register(BackendInfo(name="fake-unloadable", implementation="fake_backends:UnloadableBackend", framework="NumPy"))
+    register(BackendInfo(
+        name="fake-torch-native-eps", implementation="fake_torch_backends:NativeEpsilonTorchBackend", framework="PyTorch",
+        requires=("torch",), description="torch.optim.Adam with its own epsilon placement",
+    ))

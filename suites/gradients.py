@@ -1,0 +1,91 @@
+"""Suite ``gradients``: identical weights and batch in, identical outputs, loss and gradients out.
+
+Every backend is loaded with the canonical initial weights (`harness.canonical.keras_default_weights`)
+and given the same batch; its LSTM output, final states, predictions, mean binary cross-entropy and
+the gradient of every canonical weight are compared with the NumPy reference in float64 (itself checked
+against finite differences in the tests). Tolerances are documented in `harness.comparison`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.canonical import sample_batch
+from harness.comparison import GRADIENT_TOLERANCE, LOSS_TOLERANCE, OUTPUT_TOLERANCE, TensorError, tensor_error
+from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
+from harness.hookspecs import hookimpl
+from harness.records import FAIL, PASS, UNSUPPORTED, Record, Table
+from harness.spec import ModelSpec
+from harness.suite import Suite, SuiteOptions
+from suites.equivalence import failures, loaded_model, reasons_table, reference_model
+
+OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
+TENSORS = (*OUTPUTS, "loss", *(f"grad {name}" for name in WEIGHT_NAMES))
+
+
+def tolerance_of(tensor: str):
+    """The documented tolerance for a tensor of this suite."""
+    if tensor == "loss":
+        return LOSS_TOLERANCE
+    return GRADIENT_TOLERANCE if tensor.startswith("grad ") else OUTPUT_TOLERANCE
+
+
+class GradientsSuite(Suite):
+    """One forward and one backward pass per backend, against the float64 reference."""
+
+    name = "gradients"
+    description = "outputs, states, loss and every gradient vs the NumPy float64 reference"
+
+    def task_specs(self, spec: ModelSpec) -> list[ModelSpec]:
+        return [spec.replace(return_state=True)]  # states are compared too; they do not change the loss
+
+    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
+        token_ids, labels = sample_batch(spec)
+        model, reference = loaded_model(backend, spec), reference_model(spec)
+        actual, expected = model.forward(token_ids), reference.forward(token_ids)
+        errors = {name: tensor_error(getattr(actual, name), getattr(expected, name)) for name in OUTPUTS}
+        try:
+            loss, gradients = model.loss_and_gradients(token_ids, labels)
+        except UnsupportedCapability as reason:
+            return {"errors": errors, "unsupported": str(reason)}
+        reference_loss, reference_gradients = reference.loss_and_gradients(token_ids, labels)
+        errors["loss"] = tensor_error(loss, reference_loss)
+        for name in WEIGHT_NAMES:
+            errors[f"grad {name}"] = tensor_error(gradients.get(name), reference_gradients[name])
+        return {"errors": errors}
+
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
+        errors: dict[str, TensorError] = measurement["errors"]
+        problems = failures(errors, tolerance_of)
+        details = {"errors": {name: error.to_json(tolerance_of(name)) for name, error in errors.items()}}
+        if "unsupported" in measurement and not problems:
+            return Record(self.name, backend_name, UNSUPPORTED, spec.to_dict(), f"{backend_name}: {measurement['unsupported']}", details)
+        message = f"{backend_name}: " + "; ".join(problems) if problems else ""
+        return Record(self.name, backend_name, FAIL if problems else PASS, spec.to_dict(), message, details)
+
+    def tables(self, records: list[Record]) -> list[Table]:
+        tables = []
+        for label in dict.fromkeys(ModelSpec(**record.spec).label() for record in records):
+            group = [record for record in records if ModelSpec(**record.spec).label() == label]
+            rows = []
+            for tensor in TENSORS:
+                cells = []
+                for record in group:
+                    error = record.details.get("errors", {}).get(tensor)
+                    cells.append("-" if error is None else f"{error['max_rel_error']:.1e}" + ("" if error["passed"] else " FAIL"))
+                rows.append((tensor, f"{tolerance_of(tensor).rtol:g}", *cells))
+            rows.append(("status", "", *(record.status for record in group)))
+            tables.append(Table(
+                title=f"gradients: max relative error vs NumPy float64 reference ({label})",
+                headers=("tensor", "rtol", *(record.backend for record in group)),
+                rows=tuple(rows),
+                align=("left", "right", *("right" for _ in group)),
+            ))
+            tables.extend(reasons_table(group))
+        return tables
+
+
+@hookimpl
+def bench_register_suites(register):
+    """Register the ``gradients`` suite."""
+    register(GradientsSuite())
