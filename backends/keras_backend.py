@@ -10,16 +10,21 @@ a token that occurs k times in a batch gets ``sum(g_j**2)`` instead of ``(sum g_
 moment, so its row moves differently from the canonical Adam (and from PyTorch). SGD is linear and
 unaffected. ``KerasBackend(sparse_embedding_updates=True)`` keeps Keras' native ``train_on_batch`` path,
 to show the difference (see docs/equivalence.md).
+
+Device placement uses ``keras.device`` (``cpu:0`` / ``gpu:0``) for building, inputs and every call, on
+any engine. Timed steps are each engine's fast path: on TensorFlow a ``tf.function`` (optionally XLA,
+``jit_compile=True``), elsewhere Keras' own compiled ``train_on_batch`` / ``predict_on_batch``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import keras
 import numpy as np
 
 from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, UnsupportedCapability, check_weights
+from harness.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.optimizers import OptimizerSpec
 from harness.spec import ModelSpec
 
@@ -31,50 +36,72 @@ LAYER_WEIGHTS = {
 """Canonical weight names of each layer, in the order of ``layer.get_weights()``."""
 
 
+def engine() -> str:
+    """The engine Keras runs on: ``tensorflow``, ``jax`` or ``torch``."""
+    return keras.backend.backend()
+
+
 def engine_version() -> str:
     """The engine Keras runs on and its version, e.g. ``tensorflow 2.21.0``."""
-    engine = keras.backend.backend()
-    module = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(engine, engine))
-    return f"{engine} {getattr(module, '__version__', '?')}"
+    module = __import__(engine())
+    return f"{engine()} {getattr(module, '__version__', '?')}"
 
 
 def engine_has_gpu() -> bool:
     """True when the engine itself sees a GPU."""
-    engine = keras.backend.backend()
-    if engine == "tensorflow":
+    if engine() == "tensorflow":
         import tensorflow as tf
 
         return bool(tf.config.list_physical_devices("GPU"))
-    if engine == "jax":
+    if engine() == "jax":
         import jax
 
         return any(device.platform == "gpu" for device in jax.devices())
-    if engine == "torch":
+    if engine() == "torch":
         import torch
 
         return torch.cuda.is_available()
     return False
 
 
+def keras_device(device: str) -> str:
+    """The ``keras.device`` name of a harness device: ``cpu`` -> ``cpu:0``, ``cuda`` -> ``gpu:0``."""
+    return "gpu:0" if device.startswith("cuda") else "cpu:0"
+
+
 class KerasBackend(Backend):
     """Keras 3 functional API on the engine named by ``KERAS_BACKEND``.
 
+    :param jit_compile: compile timed steps with XLA (TensorFlow's ``jit_compile=True``; Keras' own
+        ``jit_compile`` on other engines).
     :param sparse_embedding_updates: train with ``model.train_on_batch`` and Keras' native sparse
         embedding gradients instead of dense ones (not the canonical Adam; see the module docstring).
     """
 
-    def __init__(self, sparse_embedding_updates: bool = False) -> None:
+    def __init__(self, jit_compile: bool = False, sparse_embedding_updates: bool = False) -> None:
+        self.jit_compile = jit_compile
         self.sparse_embedding_updates = sparse_embedding_updates
 
     def framework_version(self) -> str:
-        return f"keras {keras.__version__} ({engine_version()})"
+        xla = ", XLA" if self.jit_compile else ""
+        return f"keras {keras.__version__} ({engine_version()}{xla})"
 
     def devices(self) -> list[str]:
         return ["cpu", "cuda"] if engine_has_gpu() else ["cpu"]
 
-    def build(self, spec: ModelSpec) -> KerasClassifier:
+    def build(self, spec: ModelSpec, device: str = "cpu") -> KerasClassifier:
         keras.utils.set_random_seed(spec.seed)
-        return KerasClassifier(spec, sparse_embedding_updates=self.sparse_embedding_updates)
+        return KerasClassifier(spec, device=device, jit_compile=self.jit_compile,
+                               sparse_embedding_updates=self.sparse_embedding_updates)
+
+    def gemm_peak_gflops(self, device: str) -> float | None:
+        """float32 ``keras.ops.matmul`` on the device, with the engine's default precision."""
+        if device == "cpu":
+            return None
+        with keras.device(keras_device(device)):
+            a = keras.random.normal((GPU_GEMM_SIZE, GPU_GEMM_SIZE))
+            b = keras.random.normal((GPU_GEMM_SIZE, GPU_GEMM_SIZE))
+            return best_gflops(lambda: _block(keras.ops.matmul(a, b)), 2 * GPU_GEMM_SIZE**3)
 
 
 class KerasClassifier(ClassifierModel):
@@ -84,24 +111,32 @@ class KerasClassifier(ClassifierModel):
     returns the LSTM's outputs, for `forward`.
     """
 
-    def __init__(self, spec: ModelSpec, sparse_embedding_updates: bool = False) -> None:
+    def __init__(self, spec: ModelSpec, device: str = "cpu", jit_compile: bool = False,
+                 sparse_embedding_updates: bool = False) -> None:
         self.spec = spec
+        self.device = device
+        self.jit_compile = jit_compile
         self.sparse_embedding_updates = sparse_embedding_updates
-        inputs = keras.Input(shape=(spec.seq_len,), dtype="int32", name="input")
-        embedded = keras.layers.Embedding(spec.vocab_size, spec.embed_dim, name="embedding")(inputs)
-        lstm_outputs = keras.layers.LSTM(
-            spec.hidden, return_sequences=spec.return_sequences, return_state=spec.return_state, name="lstm"
-        )(embedded)
-        lstm_outputs = list(lstm_outputs) if spec.return_state else [lstm_outputs]
-        features = lstm_outputs[0]
-        if spec.return_sequences:
-            features = keras.layers.Flatten(name="flatten")(features)
-        predictions = keras.layers.Dense(1, activation="sigmoid", name="dense")(features)
-        self.model = keras.Model(inputs, predictions, name="text_lstm")
-        self.probe = keras.Model(inputs, [*lstm_outputs, predictions], name="text_lstm_probe")
+        with self.on_device():
+            inputs = keras.Input(shape=(spec.seq_len,), dtype="int32", name="input")
+            embedded = keras.layers.Embedding(spec.vocab_size, spec.embed_dim, name="embedding")(inputs)
+            lstm_outputs = keras.layers.LSTM(
+                spec.hidden, return_sequences=spec.return_sequences, return_state=spec.return_state, name="lstm"
+            )(embedded)
+            lstm_outputs = list(lstm_outputs) if spec.return_state else [lstm_outputs]
+            features = lstm_outputs[0]
+            if spec.return_sequences:
+                features = keras.layers.Flatten(name="flatten")(features)
+            predictions = keras.layers.Dense(1, activation="sigmoid", name="dense")(features)
+            self.model = keras.Model(inputs, predictions, name="text_lstm")
+            self.probe = keras.Model(inputs, [*lstm_outputs, predictions], name="text_lstm_probe")
         self.loss = keras.losses.BinaryCrossentropy()
         self.optimizer_spec: OptimizerSpec | None = None
         self.compiled_step = None
+
+    def on_device(self):
+        """The ``keras.device`` scope of this model's device."""
+        return keras.device(keras_device(self.device))
 
     def summary(self) -> list[LayerSummary]:
         rows = []
@@ -134,10 +169,17 @@ class KerasClassifier(ClassifierModel):
             variables.update(zip(names, self.model.get_layer(layer_name).trainable_weights))
         return variables
 
+    def forward(self, token_ids: np.ndarray) -> ForwardOutput:
+        with self.on_device():
+            outputs = self.probe(np.asarray(token_ids, dtype="int32"), training=False)
+        arrays = [keras.ops.convert_to_numpy(output) for output in outputs]
+        state_h, state_c = (arrays[1], arrays[2]) if self.spec.return_state else (None, None)
+        return ForwardOutput(arrays[0], state_h, state_c, arrays[-1])
+
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         tf = _tensorflow_engine("loss_and_gradients")
         variables = self.canonical_variables()
-        with tf.GradientTape() as tape:
+        with self.on_device(), tf.GradientTape() as tape:
             predictions = self.model(np.asarray(token_ids, dtype="int32"), training=True)
             loss = self.loss(np.asarray(labels, dtype="float32"), predictions)
         gradients = tape.gradient(loss, list(variables.values()))
@@ -145,25 +187,72 @@ class KerasClassifier(ClassifierModel):
         return float(loss), {name: tf.convert_to_tensor(gradient).numpy() for name, gradient in zip(variables, gradients)}
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
-        tf = _tensorflow_engine("train_step")
-        token_ids, labels = np.asarray(token_ids, dtype="int32"), np.asarray(labels, dtype="float32")
-        if self.sparse_embedding_updates:
+        return float(self.prepare_train_step(token_ids, labels, optimizer)())
+
+    def prepare_train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> Callable[[], float]:
+        with self.on_device():
+            token_ids_tensor = keras.ops.convert_to_tensor(np.asarray(token_ids, dtype="int32"))
+            labels_tensor = keras.ops.convert_to_tensor(np.asarray(labels, dtype="float32"))
+        if engine() != "tensorflow" or self.sparse_embedding_updates:
+            # Keras' own compiled train step; on JAX and torch the embedding gradient is dense already.
             if self.optimizer_spec != optimizer:
-                self.model.compile(optimizer=_make_optimizer(optimizer), loss=self.loss, jit_compile=False)
+                self.model.compile(optimizer=_make_optimizer(optimizer), loss=self.loss, jit_compile=self._keras_jit())
                 self.optimizer_spec = optimizer
-            self.model.reset_metrics()
-            return float(self.model.train_on_batch(token_ids, labels))
+
+            def keras_step() -> float:
+                with self.on_device():
+                    self.model.reset_metrics()
+                    return float(self.model.train_on_batch(token_ids_tensor, labels_tensor))
+
+            return keras_step
         if self.optimizer_spec != optimizer:
-            self.compiled_step = self._dense_gradient_step(tf, _make_optimizer(optimizer))
+            self.compiled_step = self._dense_gradient_step(_make_optimizer(optimizer))
             self.optimizer_spec = optimizer
-        return float(self.compiled_step(token_ids, labels))
 
-    def _dense_gradient_step(self, tf, keras_optimizer: keras.optimizers.Optimizer):
+        def tensorflow_step() -> float:
+            with self.on_device():
+                return float(self.compiled_step(token_ids_tensor, labels_tensor))  # float() waits for the device
+
+        return tensorflow_step
+
+    def prepare_inference(self, token_ids: np.ndarray) -> Callable[[], object]:
+        with self.on_device():
+            token_ids_tensor = keras.ops.convert_to_tensor(np.asarray(token_ids, dtype="int32"))
+        if engine() != "tensorflow":
+            def keras_predict():
+                with self.on_device():
+                    return self.model.predict_on_batch(token_ids_tensor)  # returns NumPy: synchronised
+
+            return keras_predict
+        import tensorflow as tf
+
+        predict = tf.function(lambda batch: self.model(batch, training=False), jit_compile=self.jit_compile)
+
+        def tensorflow_predict():
+            with self.on_device():
+                return predict(token_ids_tensor).numpy()
+
+        return tensorflow_predict
+
+    def reset_peak_device_memory(self) -> None:
+        if self.device.startswith("cuda"):
+            _reset_device_peak()
+
+    def peak_device_memory_bytes(self) -> int | None:
+        return _device_peak_bytes() if self.device.startswith("cuda") else None
+
+    def _keras_jit(self):
+        return True if self.jit_compile else "auto"
+
+    def _dense_gradient_step(self, keras_optimizer: keras.optimizers.Optimizer):
         """A ``tf.function`` training step: forward, loss, gradients made dense, Keras' optimizer update."""
-        variables = list(self.canonical_variables().values())
-        keras_optimizer.build(variables)
+        import tensorflow as tf
 
-        @tf.function(jit_compile=False, reduce_retracing=True)
+        variables = list(self.canonical_variables().values())
+        with self.on_device():
+            keras_optimizer.build(variables)
+
+        @tf.function(jit_compile=self.jit_compile, reduce_retracing=True)
         def step(token_ids, labels):
             with tf.GradientTape() as tape:
                 loss = self.loss(labels, self.model(token_ids, training=True))
@@ -172,12 +261,6 @@ class KerasClassifier(ClassifierModel):
             return loss
 
         return step
-
-    def forward(self, token_ids: np.ndarray) -> ForwardOutput:
-        outputs = self.probe(np.asarray(token_ids, dtype="int32"), training=False)
-        arrays = [keras.ops.convert_to_numpy(output) for output in outputs]
-        state_h, state_c = (arrays[1], arrays[2]) if self.spec.return_state else (None, None)
-        return ForwardOutput(arrays[0], state_h, state_c, arrays[-1])
 
 
 def _make_optimizer(spec: OptimizerSpec) -> keras.optimizers.Optimizer:
@@ -191,8 +274,49 @@ def _make_optimizer(spec: OptimizerSpec) -> keras.optimizers.Optimizer:
 
 def _tensorflow_engine(capability: str):
     """The ``tensorflow`` module, or `UnsupportedCapability` when Keras runs on another engine."""
-    if keras.backend.backend() != "tensorflow":
-        raise UnsupportedCapability(f"{capability} is implemented for the tensorflow engine, not {keras.backend.backend()}")
+    if engine() != "tensorflow":
+        raise UnsupportedCapability(f"{capability} is implemented for the tensorflow engine, not {engine()}")
     import tensorflow as tf
 
     return tf
+
+
+def _block(tensor):
+    """Wait until ``tensor`` is computed, on any engine."""
+    if hasattr(tensor, "block_until_ready"):
+        return tensor.block_until_ready()
+    if engine() == "torch":
+        import torch
+
+        torch.cuda.synchronize()
+        return tensor
+    return keras.ops.convert_to_numpy(tensor[:1, :1])
+
+
+def _reset_device_peak() -> None:
+    if engine() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.reset_memory_stats("GPU:0")
+    elif engine() == "torch":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _device_peak_bytes() -> int | None:
+    """Peak device memory since the last reset (JAX: since the process started, it has no reset)."""
+    if engine() == "tensorflow":
+        import tensorflow as tf
+
+        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+    if engine() == "torch":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated())
+    if engine() == "jax":
+        import jax
+
+        stats = jax.devices("gpu")[0].memory_stats() or {}
+        return stats.get("peak_bytes_in_use")
+    return None

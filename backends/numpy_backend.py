@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from backends import numpy_reference as reference
 from backends.numpy_optimizers import NumpyOptimizer
 from harness.canonical import keras_default_weights
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
+from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, UnsupportedCapability, check_weights
 from harness.errors import BenchUsageError
 from harness.optimizers import OptimizerSpec
 from harness.spec import ModelSpec
@@ -31,7 +31,9 @@ class NumpyBackend(Backend):
     def devices(self) -> list[str]:
         return ["cpu"]
 
-    def build(self, spec: ModelSpec) -> NumpyClassifier:
+    def build(self, spec: ModelSpec, device: str = "cpu") -> NumpyClassifier:
+        if device != "cpu":
+            raise UnsupportedCapability(f"numpy runs on the cpu only, not {device}")
         return NumpyClassifier(spec, keras_default_weights(spec, self.dtype))
 
 
@@ -69,6 +71,14 @@ class NumpyClassifier(ClassifierModel):
         loss, gradients = self.loss_and_gradients(token_ids, labels)
         self.optimizer.apply(self.weights, gradients)
         return loss
+
+    def prepare_train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> Callable[[], object]:
+        token_ids, labels = np.asarray(token_ids), np.asarray(labels, dtype=self.weights["embedding"].dtype)
+        return lambda: self.train_step(token_ids, labels, optimizer)
+
+    def prepare_inference(self, token_ids: np.ndarray) -> Callable[[], object]:
+        token_ids = np.asarray(token_ids)
+        return lambda: self.forward(token_ids)
 
     def summary(self) -> list[LayerSummary]:
         layers = self._layer_outputs(np.zeros((1, self.spec.seq_len), dtype=np.int64))

@@ -11,13 +11,14 @@ PyTorch's gate order (i, f, g, o) is Keras' (i, f, c, o), so only transposes sep
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
+from harness.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
 from harness.spec import ModelSpec
 
@@ -63,32 +64,58 @@ class CanonicalClassifierModule(nn.Module):
 
 
 class TorchBackend(Backend):
-    """PyTorch eager mode with the fused ``nn.LSTM`` kernel."""
+    """PyTorch with the fused ``nn.LSTM`` kernel: eager mode, or ``torch.compile`` with ``compile=True``."""
+
+    def __init__(self, compile: bool = False) -> None:
+        self.compile = compile
 
     def framework_version(self) -> str:
-        return f"torch {torch.__version__}"
+        mode = "torch.compile" if self.compile else "eager"
+        return f"torch {torch.__version__} ({mode}, {torch.get_num_threads()} threads)"
 
     def devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
 
-    def build(self, spec: ModelSpec) -> TorchClassifier:
+    def build(self, spec: ModelSpec, device: str = "cpu") -> TorchClassifier:
         torch.manual_seed(spec.seed)
-        return TorchClassifier(spec, CanonicalClassifierModule(spec))
+        module = CanonicalClassifierModule(spec).to(device)
+        return TorchClassifier(spec, module, device=device, compile=self.compile)
+
+    def gemm_peak_gflops(self, device: str) -> float | None:
+        """float32 ``torch.matmul`` on ``device`` with TF32 off (true float32)."""
+        if device == "cpu":
+            return None
+        previous = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            a = torch.randn(GPU_GEMM_SIZE, GPU_GEMM_SIZE, device=device)
+            b = torch.randn(GPU_GEMM_SIZE, GPU_GEMM_SIZE, device=device)
+
+            def run_once():
+                a @ b
+                torch.cuda.synchronize()
+
+            return best_gflops(run_once, 2 * GPU_GEMM_SIZE**3)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = previous
 
 
 class TorchClassifier(ClassifierModel):
     """Canonical-layout access to a `CanonicalClassifierModule`."""
 
-    def __init__(self, spec: ModelSpec, module: CanonicalClassifierModule) -> None:
+    def __init__(self, spec: ModelSpec, module: CanonicalClassifierModule, device: str = "cpu", compile: bool = False) -> None:
         self.spec = spec
         self.module = module
+        self.device = device
+        self.run = torch.compile(module) if compile else module
+        """What computes predictions: the module itself, or its ``torch.compile`` wrapper."""
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_spec: OptimizerSpec | None = None
         self.optimizer_steps = 0
 
     def summary(self) -> list[LayerSummary]:
         with torch.no_grad():
-            layers = self.module.layer_outputs(torch.zeros((1, self.spec.seq_len), dtype=torch.long))
+            layers = self.module.layer_outputs(torch.zeros((1, self.spec.seq_len), dtype=torch.long, device=self.device))
         rows = []
         for name, outputs in layers.items():
             module = getattr(self.module, name, None)
@@ -136,30 +163,70 @@ class TorchClassifier(ClassifierModel):
         return float(loss.item()), gradients
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
+        token_ids_tensor, labels_tensor = self._tensors(token_ids, labels)
+        return float(self._step(token_ids_tensor, labels_tensor, optimizer).item())
+
+    def prepare_train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> Callable[[], object]:
+        token_ids_tensor, labels_tensor = self._tensors(token_ids, labels)
+
+        def step():
+            self._step(token_ids_tensor, labels_tensor, optimizer)
+            self._synchronize()
+
+        return step
+
+    def prepare_inference(self, token_ids: np.ndarray) -> Callable[[], object]:
+        token_ids_tensor, _ = self._tensors(token_ids, None)
+
+        def step():
+            with torch.inference_mode():
+                self.run(token_ids_tensor)
+            self._synchronize()
+
+        return step
+
+    def reset_peak_device_memory(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def peak_device_memory_bytes(self) -> int | None:
+        return torch.cuda.max_memory_allocated(self.device) if self.device.startswith("cuda") else None
+
+    def _step(self, token_ids: torch.Tensor, labels: torch.Tensor, optimizer: OptimizerSpec) -> torch.Tensor:
+        """One optimizer step on device tensors; returns the loss tensor (not synchronised)."""
         if self.optimizer is None or self.optimizer_spec != optimizer:
             self.optimizer = _make_optimizer(optimizer, self.module.parameters())
             self.optimizer_spec, self.optimizer_steps = optimizer, 0
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self._loss(token_ids, labels)
+        loss = nn.functional.binary_cross_entropy(self.run(token_ids), labels)
         loss.backward()
         self.optimizer_steps += 1
         if optimizer.name == "adam":
             for group in self.optimizer.param_groups:
                 group["eps"] = keras_epsilon_for_torch(optimizer, self.optimizer_steps)
         self.optimizer.step()
-        return float(loss.item())
+        return loss
 
     def _loss(self, token_ids: np.ndarray, labels: np.ndarray) -> torch.Tensor:
-        predictions = self.module(torch.as_tensor(np.asarray(token_ids), dtype=torch.long))
-        targets = torch.as_tensor(np.asarray(labels), dtype=predictions.dtype)
-        return nn.functional.binary_cross_entropy(predictions, targets)
+        token_ids_tensor, labels_tensor = self._tensors(token_ids, labels)
+        return nn.functional.binary_cross_entropy(self.run(token_ids_tensor), labels_tensor)
+
+    def _tensors(self, token_ids: np.ndarray, labels: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        token_ids_tensor = torch.as_tensor(np.asarray(token_ids), dtype=torch.long, device=self.device)
+        if labels is None:
+            return token_ids_tensor, None
+        return token_ids_tensor, torch.as_tensor(np.asarray(labels), dtype=torch.float32, device=self.device)
+
+    def _synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize(self.device)
 
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
         with torch.no_grad():
-            layers = self.module.layer_outputs(torch.as_tensor(np.asarray(token_ids), dtype=torch.long))
-        lstm = [tensor.numpy() for tensor in layers["lstm"]]
+            layers = self.module.layer_outputs(self._tensors(token_ids, None)[0])
+        lstm = [tensor.cpu().numpy() for tensor in layers["lstm"]]
         state_h, state_c = (lstm[1], lstm[2]) if self.spec.return_state else (None, None)
-        return ForwardOutput(lstm[0], state_h, state_c, layers["dense"][0].numpy())
+        return ForwardOutput(lstm[0], state_h, state_c, layers["dense"][0].cpu().numpy())
 
 
 def _canonical_array(tensor: torch.Tensor, transposed: bool) -> np.ndarray:

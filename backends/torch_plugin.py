@@ -1,4 +1,4 @@
-"""Declares the ``torch`` backend (no framework import here)."""
+"""Declares the ``torch`` backend and its ``torch-compile`` variant (no framework import here)."""
 
 from harness.hookspecs import hookimpl
 from harness.registry import BackendInfo
@@ -6,7 +6,7 @@ from harness.registry import BackendInfo
 
 @hookimpl
 def bench_register_backends(register):
-    """Register PyTorch eager mode with the fused ``nn.LSTM`` kernel."""
+    """Register PyTorch eager mode with the fused ``nn.LSTM`` kernel, and the same under ``torch.compile``."""
     register(BackendInfo(
         name="torch",
         implementation="backends.torch_backend:TorchBackend",
@@ -14,4 +14,14 @@ def bench_register_backends(register):
         requires=("torch",),
         install_hint="pip install 'lstm-bench[torch]'",
         description="PyTorch eager, fused nn.LSTM kernel, one bias (b_hh as a zero buffer)",
+    ))
+    register(BackendInfo(
+        name="torch-compile",
+        implementation="backends.torch_backend:TorchBackend",
+        framework="PyTorch",
+        requires=("torch",),
+        install_hint="pip install 'lstm-bench[torch]'",
+        description="variant: the torch backend under torch.compile (first step includes compilation)",
+        options={"compile": True},
+        default=False,
     ))

@@ -27,7 +27,7 @@ return_sequences is on, then ``predictions = sigmoid(features @ dense.kernel + d
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,6 +196,25 @@ class ClassifierModel(ABC):
         """
         raise UnsupportedCapability(f"{type(self).__name__} does not implement train_step")
 
+    def prepare_train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> Callable[[], object]:
+        """For timing: put the batch on the model's device once and return a function that runs one full
+        optimizer step (forward, loss, backward, update) and returns only when the device has finished.
+
+        Nothing outside the returned function is timed; everything inside it is.
+        """
+        raise UnsupportedCapability(f"{type(self).__name__} does not implement prepare_train_step")
+
+    def prepare_inference(self, token_ids: np.ndarray) -> Callable[[], object]:
+        """For timing: like `prepare_train_step`, for a forward pass without gradients."""
+        raise UnsupportedCapability(f"{type(self).__name__} does not implement prepare_inference")
+
+    def reset_peak_device_memory(self) -> None:
+        """Start a new peak-memory window on an accelerator (no-op on the CPU)."""
+
+    def peak_device_memory_bytes(self) -> int | None:
+        """Peak bytes allocated on the model's accelerator since the last reset; None on the CPU."""
+        return None
+
 
 class Backend(ABC):
     """A framework that builds the canonical classifier. Instantiated inside its own worker process.
@@ -213,5 +232,10 @@ class Backend(ABC):
         """Devices this backend can run on right now, e.g. ``["cpu", "cuda"]``."""
 
     @abstractmethod
-    def build(self, spec: ModelSpec) -> ClassifierModel:
-        """Build the model on the CPU with framework-default initial weights."""
+    def build(self, spec: ModelSpec, device: str = "cpu") -> ClassifierModel:
+        """Build the model on ``device`` (one of `devices`) with framework-default initial weights."""
+
+    def gemm_peak_gflops(self, device: str) -> float | None:
+        """Optional: this framework's float32 matrix-multiply throughput on an accelerator, for the
+        fraction-of-peak figures. None where not measured (the CPU peak is measured by the harness)."""
+        return None

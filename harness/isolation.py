@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,29 @@ from harness.worker import HELLO_FILE, JOB_FILE, TaskOutcome, WorkerHello, resul
 
 POLL_SECONDS = 0.02
 QUIET_FRAMEWORKS_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+THREAD_ENV_VARIABLES = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "LSTM_BENCH_THREADS",
+)
+"""Set to the run's thread count in every worker before any framework loads: OpenMP (PyTorch's
+intra-op pool), MKL and OpenBLAS (NumPy), TensorFlow's intra-op pool. TensorFlow's inter-op pool gets
+the same count through ``TF_NUM_INTEROP_THREADS``; the worker also applies threadpoolctl."""
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What a worker may use.
+
+    Attributes:
+        task_timeout_seconds: longest one task may run (the first one's clock includes importing the
+            framework) before the worker is killed and the task reported as timed out.
+        threads: CPU threads for every framework and BLAS in the worker; None leaves the defaults.
+        memory_limit_bytes: the worker is killed, and its task failed, when its resident memory exceeds
+            this; None for no limit.
+    """
+
+    task_timeout_seconds: float = 600.0
+    threads: int | None = None
+    memory_limit_bytes: int | None = None
 
 Task = tuple[str, Any, Any]
 """``(suite_name, spec, options)``: what a worker is asked to do."""
@@ -35,18 +59,16 @@ def run_tasks(
     tasks: Sequence[Task],
     on_outcome: Callable[[int, TaskOutcome], None],
     *,
-    task_timeout_seconds: float,
+    limits: WorkerLimits,
 ) -> WorkerHello | None:
     """Run ``tasks`` for backend ``info`` in worker processes; call ``on_outcome(index, outcome)`` as each ends.
 
-    :param task_timeout_seconds: longest a task may run (the first one's clock includes importing the
-        framework) before its worker is killed and the task reported as timed out.
     :returns: the first worker's hello (framework version, devices), or None if none said hello.
     """
     pending = list(enumerate(tasks))
     hello: WorkerHello | None = None
     while pending:
-        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, task_timeout_seconds)
+        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits)
         hello = hello or worker_hello
         if failure is None:
             break
@@ -58,7 +80,7 @@ def run_tasks(
 
 def describe_backend(info: BackendInfo, *, timeout_seconds: float) -> WorkerHello:
     """Start ``info``'s worker with no tasks: the framework's own version and devices, or why it fails."""
-    _, failure, hello = _run_worker(info, [], lambda index, outcome: None, timeout_seconds)
+    _, failure, hello = _run_worker(info, [], lambda index, outcome: None, WorkerLimits(task_timeout_seconds=timeout_seconds))
     if hello is None:
         return WorkerHello(error=failure or "the worker exited without saying hello")
     return hello
@@ -68,7 +90,7 @@ def _run_worker(
     info: BackendInfo,
     pending: list[tuple[int, Task]],
     on_outcome: Callable[[int, TaskOutcome], None],
-    task_timeout_seconds: float,
+    limits: WorkerLimits,
 ) -> tuple[int, str | None, WorkerHello | None]:
     """One worker over ``pending``: returns (tasks finished, why it stopped early or None, its hello)."""
     with tempfile.TemporaryDirectory(prefix="lstm-bench-worker-") as directory:
@@ -81,12 +103,13 @@ def _run_worker(
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=worker_environment(info),
+                env=worker_environment(info, limits.threads),
                 start_new_session=True,
             )
         hello = None
         finished = 0
         last_progress = time.monotonic()
+        timeout = limits.task_timeout_seconds
         try:
             while finished < len(pending):
                 if hello is None and (job_dir / HELLO_FILE).exists():
@@ -100,15 +123,22 @@ def _run_worker(
                 exit_code = process.poll()
                 if exit_code is not None and not path.exists():
                     return finished, _exit_reason(exit_code, job_dir / "stderr.log"), hello
-                if time.monotonic() - last_progress > task_timeout_seconds:
+                if time.monotonic() - last_progress > timeout:
                     _kill(process)
-                    return finished, f"timed out after {task_timeout_seconds:g} s; its worker was killed", hello
+                    return finished, f"timed out after {timeout:g} s; its worker was killed", hello
+                if limits.memory_limit_bytes and process_rss_bytes(process.pid) > limits.memory_limit_bytes:
+                    rss = process_rss_bytes(process.pid)
+                    _kill(process)
+                    return finished, (
+                        f"out of memory: worker resident memory {rss / 2**20:,.0f} MiB exceeded the limit of "
+                        f"{limits.memory_limit_bytes / 2**20:,.0f} MiB; its worker was killed"
+                    ), hello
                 time.sleep(POLL_SECONDS)
             try:
-                process.wait(timeout=task_timeout_seconds)
+                process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill(process)
-                return finished, f"timed out after {task_timeout_seconds:g} s while exiting; its worker was killed", hello
+                return finished, f"timed out after {timeout:g} s while exiting; its worker was killed", hello
             if hello is None and (job_dir / HELLO_FILE).exists():
                 hello = _load(job_dir / HELLO_FILE)
             return finished, None, hello
@@ -117,15 +147,27 @@ def _run_worker(
                 _kill(process)
 
 
-def worker_environment(info: BackendInfo) -> dict[str, str]:
-    """The parent's environment, plus quiet framework logs, the backend's own variables, and a
-    PYTHONPATH that finds this copy of lstm-bench even when it is run from a source checkout."""
+def worker_environment(info: BackendInfo, threads: int | None = None) -> dict[str, str]:
+    """The parent's environment, plus quiet framework logs, the thread count, the backend's own variables,
+    and a PYTHONPATH that finds this copy of lstm-bench even when it is run from a source checkout."""
     environment = {**os.environ, **QUIET_FRAMEWORKS_ENV, **info.worker_env}
+    if threads is not None:
+        environment.update({name: str(threads) for name in THREAD_ENV_VARIABLES})
+        environment["TF_NUM_INTEROP_THREADS"] = str(threads)
     source_root = str(Path(harness.__file__).resolve().parent.parent)
     paths = [path for path in environment.get("PYTHONPATH", "").split(os.pathsep) if path]
     if source_root not in paths:
         environment["PYTHONPATH"] = os.pathsep.join([*paths, source_root])
     return environment
+
+
+def process_rss_bytes(pid: int) -> int:
+    """Resident memory of process ``pid`` (Linux /proc); 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _load(path: Path) -> Any:

@@ -10,6 +10,7 @@ FAIL = "fail"
 ERROR = "error"
 UNAVAILABLE = "unavailable"
 UNSUPPORTED = "unsupported"
+SKIPPED = "skipped"
 
 FAILING_STATUSES = frozenset({FAIL, ERROR})
 """Statuses that make ``bench run`` exit with 1. An unavailable backend that was not asked for by name,
@@ -24,7 +25,8 @@ class Record:
         suite: suite name (``params``).
         backend: backend name (``torch``).
         status: ``pass``, ``fail``, ``error`` (the backend raised or its worker crashed), ``unavailable``
-            (its framework is not installed) or ``unsupported`` (it lacks an optional capability).
+            (its framework is not installed), ``unsupported`` (it lacks an optional capability) or
+            ``skipped`` (e.g. a timing cell for a device the backend does not have, with the reason).
         spec: the `ModelSpec` fields this record is about.
         message: one line saying why, empty when it passed.
         details: suite-specific fields (``total_params``, ``layers``...), merged into the JSON record.

@@ -28,6 +28,8 @@ class BackendInfo:
         description: one line for ``bench list``.
         options: keyword arguments passed to the implementation class (lets one class serve variants).
         worker_env: environment variables set in the backend's worker process (e.g. ``KERAS_BACKEND``).
+        default: run when ``--backend`` is not given; variants (XLA, ``torch.compile``, other Keras
+            engines) say False and run when named or with ``--backend all``.
         plugin: the plugin that registered it; filled in by the registry.
     """
 
@@ -39,6 +41,7 @@ class BackendInfo:
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     worker_env: Mapping[str, str] = field(default_factory=dict)
+    default: bool = True
     plugin: str = ""
 
     def load(self) -> Backend:
@@ -107,7 +110,7 @@ class Registry:
         """The backend called ``name``, or a `BenchUsageError` listing the known names."""
         if name not in self.backends:
             raise BenchUsageError(
-                f"--backend: unknown backend {name!r} (available: {', '.join(sorted(self.backends)) or 'none'})"
+                f"--backend: unknown backend {name!r} (available: {', '.join(sorted(self.backends)) or 'none'}, all)"
             )
         return self.backends[name]
 
@@ -115,7 +118,7 @@ class Registry:
         """The suite called ``name``, or a `BenchUsageError` listing the known names."""
         if name not in self.suites:
             raise BenchUsageError(
-                f"--suite: unknown suite {name!r} (available: {', '.join(sorted(self.suites))}, all)"
+                f"--suite: unknown suite {name!r} (available: {', '.join(sorted(self.suites))}, checks, all)"
             )
         return self.suites[name]
 

@@ -41,6 +41,21 @@ class RunStore:
             reason = error.strerror or type(error).__name__
             raise BenchUsageError(f"--out: cannot write to {str(out_dir)!r} ({reason}); expected a writable directory") from None
 
+    @classmethod
+    def reopen(cls, out_dir: Path, run_id: str) -> RunStore:
+        """An existing run, to append the cells it is missing (``bench run --resume``)."""
+        directory = Path(out_dir) / run_id
+        try:
+            metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise BenchUsageError(
+                f"--resume: no run {run_id!r} under {str(out_dir)!r} (expected a run id from a previous bench run; "
+                "give --out if it was saved elsewhere)"
+            ) from None
+        store = cls.__new__(cls)
+        store.run_id, store.directory, store.metadata = run_id, directory, metadata
+        return store
+
     def append(self, record: Record) -> None:
         """Add one record durably (append, flush, fsync)."""
         with open(self.directory / RECORDS_FILE, "a", encoding="utf-8") as handle:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.availability import probe
-from harness.isolation import run_tasks
+from harness.isolation import WorkerLimits, run_tasks
 from harness.records import ERROR, UNAVAILABLE, Record
 from harness.registry import BackendInfo
 from harness.results_store import RunStore
@@ -16,14 +16,23 @@ from harness.worker import TaskOutcome, one_line
 
 
 @dataclass
-class RunRequest:
-    """What to run: every suite for every backend and every spec."""
+class SuitePlan:
+    """One suite and the specs it runs for."""
 
-    suites: list[Suite]
-    backends: list[BackendInfo]
+    suite: Suite
     specs: list[ModelSpec]
-    options: SuiteOptions = SuiteOptions()
-    task_timeout_seconds: float = 600.0
+
+
+@dataclass
+class RunRequest:
+    """What to run: every planned suite for every backend."""
+
+    plans: list[SuitePlan]
+    backends: list[BackendInfo]
+    options: SuiteOptions = field(default_factory=SuiteOptions)
+    limits: WorkerLimits = field(default_factory=WorkerLimits)
+    done_keys: frozenset = frozenset()
+    """Cells already recorded (``record_key``), skipped when resuming a run."""
 
 
 @dataclass
@@ -34,53 +43,101 @@ class RunResult:
     backend_details: dict[str, dict] = field(default_factory=dict)
 
 
-def execute(request: RunRequest, store: RunStore, progress: Callable[[str], None] = lambda message: None) -> RunResult:
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work for one backend: a suite, a spec and the options (device) of that cell."""
+
+    suite: Suite
+    spec: ModelSpec
+    options: SuiteOptions
+
+    def key(self, backend_name: str) -> tuple:
+        return (backend_name, *self.suite.cell_key(self.spec, self.options))
+
+
+def record_key(record: Record, suites: dict[str, Suite]) -> tuple | None:
+    """The cell key of a saved record, to know which cells a resumed run still lacks."""
+    suite = suites.get(record.suite)
+    if suite is None:
+        return None
+    options = SuiteOptions(device=record.details.get("device", "cpu"))
+    return (record.backend, *suite.cell_key(ModelSpec(**record.spec), options))
+
+
+def plan_cells(request: RunRequest) -> list[Cell]:
+    """Every cell of the request, for one backend, in run order."""
+    return [
+        Cell(plan.suite, cell_spec, cell_options)
+        for plan in request.plans
+        for spec in plan.specs
+        for cell_spec, cell_options in plan.suite.cells(spec, request.options)
+    ]
+
+
+def execute(
+    request: RunRequest,
+    store: RunStore,
+    progress: Callable[[str], None] = lambda message: None,
+    on_record: Callable[[Record], None] = lambda record: None,
+) -> RunResult:
     """Run ``request``; every record is appended to ``store`` the moment it exists."""
     result = RunResult()
 
     def keep(record: Record) -> None:
         result.records.append(record)
         store.append(record)
+        on_record(record)
 
+    all_cells = plan_cells(request)
     for info in request.backends:
+        cells = [cell for cell in all_cells if cell.key(info.name) not in request.done_keys]
+        if not cells:
+            continue
         availability = probe(info)
         if not availability.available:
             progress(f"{info.name}: unavailable: {availability.reason}")
             result.backend_details[info.name] = {"available": False, "reason": availability.reason}
-            for suite in request.suites:
-                for spec in request.specs:
-                    keep(Record(suite.name, info.name, UNAVAILABLE, spec.to_dict(), availability.reason))
+            for cell in cells:
+                keep(Record(cell.suite.name, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
+                            cell.suite.record_details(cell.options)))
             continue
-        cells = [(suite, task_spec) for suite in request.suites for spec in request.specs for task_spec in suite.task_specs(spec)]
         progress(f"{info.name}: running {len(cells)} task(s) in a worker process")
 
-        def on_outcome(index: int, outcome: TaskOutcome, info: BackendInfo = info) -> None:
-            suite, spec = cells[index]
-            keep(_judge(suite, spec, info.name, outcome, request.options))
+        def on_outcome(index: int, outcome: TaskOutcome, info: BackendInfo = info, cells: list[Cell] = cells) -> None:
+            keep(_judge(cells[index], info.name, outcome))
 
         hello = run_tasks(
             info,
-            [(suite.name, spec, request.options) for suite, spec in cells],
+            [(cell.suite.name, cell.spec, cell.options) for cell in cells],
             on_outcome,
-            task_timeout_seconds=request.task_timeout_seconds,
+            limits=request.limits,
         )
         result.backend_details[info.name] = {
             "available": True,
             "plugin": info.plugin,
             "framework_version": hello.framework_version if hello else None,
             "devices": hello.devices if hello else None,
+            "threads": hello.threads if hello else None,
             "load_error": hello.error if hello else None,
         }
     return result
 
 
-def _judge(suite: Suite, spec: ModelSpec, backend_name: str, outcome: TaskOutcome, options: SuiteOptions) -> Record:
+def count_cells(request: RunRequest) -> int:
+    """How many cells the request will record (for a progress bar)."""
+    per_backend = plan_cells(request)
+    return sum(1 for info in request.backends for cell in per_backend if cell.key(info.name) not in request.done_keys)
+
+
+def _judge(cell: Cell, backend_name: str, outcome: TaskOutcome) -> Record:
+    suite, spec, options = cell.suite, cell.spec, cell.options
     if not outcome.ok:
         return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: {outcome.error}",
-                      {"traceback": outcome.traceback})
+                      {**suite.record_details(options), "traceback": outcome.traceback})
     try:
         record = suite.judge(spec, backend_name, outcome.value, options)
     except Exception as error:  # noqa: BLE001 - a suite bug must not lose the run
-        return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: judging failed: {one_line(error)}")
+        return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: judging failed: {one_line(error)}",
+                      suite.record_details(options))
     record.details.setdefault("task_seconds", round(outcome.seconds, 6))
     return record

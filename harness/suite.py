@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from harness.contract import Backend
 from harness.records import Record, Table
 from harness.spec import ModelSpec
+from harness.timing import TimingBudget
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,20 @@ class SuiteOptions:
 
     Attributes:
         steps: optimizer steps per training run (suite ``training``).
+        devices: devices the timing suites measure on, one cell each.
+        device: the device of this cell (set per cell by `Suite.cells`).
+        budget: how long to time each cell.
+        cpu_peak_gflops: the CPU's measured float32 GEMM throughput at the run's thread count.
     """
 
     steps: int = 20
+    devices: tuple[str, ...] = ("cpu",)
+    device: str = "cpu"
+    budget: TimingBudget = field(default_factory=TimingBudget)
+    cpu_peak_gflops: float | None = None
+
+    def replace(self, **changes: Any) -> SuiteOptions:
+        return replace(self, **changes)
 
 
 class Suite(ABC):
@@ -32,10 +44,27 @@ class Suite(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    default_spec: ClassVar[ModelSpec] = ModelSpec()
+    """The spec used for every model option the command line leaves out."""
+    default_hidden: ClassVar[tuple[int, ...]] = (ModelSpec().hidden,)
+    """Hidden sizes used when ``--hidden`` is left out."""
+    quick_spec: ClassVar[ModelSpec | None] = None
+    """With ``--quick``: a smaller default spec (None: ``--quick`` changes nothing for this suite)."""
+    quick_hidden: ClassVar[tuple[int, ...] | None] = None
+    measures_time: ClassVar[bool] = False
+    """Timing suites: the run measures the CPU's GEMM peak and applies the timing options."""
 
-    def task_specs(self, spec: ModelSpec) -> list[ModelSpec]:
-        """The specs this suite measures for one requested spec (default: just that spec)."""
-        return [spec]
+    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
+        """The (spec, options) cells this suite measures for one requested spec (default: just that one)."""
+        return [(spec, options)]
+
+    def record_details(self, options: SuiteOptions) -> dict[str, Any]:
+        """Fields every record of this cell carries, even an error or unavailable one (timing: device)."""
+        return {}
+
+    def cell_key(self, spec: ModelSpec, options: SuiteOptions) -> tuple:
+        """What identifies a cell's record, for resuming a run: suite, spec and, for timing, device."""
+        return (self.name, tuple(sorted(spec.to_dict().items())))
 
     @abstractmethod
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> Any:

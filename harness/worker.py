@@ -33,11 +33,12 @@ def result_file(index: int) -> str:
 
 @dataclass
 class WorkerHello:
-    """What the worker says once its backend is loaded: the framework's own version and devices."""
+    """What the worker says once its backend is loaded: the framework's own version, devices and threads."""
 
     framework_version: str = ""
     devices: list[str] = field(default_factory=list)
     pid: int = 0
+    threads: int | None = None
     error: str | None = None
 
 
@@ -68,10 +69,35 @@ def write_atomically(path: Path, value: Any) -> None:
     os.replace(temporary, path)
 
 
+def die_with_parent() -> None:
+    """Ask Linux to kill this worker if the ``bench`` process that started it dies (best effort)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def limit_blas_threads() -> int | None:
+    """Apply ``LSTM_BENCH_THREADS`` to every BLAS/OpenMP pool already loaded (threadpoolctl)."""
+    threads = os.environ.get("LSTM_BENCH_THREADS")
+    if not threads:
+        return None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return int(threads)
+    threadpool_limits(int(threads))
+    return int(threads)
+
+
 def run_job(job_dir: Path) -> None:
     """Load the backend named in ``job.pkl`` and write one outcome per task."""
     from harness.plugins import discover
 
+    die_with_parent()
     with open(job_dir / JOB_FILE, "rb") as handle:
         job = pickle.load(handle)
     registry = discover()
@@ -79,12 +105,16 @@ def run_job(job_dir: Path) -> None:
     hello = WorkerHello(pid=os.getpid())
     try:
         backend = registry.backend(job["backend"]).load()
+        hello.threads = limit_blas_threads()
         hello.framework_version = backend.framework_version()
         hello.devices = list(backend.devices())
     except Exception as error:  # noqa: BLE001 - reported to the parent, task by task
         hello.error = one_line(error)
     write_atomically(job_dir / HELLO_FILE, hello)
+    parent = os.getppid()
     for index, (suite_name, spec, options) in enumerate(job["tasks"]):
+        if os.getppid() != parent:
+            return  # the bench process is gone: nobody will read the results
         if hello.error is not None:
             outcome = TaskOutcome(error=f"backend failed to load: {hello.error}")
         else:

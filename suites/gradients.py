@@ -36,8 +36,8 @@ class GradientsSuite(Suite):
     name = "gradients"
     description = "outputs, states, loss and every gradient vs the NumPy float64 reference"
 
-    def task_specs(self, spec: ModelSpec) -> list[ModelSpec]:
-        return [spec.replace(return_state=True)]  # states are compared too; they do not change the loss
+    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
+        return [(spec.replace(return_state=True), options)]  # states are compared too; they do not change the loss
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
         token_ids, labels = sample_batch(spec)

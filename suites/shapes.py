@@ -41,9 +41,9 @@ class ShapesSuite(Suite):
     name = "shapes"
     description = "output shapes for return_sequences x return_state, all four combinations"
 
-    def task_specs(self, spec: ModelSpec) -> list[ModelSpec]:
+    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
         return [
-            spec.replace(return_sequences=sequences, return_state=state)
+            (spec.replace(return_sequences=sequences, return_state=state), options)
             for sequences, state in itertools.product((True, False), repeat=2)
         ]
 

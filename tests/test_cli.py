@@ -13,7 +13,7 @@ import pytest
 from harness.cli import main
 from harness.plugins import discover
 from harness.results_store import METADATA_FILE, RECORDS_FILE, RunStore, load_records
-from harness.runner import RunRequest, execute
+from harness.runner import RunRequest, SuitePlan, execute
 from harness.spec import ModelSpec
 
 from conftest import BUILTIN_BACKENDS
@@ -50,9 +50,9 @@ def test_help_exits_0(capsys):
         (["run", "--vocab-size", "0"], "argument --vocab-size: '0' is not a positive integer (accepted: an integer >= 1)"),
         (["run", "--seq-len", "two"], "argument --seq-len: 'two' is not a positive integer"),
         (["run", "--timeout", "-1"], "argument --timeout: '-1' is not a positive number of seconds"),
-        (["run", "--suite", "speed"], "--suite: unknown suite 'speed' (available: gradients, params, shapes, training, all)"),
+        (["run", "--suite", "speed"], "--suite: unknown suite 'speed' (available: gradients, infer, params, shapes, train, training, checks, all)"),
         (["run", "--suite", "params,"], "argument --suite: 'params,' has an empty name"),
-        (["run", "--backend", "jax"], "--backend: unknown backend 'jax' (available: keras, numpy, torch)"),
+        (["run", "--backend", "jax"], "--backend: unknown backend 'jax' (available: keras, keras-jax, keras-torch, keras-xla, numpy, torch, torch-compile, all)"),
         (["run", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
         (["list", "--format", "csv"], "argument --format: invalid choice: 'csv'"),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
@@ -175,7 +175,7 @@ def test_a_crash_fails_only_its_cell_and_is_saved(capsys, tmp_path, fake_backend
 
 def test_unavailable_backends_are_reported_not_failed(tmp_path, fake_backends):
     registry = discover()
-    request = RunRequest([registry.suite("params")], [registry.backend("fake-missing"), registry.backend("numpy")], [ModelSpec()])
+    request = RunRequest([SuitePlan(registry.suite("params"), [ModelSpec()])], [registry.backend("fake-missing"), registry.backend("numpy")])
     result = execute(request, RunStore(tmp_path, {}))
     assert [(record.backend, record.status, record.message) for record in result.records] == [
         ("fake-missing", "unavailable",

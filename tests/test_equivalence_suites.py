@@ -60,10 +60,14 @@ def test_issue_configuration_passes_with_errors_per_tensor_in_json(capsys, tmp_p
         assert adam["reference_losses"][-1] < adam["reference_losses"][0]
 
 
-def test_default_suite_all_includes_equivalence(capsys, tmp_path):
-    status, records = run_json(capsys, "--suite", "all", "--backend", "numpy", "--steps", "3", "--out", str(tmp_path))
+def test_suite_checks_is_every_equivalence_suite_and_all_adds_timing(capsys, tmp_path):
+    status, records = run_json(capsys, "--suite", "checks", "--backend", "numpy", "--steps", "3", "--out", str(tmp_path))
     assert status == 0
     assert {record["suite"] for record in records} == {"params", "shapes", "gradients", "training"}
+    status, records = run_json(capsys, "--suite", "all", "--backend", "numpy", "--steps", "3", "--quick", "--hidden", "8",
+                               "--max-time", "0.2", "--min-time", "0.1", "--out", str(tmp_path))
+    assert status == 0
+    assert {record["suite"] for record in records} == {"params", "shapes", "gradients", "training", "train", "infer"}
 
 
 @pytest.mark.parametrize(

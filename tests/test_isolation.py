@@ -1,6 +1,6 @@
 """Worker isolation: a crash, a hang or an exception fails only its own task."""
 
-from harness.isolation import describe_backend, run_tasks
+from harness.isolation import WorkerLimits, describe_backend, run_tasks
 from harness.plugins import discover
 from harness.spec import ModelSpec
 from harness.suite import SuiteOptions
@@ -14,7 +14,7 @@ def run(backend_name, timeout=60.0):
     outcomes = {}
     hello = run_tasks(
         discover().backend(backend_name), TASKS, lambda index, outcome: outcomes.__setitem__(index, outcome),
-        task_timeout_seconds=timeout,
+        limits=WorkerLimits(task_timeout_seconds=timeout),
     )
     return hello, [outcomes[index] for index in range(len(TASKS))]
 

@@ -3,43 +3,74 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from harness import environment
-from harness.availability import probe
+from harness.availability import nvidia_gpu_visible, probe
 from harness.cli.arguments import name_list, non_negative_int, positive_int, positive_int_list, positive_seconds
+from harness.cli.progress import ProgressBar
 from harness.errors import BenchUsageError
+from harness.gemm_peak import cpu_sgemm_gflops
+from harness.isolation import WorkerLimits
 from harness.plugins import discover
 from harness.records import FAILING_STATUSES, Record
 from harness.registry import BackendInfo, Registry
 from harness.rendering import FORMATS, render_json, render_tables
-from harness.results_store import RunStore
-from harness.runner import RunRequest, execute
+from harness.results_store import RunStore, load_records
+from harness.runner import RunRequest, SuitePlan, count_cells, execute, record_key
 from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
+from harness.timing import QUICK_BUDGET, TimingBudget
 
-DEFAULTS = ModelSpec()
+MODEL_OPTIONS = {
+    "vocab_size": "--vocab-size", "embed_dim": "--embed-dim", "seq_len": "--seq-len", "batch_size": "--batch-size",
+    "return_sequences": "--return-sequences", "return_state": "--return-state", "seed": "--seed",
+}
+DEVICES = ("cpu", "cuda", "all")
+STATUSES = ("pass", "fail", "error", "unavailable", "unsupported", "skipped")
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("run", help="run suites against backends")
-    parser.add_argument("--suite", type=name_list, default=["params"], help="suite(s), comma-separated, or 'all' (default: params)")
-    parser.add_argument("--backend", type=name_list, default=None, help="backend(s), comma-separated (default: every registered one)")
-    parser.add_argument("--hidden", type=positive_int_list, default=[DEFAULTS.hidden], help=f"LSTM units, comma-separated (default: {DEFAULTS.hidden})")
-    parser.add_argument("--vocab-size", type=positive_int, default=DEFAULTS.vocab_size, help=f"vocabulary size (default: {DEFAULTS.vocab_size})")
-    parser.add_argument("--embed-dim", type=positive_int, default=DEFAULTS.embed_dim, help=f"embedding width (default: {DEFAULTS.embed_dim})")
-    parser.add_argument("--seq-len", type=positive_int, default=DEFAULTS.seq_len, help=f"tokens per example (default: {DEFAULTS.seq_len})")
-    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS.batch_size, help=f"examples per batch (default: {DEFAULTS.batch_size})")
-    parser.add_argument("--return-sequences", action=argparse.BooleanOptionalAction, default=DEFAULTS.return_sequences,
-                        help="LSTM returns every step, flattened for the head (default: on)")
-    parser.add_argument("--return-state", action="store_true", default=DEFAULTS.return_state, help="LSTM also returns its final (h, c)")
-    parser.add_argument("--seed", type=non_negative_int, default=DEFAULTS.seed, help=f"seed for weights and inputs (default: {DEFAULTS.seed})")
-    parser.add_argument("--steps", type=positive_int, default=SuiteOptions().steps,
+    parser.add_argument("--suite", type=name_list, default=["params"],
+                        help="suite(s), comma-separated; 'checks' = every suite that checks equivalence, "
+                             "'all' = every suite including timing (default: params)")
+    parser.add_argument("--backend", type=name_list, default=None,
+                        help="backend(s), comma-separated, or 'all' with variants (default: every non-variant backend)")
+    model = parser.add_argument_group("model (defaults: each suite's own; the article's model for params, "
+                                      "a realistic classifier for train/infer)")
+    model.add_argument("--hidden", type=positive_int_list, help="LSTM units, comma-separated, e.g. 3,32,64")
+    model.add_argument("--vocab-size", type=positive_int, help="vocabulary size")
+    model.add_argument("--embed-dim", type=positive_int, help="embedding width")
+    model.add_argument("--seq-len", type=positive_int, help="tokens per example")
+    model.add_argument("--batch-size", type=positive_int, help="examples per batch")
+    model.add_argument("--return-sequences", action=argparse.BooleanOptionalAction, default=None,
+                       help="LSTM returns every step, flattened for the head")
+    model.add_argument("--return-state", action="store_true", default=None, help="LSTM also returns its final (h, c)")
+    model.add_argument("--seed", type=non_negative_int, help="seed for weights and inputs (default: 0)")
+    suites = parser.add_argument_group("suite options")
+    suites.add_argument("--steps", type=positive_int, default=SuiteOptions().steps,
                         help=f"optimizer steps per training run (suite training; default: {SuiteOptions().steps})")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--out", type=Path, default=Path("results"), help="directory for results/<run-id>/ (default: ./results)")
-    parser.add_argument("--timeout", type=positive_seconds, default=600.0, help="seconds one task may take before its worker is killed (default: 600)")
+    suites.add_argument("--device", choices=DEVICES, default="all",
+                        help="timing device(s): cpu, cuda, or all = cpu plus cuda when a GPU is visible (default: all)")
+    suites.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1,
+                        help=f"CPU threads for every backend: torch, TensorFlow, BLAS (default: {os.cpu_count()})")
+    suites.add_argument("--quick", action="store_true",
+                        help="smoke-test preset for train/infer: small model, hidden 32,64,128, short timing")
+    suites.add_argument("--min-time", type=positive_seconds, help="seconds to sample each timing cell at least")
+    suites.add_argument("--max-time", type=positive_seconds, help="seconds to sample each timing cell at most")
+    suites.add_argument("--warmup", type=non_negative_int, help="untimed steps after the first (default: 5, quick: 2)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
+    run.add_argument("--resume", metavar="RUN_ID",
+                     help="finish an interrupted run: run only its missing cells, with its saved options")
+    run.add_argument("--timeout", type=positive_seconds, default=600.0,
+                     help="seconds one task may take before its worker is killed (default: 600)")
+    run.add_argument("--memory-limit", type=positive_int, metavar="MIB",
+                     help="kill a worker whose resident memory exceeds this many MiB; only its cell fails")
     parser.set_defaults(handler=handle)
 
 
@@ -47,43 +78,107 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     registry = discover()
     for problem in registry.problems:
         print(f"bench: warning: plugin {problem.plugin}: {problem.message}", file=sys.stderr)
-    suites = select_suites(args.suite, registry)
+    if args.resume:
+        store = RunStore.reopen(args.out, args.resume)
+        saved = store.metadata.get("run_arguments", [])
+        args = _reparse(saved, output_format=args.format, out=args.out)
+        previous = load_records(store.directory)
+    else:
+        store, previous = None, []
+    plans = plan_suites(args, registry)
     backends = select_backends(args.backend, registry)
-    specs = [
-        ModelSpec(
-            vocab_size=args.vocab_size, embed_dim=args.embed_dim, hidden=hidden, seq_len=args.seq_len,
-            batch_size=args.batch_size, return_sequences=args.return_sequences, return_state=args.return_state,
-            seed=args.seed,
-        )
-        for hidden in args.hidden
-    ]
-    store = RunStore(args.out, environment.collect(argv))
-    request = RunRequest(suites, backends, specs, SuiteOptions(steps=args.steps), task_timeout_seconds=args.timeout)
-    try:
-        result = execute(request, store, progress=lambda message: print(f"bench: {message}", file=sys.stderr))
-    except KeyboardInterrupt:
-        store.finish(status="interrupted")
-        print(f"bench: interrupted; finished results are kept in {store.directory}", file=sys.stderr)
-        return 130
-    exit_status = 1 if any(record.status in FAILING_STATUSES for record in result.records) else 0
-    counts = {status: sum(record.status == status for record in result.records) for status in ("pass", "fail", "error", "unavailable", "unsupported")}
-    store.finish(exit_status=exit_status, counts=counts, backends=result.backend_details)
-    print(render(suites, result.records, store, args.format))
+    options = suite_options(args, plans)
+    suites = {plan.suite.name: plan.suite for plan in plans}
+    done = frozenset(key for key in (record_key(record, suites) for record in previous) if key is not None)
+    limits = WorkerLimits(
+        task_timeout_seconds=args.timeout,
+        threads=args.threads,
+        memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
+    )
+    request = RunRequest(plans, backends, options, limits, done_keys=done)
+    if store is None:
+        metadata = environment.collect(argv)
+        metadata.update(run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
+                        cpu_gemm_peak_gflops=options.cpu_peak_gflops)
+        store = RunStore(args.out, metadata)
+    with ProgressBar(count_cells(request)) as bar:
+        try:
+            result = execute(request, store, progress=bar.write, on_record=bar.advance)
+        except KeyboardInterrupt:
+            store.finish(status="interrupted")
+            bar.write(f"interrupted; finished results are kept in {store.directory}; "
+                      f"finish with: bench run --resume {store.run_id} --out {args.out}")
+            return 130
+    records = previous + result.records
+    exit_status = 1 if any(record.status in FAILING_STATUSES for record in records) else 0
+    counts = {status: sum(record.status == status for record in records) for status in STATUSES}
+    backends_seen = {**store.metadata.get("backends", {}), **result.backend_details}
+    store.finish(status="finished", exit_status=exit_status, counts=counts, backends=backends_seen)
+    print(render([plan.suite for plan in plans], records, store, args.format))
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     print(f"bench: {summary}; saved {store.directory}", file=sys.stderr)
     return exit_status
 
 
+def _reparse(saved_arguments: list[str], *, output_format: str, out: Path) -> argparse.Namespace:
+    """The saved run's options, with this command's --format and --out."""
+    from harness.cli import build_parser
+
+    args = build_parser().parse_args(["run", *saved_arguments])
+    args.format, args.out, args.resume = output_format, out, None
+    return args
+
+
+def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]:
+    """Each selected suite with its specs: the suite's defaults, overridden by what the user gave."""
+    given = {field: getattr(args, field) for field in MODEL_OPTIONS if getattr(args, field) is not None}
+    plans = []
+    for suite in select_suites(args.suite, registry):
+        base = suite.quick_spec if args.quick and suite.quick_spec else suite.default_spec
+        hidden = args.hidden or (suite.quick_hidden if args.quick and suite.quick_hidden else suite.default_hidden)
+        specs = [ModelSpec(**{**base.to_dict(), **given, "hidden": h}) for h in hidden]
+        plans.append(SuitePlan(suite, specs))
+    return plans
+
+
+def suite_options(args: argparse.Namespace, plans: list[SuitePlan]) -> SuiteOptions:
+    """Options every cell gets; the CPU's GEMM peak is measured once when a timing suite runs."""
+    devices = ("cpu", "cuda") if args.device == "all" and nvidia_gpu_visible() else (
+        ("cpu",) if args.device == "all" else (args.device,)
+    )
+    base = QUICK_BUDGET if args.quick else TimingBudget()
+    budget = TimingBudget(
+        warmup_steps=base.warmup_steps if args.warmup is None else args.warmup,
+        min_seconds=args.min_time or base.min_seconds,
+        max_seconds=max(args.max_time or base.max_seconds, args.min_time or 0),
+        min_samples=base.min_samples,
+        max_samples=base.max_samples,
+        target_ci_width=base.target_ci_width,
+    )
+    timing = any(plan.suite.measures_time for plan in plans)
+    peak = cpu_sgemm_gflops(args.threads) if timing and "cpu" in devices else None
+    return SuiteOptions(steps=args.steps, devices=devices, budget=budget, cpu_peak_gflops=peak)
+
+
 def select_suites(names: list[str], registry: Registry) -> list[Suite]:
-    """The suites named on the command line; ``all`` means every registered suite."""
+    """The suites named on the command line; ``all`` is every registered suite, ``checks`` every one
+    that does not measure time."""
     if "all" in names:
         return list(registry.suites.values())
-    return [registry.suite(name) for name in dict.fromkeys(names)]
+    selected: list[Suite] = []
+    for name in dict.fromkeys(names):
+        if name == "checks":
+            selected += [suite for suite in registry.suites.values() if not suite.measures_time]
+        else:
+            selected.append(registry.suite(name))
+    return list(dict.fromkeys(selected))
 
 
 def select_backends(names: list[str] | None, registry: Registry) -> list[BackendInfo]:
-    """The backends named on the command line (each must be available), or every registered one."""
+    """The backends named (each must be available), ``all`` registered ones, or every default one."""
     if names is None:
+        return [info for info in registry.backends.values() if info.default]
+    if "all" in names:
         return list(registry.backends.values())
     chosen = [registry.backend(name) for name in dict.fromkeys(names)]
     for info in chosen:

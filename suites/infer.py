@@ -1,0 +1,27 @@
+"""Suite ``infer``: time one forward pass without gradients per cell."""
+
+from __future__ import annotations
+
+from harness.flops import forward_flops
+from harness.hookspecs import hookimpl
+from suites.timed import TimedSuite
+
+
+class InferSuite(TimedSuite):
+    """Inference throughput: predictions for a batch, no gradients."""
+
+    name = "infer"
+    description = "time one inference pass (forward only, no gradients) across hidden sizes"
+    step_noun = "inference pass, no gradients"
+
+    def prepare(self, model, token_ids, labels):
+        return model.prepare_inference(token_ids)
+
+    def flops(self, spec):
+        return forward_flops(spec)
+
+
+@hookimpl
+def bench_register_suites(register):
+    """Register the ``infer`` suite."""
+    register(InferSuite())
