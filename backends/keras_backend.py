@@ -18,6 +18,7 @@ any engine. Timed steps are each engine's fast path: on TensorFlow a ``tf.functi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 
 import keras
@@ -87,6 +88,8 @@ class KerasBackend(Backend):
         return f"keras {keras.__version__} ({engine_version()}{xla})"
 
     def devices(self) -> list[str]:
+        if engine() == "torch":
+            return ["cuda"] if engine_has_gpu() else ["cpu"]  # only the default device: see on_device
         return ["cpu", "cuda"] if engine_has_gpu() else ["cpu"]
 
     def build(self, spec: ModelSpec, device: str = "cpu") -> KerasClassifier:
@@ -135,7 +138,15 @@ class KerasClassifier(ClassifierModel):
         self.compiled_step = None
 
     def on_device(self):
-        """The ``keras.device`` scope of this model's device."""
+        """The ``keras.device`` scope of this model's device.
+
+        On the torch engine, Keras 3.15 cannot build an LSTM inside a ``keras.device`` scope (its int
+        seed variable becomes a ``torch.nn.Parameter``: "Only Tensors of floating point and complex dtype
+        can require gradients"), so there the model lives on Keras' default device (CUDA when present)
+        and `KerasBackend.devices` offers only that one.
+        """
+        if engine() == "torch":
+            return contextlib.nullcontext()
         return keras.device(keras_device(self.device))
 
     def summary(self) -> list[LayerSummary]:

@@ -105,7 +105,7 @@ class TrainingSuite(Suite):
                 ))
             if "optimizers" not in record.details:
                 rows.append((ModelSpec(**record.spec).label(), record.backend, "-", "-", "-", "-", "-", record.status))
-        steps = records[0].details.get("steps", "") if records else ""
+        steps = max((record.details.get("steps", 0) for record in records), default=0)
         table = Table(
             title=f"training: {steps} steps from identical weights vs NumPy float64 reference "
                   f"(weight errors relative to the reference's change; {TRAINING_TOLERANCE.describe()})",
