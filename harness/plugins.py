@@ -60,6 +60,8 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
         except Exception as error:  # noqa: BLE001
             registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {_one_line(error)}"))
             continue
+        if manager.is_registered(plugin):
+            continue  # already loaded through its entry point
         _register(manager, registry, plugin, name=module_name, package=f"({EXTRA_PLUGINS_ENV})")
 
 

@@ -82,3 +82,10 @@ def test_unknown_names_list_what_exists():
         registry.backend("jax")
     with pytest.raises(BenchUsageError, match=r"unknown suite 'speed' \(available: gradients, infer, params, shapes, train, training, checks, all\)"):
         registry.suite("speed")
+
+
+def test_a_module_named_in_the_env_and_by_an_entry_point_is_registered_once(monkeypatch):
+    monkeypatch.setenv("LSTM_BENCH_PLUGINS", "backends.torch_plugin,suites.params")
+    registry = discover()
+    assert registry.problems == []
+    assert [plugin.name for plugin in registry.plugins].count("torch") == 1
