@@ -98,13 +98,35 @@ class KerasBackend(Backend):
                                sparse_embedding_updates=self.sparse_embedding_updates)
 
     def gemm_peak_gflops(self, device: str) -> float | None:
-        """float32 ``keras.ops.matmul`` on the device, with the engine's default precision."""
+        """True float32 matrix products on the device with the engine itself (no TF32, no bf16 passes),
+        so that every backend's "% of peak" has the same denominator."""
         if device == "cpu":
             return None
-        with keras.device(keras_device(device)):
-            a = keras.random.normal((GPU_GEMM_SIZE, GPU_GEMM_SIZE))
-            b = keras.random.normal((GPU_GEMM_SIZE, GPU_GEMM_SIZE))
-            return best_gflops(lambda: _block(keras.ops.matmul(a, b)), 2 * GPU_GEMM_SIZE**3)
+        flops = 2 * GPU_GEMM_SIZE**3
+        if engine() == "jax":
+            import jax
+            import jax.numpy as jnp
+
+            gpu = jax.devices("gpu")[0]
+            a = jax.device_put(jnp.ones((GPU_GEMM_SIZE, GPU_GEMM_SIZE), jnp.float32), gpu)
+            b = jax.device_put(jnp.ones((GPU_GEMM_SIZE, GPU_GEMM_SIZE), jnp.float32), gpu)
+            product = jax.jit(lambda x, y: jnp.matmul(x, y, precision=jax.lax.Precision.HIGHEST))
+            return best_gflops(lambda: product(a, b).block_until_ready(), flops)
+        if engine() == "torch":
+            from backends.torch_backend import TorchBackend
+
+            return TorchBackend().gemm_peak_gflops(device)
+        import tensorflow as tf
+
+        previous = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            with tf.device("/GPU:0"):
+                a = tf.random.normal((GPU_GEMM_SIZE, GPU_GEMM_SIZE))
+                b = tf.random.normal((GPU_GEMM_SIZE, GPU_GEMM_SIZE))
+                return best_gflops(lambda: tf.matmul(a, b)[:1, :1].numpy(), flops)
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(previous)
 
 
 class KerasClassifier(ClassifierModel):
@@ -290,18 +312,6 @@ def _tensorflow_engine(capability: str):
     import tensorflow as tf
 
     return tf
-
-
-def _block(tensor):
-    """Wait until ``tensor`` is computed, on any engine."""
-    if hasattr(tensor, "block_until_ready"):
-        return tensor.block_until_ready()
-    if engine() == "torch":
-        import torch
-
-        torch.cuda.synchronize()
-        return tensor
-    return keras.ops.convert_to_numpy(tensor[:1, :1])
 
 
 def _reset_device_peak() -> None:

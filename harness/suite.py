@@ -53,18 +53,31 @@ class Suite(ABC):
     quick_hidden: ClassVar[tuple[int, ...] | None] = None
     measures_time: ClassVar[bool] = False
     """Timing suites: the run measures the CPU's GEMM peak and applies the timing options."""
+    per_device: ClassVar[bool] = False
+    """One cell per device in ``--device`` (timing and equivalence suites); others run on the CPU."""
 
     def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
-        """The (spec, options) cells this suite measures for one requested spec (default: just that one)."""
+        """The (spec, options) cells this suite measures for one requested spec: one per device for a
+        `per_device` suite, else just that one on the CPU."""
+        if self.per_device:
+            return [(spec, options.replace(device=device)) for device in options.devices]
         return [(spec, options)]
 
     def record_details(self, options: SuiteOptions) -> dict[str, Any]:
-        """Fields every record of this cell carries, even an error or unavailable one (timing: device)."""
-        return {}
+        """Fields every record of this cell carries, even an error or unavailable one (the device)."""
+        return {"device": options.device} if self.per_device else {}
 
     def cell_key(self, spec: ModelSpec, options: SuiteOptions) -> tuple:
-        """What identifies a cell's record, for resuming a run: suite, spec and, for timing, device."""
-        return (self.name, tuple(sorted(spec.to_dict().items())))
+        """What identifies a cell's record, for resuming a run: suite, spec and device."""
+        key = (self.name, tuple(sorted(spec.to_dict().items())))
+        return (*key, options.device) if self.per_device else key
+
+    def device_unavailable(self, backend: Backend, options: SuiteOptions) -> str | None:
+        """Why ``backend`` cannot run this cell's device, or None when it can."""
+        devices = backend.devices()
+        if options.device in devices:
+            return None
+        return f"no {options.device} device for this backend (it has: {', '.join(devices)})"
 
     @abstractmethod
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> Any:

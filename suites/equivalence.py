@@ -19,9 +19,9 @@ def reference_model(spec: ModelSpec) -> NumpyClassifier:
     return model
 
 
-def loaded_model(backend, spec: ModelSpec) -> ClassifierModel:
-    """``backend``'s model for ``spec``, loaded with the canonical initial weights."""
-    model = backend.build(spec)
+def loaded_model(backend, spec: ModelSpec, device: str = "cpu") -> ClassifierModel:
+    """``backend``'s model for ``spec`` on ``device``, loaded with the canonical initial weights."""
+    model = backend.build(spec, device)
     model.set_weights(keras_default_weights(spec))
     return model
 

@@ -14,7 +14,7 @@ from harness.canonical import sample_batch
 from harness.comparison import GRADIENT_TOLERANCE, LOSS_TOLERANCE, OUTPUT_TOLERANCE, TensorError, tensor_error
 from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
 from harness.hookspecs import hookimpl
-from harness.records import FAIL, PASS, UNSUPPORTED, Record, Table
+from harness.records import FAIL, PASS, SKIPPED, UNSUPPORTED, Record, Table
 from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 from suites.equivalence import failures, loaded_model, reasons_table, reference_model
@@ -34,14 +34,19 @@ class GradientsSuite(Suite):
     """One forward and one backward pass per backend, against the float64 reference."""
 
     name = "gradients"
-    description = "outputs, states, loss and every gradient vs the NumPy float64 reference"
+    description = "outputs, states, loss and every gradient vs the NumPy float64 reference, per device"
+    per_device = True
 
     def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
-        return [(spec.replace(return_state=True), options)]  # states are compared too; they do not change the loss
+        # States are compared too; they do not change the loss.
+        return super().cells(spec.replace(return_state=True), options)
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
+        missing = self.device_unavailable(backend, options)
+        if missing:
+            return {"skipped": missing}
         token_ids, labels = sample_batch(spec)
-        model, reference = loaded_model(backend, spec), reference_model(spec)
+        model, reference = loaded_model(backend, spec, options.device), reference_model(spec)
         actual, expected = model.forward(token_ids), reference.forward(token_ids)
         errors = {name: tensor_error(getattr(actual, name), getattr(expected, name)) for name in OUTPUTS}
         try:
@@ -55,9 +60,13 @@ class GradientsSuite(Suite):
         return {"errors": errors}
 
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
+        if "skipped" in measurement:
+            return Record(self.name, backend_name, SKIPPED, spec.to_dict(), f"{backend_name}: {measurement['skipped']}",
+                          self.record_details(options))
         errors: dict[str, TensorError] = measurement["errors"]
         problems = failures(errors, tolerance_of)
-        details = {"errors": {name: error.to_json(tolerance_of(name)) for name, error in errors.items()}}
+        details = {**self.record_details(options),
+                   "errors": {name: error.to_json(tolerance_of(name)) for name, error in errors.items()}}
         if "unsupported" in measurement and not problems:
             return Record(self.name, backend_name, UNSUPPORTED, spec.to_dict(), f"{backend_name}: {measurement['unsupported']}", details)
         message = f"{backend_name}: " + "; ".join(problems) if problems else ""
@@ -65,8 +74,11 @@ class GradientsSuite(Suite):
 
     def tables(self, records: list[Record]) -> list[Table]:
         tables = []
-        for label in dict.fromkeys(ModelSpec(**record.spec).label() for record in records):
-            group = [record for record in records if ModelSpec(**record.spec).label() == label]
+        def group_of(record: Record) -> str:
+            return f"{ModelSpec(**record.spec).label()}, {record.details.get('device', 'cpu')}"
+
+        for label in dict.fromkeys(group_of(record) for record in records):
+            group = [record for record in records if group_of(record) == label]
             rows = []
             for tensor in TENSORS:
                 cells = []

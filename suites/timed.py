@@ -40,6 +40,7 @@ class TimedSuite(Suite):
     quick_spec: ClassVar[ModelSpec] = QUICK_SPEC
     quick_hidden: ClassVar[tuple[int, ...]] = QUICK_HIDDEN
     measures_time: ClassVar[bool] = True
+    per_device: ClassVar[bool] = True
     step_noun: ClassVar[str]
 
     @abstractmethod
@@ -50,20 +51,11 @@ class TimedSuite(Suite):
     def flops(self, spec: ModelSpec) -> int:
         """Analytic FLOPs of one step."""
 
-    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
-        return [(spec, options.replace(device=device)) for device in options.devices]
-
-    def cell_key(self, spec: ModelSpec, options: SuiteOptions) -> tuple:
-        return (*super().cell_key(spec, options), options.device)
-
-    def record_details(self, options: SuiteOptions) -> dict[str, Any]:
-        return {"device": options.device}
-
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
         device = options.device
-        devices = backend.devices()
-        if device not in devices:
-            return {"skipped": f"no {device} device for this backend (it has: {', '.join(devices)})"}
+        missing = self.device_unavailable(backend, options)
+        if missing:
+            return {"skipped": missing}
         token_ids, labels = sample_batch(spec)
         try:
             model = backend.build(spec, device)

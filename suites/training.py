@@ -18,7 +18,7 @@ from harness.comparison import LOSS_TOLERANCE, TRAINING_TOLERANCE, tensor_error
 from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
 from harness.hookspecs import hookimpl
 from harness.optimizers import OptimizerSpec
-from harness.records import FAIL, PASS, UNSUPPORTED, Record, Table
+from harness.records import FAIL, PASS, SKIPPED, UNSUPPORTED, Record, Table
 from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 from suites.equivalence import describe_failure, loaded_model, reasons_table, reference_model
@@ -39,13 +39,17 @@ class TrainingSuite(Suite):
     """Per-step loss and weight trajectories of SGD and Adam against the float64 reference."""
 
     name = "training"
-    description = "SGD and Adam trajectories (loss and weights, step by step) vs the NumPy float64 reference"
+    description = "SGD and Adam trajectories (loss and weights, step by step) vs the NumPy float64 reference, per device"
+    per_device = True
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
+        missing = self.device_unavailable(backend, options)
+        if missing:
+            return {"skipped": missing}
         initial = {name: value.astype(np.float64) for name, value in keras_default_weights(spec).items()}
         runs = {}
         for optimizer in TRAINING_OPTIMIZERS:
-            model, reference = loaded_model(backend, spec), reference_model(spec)
+            model, reference = loaded_model(backend, spec, options.device), reference_model(spec)
             steps = []
             for step in range(options.steps):
                 token_ids, labels = sample_batch(spec, step)
@@ -65,8 +69,10 @@ class TrainingSuite(Suite):
         return {"runs": runs}
 
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
-        if "unsupported" in measurement:
-            return Record(self.name, backend_name, UNSUPPORTED, spec.to_dict(), f"{backend_name}: {measurement['unsupported']}")
+        for status, key in ((SKIPPED, "skipped"), (UNSUPPORTED, "unsupported")):
+            if key in measurement:
+                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[key]}",
+                              self.record_details(options))
         problems, runs = [], {}
         for label, steps in measurement["runs"].items():
             parted = _first_parting(steps)
@@ -81,7 +87,7 @@ class TrainingSuite(Suite):
             if parted:
                 problems.append(f"{label} parts at step {parted['step']} in {parted['description']}")
         message = f"{backend_name}: " + "; ".join(problems) if problems else ""
-        details = {"steps": options.steps, "optimizers": runs}
+        details = {**self.record_details(options), "steps": options.steps, "optimizers": runs}
         return Record(self.name, backend_name, FAIL if problems else PASS, spec.to_dict(), message, details)
 
     def tables(self, records: list[Record]) -> list[Table]:
@@ -95,7 +101,7 @@ class TrainingSuite(Suite):
                 parted = run["parted_at"]
                 rows.append((
                     ModelSpec(**record.spec).label(),
-                    record.backend,
+                    f"{record.backend} ({record.details.get('device', 'cpu')})",
                     label,
                     f"{run['reference_losses'][0]:.4f} -> {run['reference_losses'][-1]:.4f}",
                     f"{run['max_loss_rel_error']:.1e}",
@@ -104,7 +110,8 @@ class TrainingSuite(Suite):
                     record.status,
                 ))
             if "optimizers" not in record.details:
-                rows.append((ModelSpec(**record.spec).label(), record.backend, "-", "-", "-", "-", "-", record.status))
+                rows.append((ModelSpec(**record.spec).label(), f"{record.backend} ({record.details.get('device', 'cpu')})",
+                             "-", "-", "-", "-", "-", record.status))
         steps = max((record.details.get("steps", 0) for record in records), default=0)
         table = Table(
             title=f"training: {steps} steps from identical weights vs NumPy float64 reference "
