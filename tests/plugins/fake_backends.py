@@ -134,8 +134,8 @@ class FaultyBackend(NumpyBackend):
         super().__init__()
         self.fault = fault
 
-    def build(self, spec):
-        model = super().build(spec)
+    def build(self, spec, device="cpu"):
+        model = super().build(spec, device)
         if self.fault in FAULTY_CLASSIFIERS:
             return FAULTY_CLASSIFIERS[self.fault](spec, model.weights)
         if self.fault == "inference-only":

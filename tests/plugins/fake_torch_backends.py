@@ -25,6 +25,6 @@ class NativeEpsilonTorchClassifier(TorchClassifier):
 
 
 class NativeEpsilonTorchBackend(TorchBackend):
-    def build(self, spec):
-        model = super().build(spec)
-        return NativeEpsilonTorchClassifier(spec, model.module)
+    def build(self, spec, device="cpu"):
+        model = super().build(spec, device)
+        return NativeEpsilonTorchClassifier(spec, model.module, device=device)
