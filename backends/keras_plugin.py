@@ -45,6 +45,16 @@ def bench_register_backends(register):
         default=False,
     ))
     register(BackendInfo(
+        name="keras-jax-fp32",
+        implementation="backends.keras_backend:KerasBackend",
+        framework=KERAS,
+        requires=("jax", "keras"),
+        install_hint="pip install keras jax",
+        description="variant: Keras on JAX with float32 matmul precision 'highest' (no TF32 on GPU)",
+        worker_env={"KERAS_BACKEND": "jax", "JAX_DEFAULT_MATMUL_PRECISION": "highest"},
+        default=False,
+    ))
+    register(BackendInfo(
         name="keras-torch",
         implementation="backends.keras_backend:KerasBackend",
         framework=KERAS,

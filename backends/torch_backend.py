@@ -64,14 +64,23 @@ class CanonicalClassifierModule(nn.Module):
 
 
 class TorchBackend(Backend):
-    """PyTorch with the fused ``nn.LSTM`` kernel: eager mode, or ``torch.compile`` with ``compile=True``."""
+    """PyTorch with the fused ``nn.LSTM`` kernel: eager mode, or ``torch.compile`` with ``compile=True``.
 
-    def __init__(self, compile: bool = False) -> None:
+    :param allow_tf32: on GPU, whether cuDNN (the LSTM kernel) and cuBLAS may use TF32 tensor cores.
+        None keeps PyTorch's defaults (cuDNN: on, matmul: off); False makes the GPU compute in true
+        float32.
+    """
+
+    def __init__(self, compile: bool = False, allow_tf32: bool | None = None) -> None:
         self.compile = compile
+        if allow_tf32 is not None:
+            torch.backends.cudnn.allow_tf32 = allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = allow_tf32
 
     def framework_version(self) -> str:
         mode = "torch.compile" if self.compile else "eager"
-        return f"torch {torch.__version__} ({mode}, {torch.get_num_threads()} threads)"
+        tf32 = f", cuDNN TF32 {'on' if torch.backends.cudnn.allow_tf32 else 'off'}" if torch.cuda.is_available() else ""
+        return f"torch {torch.__version__} ({mode}, {torch.get_num_threads()} threads{tf32})"
 
     def devices(self) -> list[str]:
         return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]

@@ -25,3 +25,13 @@ def bench_register_backends(register):
         options={"compile": True},
         default=False,
     ))
+    register(BackendInfo(
+        name="torch-fp32",
+        implementation="backends.torch_backend:TorchBackend",
+        framework="PyTorch",
+        requires=("torch",),
+        install_hint="pip install 'lstm-bench[torch]'",
+        description="variant: the torch backend with TF32 off in cuDNN and cuBLAS (true float32 on GPU)",
+        options={"allow_tf32": False},
+        default=False,
+    ))

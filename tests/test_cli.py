@@ -52,7 +52,7 @@ def test_help_exits_0(capsys):
         (["run", "--timeout", "-1"], "argument --timeout: '-1' is not a positive number of seconds"),
         (["run", "--suite", "speed"], "--suite: unknown suite 'speed' (available: gradients, infer, params, shapes, train, training, checks, all)"),
         (["run", "--suite", "params,"], "argument --suite: 'params,' has an empty name"),
-        (["run", "--backend", "jax"], "--backend: unknown backend 'jax' (available: keras, keras-jax, keras-torch, keras-xla, numpy, torch, torch-compile, all)"),
+        (["run", "--backend", "jax"], "--backend: unknown backend 'jax' (available: keras, keras-jax, keras-jax-fp32, keras-torch, keras-xla, numpy, torch, torch-compile, torch-fp32, all)"),
         (["run", "--format", "xml"], "argument --format: invalid choice: 'xml'"),
         (["list", "--format", "csv"], "argument --format: invalid choice: 'csv'"),
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),

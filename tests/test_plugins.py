@@ -78,7 +78,7 @@ def test_register_refuses_something_that_is_not_a_backend_info():
 
 def test_unknown_names_list_what_exists():
     registry = discover()
-    with pytest.raises(BenchUsageError, match=r"unknown backend 'jax' \(available: keras, keras-jax, keras-torch, keras-xla, numpy, torch, torch-compile, all\)"):
+    with pytest.raises(BenchUsageError, match=r"unknown backend 'jax' \(available: keras, keras-jax, keras-jax-fp32, keras-torch, keras-xla, numpy, torch, torch-compile, torch-fp32, all\)"):
         registry.backend("jax")
     with pytest.raises(BenchUsageError, match=r"unknown suite 'speed' \(available: gradients, infer, params, shapes, train, training, checks, all\)"):
         registry.suite("speed")
