@@ -11,7 +11,7 @@ CPU_GEMM_SIZE = 2048
 GPU_GEMM_SIZE = 8192
 
 
-def best_gflops(run_once: Callable[[], object], flops: int, repeats: int = 5, warmup: int = 2) -> float:
+def best_gflops(run_once: Callable[[], object], flops: int, repeats: int = 10, warmup: int = 3) -> float:
     """The best GFLOP/s of ``repeats`` timed calls (``run_once`` must synchronise); best, not median,
     because a peak is what the hardware *can* do."""
     for _ in range(warmup):

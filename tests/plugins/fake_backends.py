@@ -147,6 +147,11 @@ class FaultyBackend(NumpyBackend):
                 time.sleep(3600)
             if self.fault == "raise":
                 raise RuntimeError("planted failure")
+            if self.fault == "memory-hog":
+                hoard = []
+                for _ in range(100):  # up to 10 GiB, 100 MiB at a time, each page touched
+                    hoard.append(np.ones(100 * 2**20 // 8))
+                    time.sleep(0.01)
         return model
 
 
@@ -157,7 +162,7 @@ class UnloadableBackend(NumpyBackend):
         raise ImportError("libfake.so: cannot open shared object file")
 
 
-FAULTS = (*FAULTY_CLASSIFIERS, "inference-only", "crash", "hang", "raise")
+FAULTS = (*FAULTY_CLASSIFIERS, "inference-only", "crash", "hang", "raise", "memory-hog")
 
 
 @hookimpl

@@ -1,0 +1,77 @@
+"""Suites ``train`` and ``infer`` through the CLI: figures per cell, skipped devices, isolated failures."""
+
+import json
+
+from harness.cli import main
+
+from conftest import BUILTIN_BACKENDS
+
+TINY = ["--hidden", "8,16", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
+        "--min-time", "0.05", "--max-time", "0.2", "--warmup", "1"]
+FIGURES = ("median_seconds", "iqr_seconds", "min_seconds", "mean_seconds", "ci95_low_seconds", "ci95_high_seconds",
+           "samples", "samples_per_second", "tokens_per_second", "flops_per_step", "achieved_gflops",
+           "fraction_of_peak", "peak_memory_bytes", "first_step_seconds")
+
+
+def run_json(capsys, *argv):
+    status = main(["run", "--format", "json", *argv])
+    return status, json.loads(capsys.readouterr().out)
+
+
+def test_every_cell_reports_the_figures(capsys, tmp_path):
+    status, document = run_json(capsys, "--suite", "train,infer", "--device", "cpu", "--out", str(tmp_path), *TINY)
+    assert status == 0
+    measured = [record for record in document["records"] if record["status"] == "pass"]
+    backends = {record["backend"] for record in measured}
+    assert "numpy" in backends and backends <= set(BUILTIN_BACKENDS)
+    assert {(record["suite"], record["spec"]["hidden"]) for record in measured} >= {
+        (suite, hidden) for suite in ("train", "infer") for hidden in (8, 16)
+    }
+    peak = document["metadata"]["cpu_gemm_peak_gflops"]
+    assert peak > 0 and document["metadata"]["threads"] >= 1
+    for record in measured:
+        assert record["device"] == "cpu"
+        for figure in FIGURES:
+            assert record[figure] is not None and record[figure] > 0, figure
+        assert len(record["samples_seconds"]) == record["samples"]
+        assert record["ci95_low_seconds"] <= record["median_seconds"] <= record["ci95_high_seconds"]
+        assert record["samples_per_second"] == record["spec"]["batch_size"] / record["median_seconds"]
+        assert record["fraction_of_peak"] == record["achieved_gflops"] / peak
+    train = next(record for record in measured if record["suite"] == "train" and record["spec"]["hidden"] == 8)
+    infer = next(record for record in measured if record["suite"] == "infer" and record["spec"]["hidden"] == 8)
+    assert train["flops_per_step"] == 3 * infer["flops_per_step"]
+
+
+def test_tables_show_figures_ratios_and_scaling(capsys, tmp_path):
+    status = main(["run", "--suite", "train", "--backend", "numpy", "--device", "cpu", "--out", str(tmp_path), *TINY])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "train on cpu: one training step" in out and "95% CI of median" in out and "% of GEMM peak" in out
+    assert "median time relative to the fastest backend" in out
+    assert "scaling, time ~ hidden^k" in out
+
+
+def test_a_device_the_backend_lacks_is_a_skipped_cell_with_the_reason(capsys, tmp_path):
+    status, document = run_json(capsys, "--suite", "train", "--backend", "numpy", "--device", "cuda",
+                                "--out", str(tmp_path), *TINY)
+    assert status == 0
+    assert [(record["status"], record["device"]) for record in document["records"]] == [("skipped", "cuda")] * 2
+    assert document["records"][0]["message"] == "numpy: no cuda device for this backend (it has: cpu)"
+
+
+def test_crash_hang_and_memory_exhaustion_fail_only_their_cells(capsys, tmp_path, fake_backends):
+    hidden = ["--hidden", "8,13,16"]
+    status, document = run_json(
+        capsys, "--suite", "train", "--backend", "fake-crash,fake-hang,fake-memory-hog", "--device", "cpu",
+        "--timeout", "10", "--memory-limit", "600", "--out", str(tmp_path), *TINY, *hidden,
+    )
+    assert status == 1
+    cells = {(record["backend"], record["spec"]["hidden"]): record for record in document["records"]}
+    assert len(cells) == 9
+    for backend in ("fake-crash", "fake-hang", "fake-memory-hog"):
+        assert cells[(backend, 8)]["status"] == cells[(backend, 16)]["status"] == "pass", backend
+        assert cells[(backend, 13)]["status"] == "error"
+    assert "worker crashed: killed by SIGSEGV" in cells[("fake-crash", 13)]["message"]
+    assert "timed out after 10 s; its worker was killed" in cells[("fake-hang", 13)]["message"]
+    assert "out of memory: worker resident memory" in cells[("fake-memory-hog", 13)]["message"]
+    assert "exceeded the limit of 600 MiB" in cells[("fake-memory-hog", 13)]["message"]
