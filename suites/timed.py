@@ -106,19 +106,20 @@ class TimedSuite(Suite):
         for device in dict.fromkeys(record.details.get("device", "cpu") for record in records):
             on_device = [record for record in records if record.details.get("device", "cpu") == device]
             tables.append(self._figures(device, on_device))
-            tables.extend(self._comparison(device, on_device))
+            for shape in dict.fromkeys(_shape(record) for record in on_device):
+                tables.extend(self._comparison(device, shape, [r for r in on_device if _shape(r) == shape]))
         return tables
 
     def _figures(self, device: str, records: list[Record]) -> Table:
         rows = []
         for record in records:
             d = record.details
+            head = (record.backend, record.spec["seq_len"], record.spec["batch_size"], record.spec["hidden"])
             if record.status != PASS:
-                rows.append((record.backend, record.spec["hidden"], f"{record.status}: {record.message}", *[""] * 9))
+                rows.append((*head, f"{record.status}: {record.message}", *[""] * 9))
                 continue
             rows.append((
-                record.backend,
-                record.spec["hidden"],
+                *head,
                 f"{d['median_seconds'] * 1e3:.3f}",
                 f"{d['iqr_seconds'] * 1e3:.3f}",
                 f"{d['ci95_low_seconds'] * 1e3:.3f}-{d['ci95_high_seconds'] * 1e3:.3f}",
@@ -131,22 +132,23 @@ class TimedSuite(Suite):
                 f"{d['first_step_seconds'] * 1e3:.1f}",
             ))
         spec = ModelSpec(**records[0].spec) if records else None
-        shape = f"V={spec.vocab_size} E={spec.embed_dim} T={spec.seq_len} B={spec.batch_size}" if spec else ""
+        vocabulary = f"V={spec.vocab_size} E={spec.embed_dim}" if spec else ""
         return Table(
-            title=f"{self.name} on {device}: one {self.step_noun} ({shape}); times in ms",
-            headers=("backend", "hidden", "median", "IQR", "95% CI of median", "n", "samples/s", "tokens/s",
+            title=f"{self.name} on {device}: one {self.step_noun} ({vocabulary}); times in ms",
+            headers=("backend", "T", "B", "hidden", "median", "IQR", "95% CI of median", "n", "samples/s", "tokens/s",
                      "GFLOP/s", "% of GEMM peak", "peak MiB", "first step"),
             rows=tuple(rows),
-            align=("left", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right", "right"),
+            align=("left", *["right"] * 13),
         )
 
-    def _comparison(self, device: str, records: list[Record]) -> list[Table]:
+    def _comparison(self, device: str, shape: tuple[int, int], records: list[Record]) -> list[Table]:
         measured = [record for record in records if record.status == PASS]
         medians: dict[str, dict[int, float]] = {}
         for record in measured:
             medians.setdefault(record.backend, {})[record.spec["hidden"]] = record.details["median_seconds"]
         if not medians:
             return []
+        where = f"{self.name} on {device}, T={shape[0]} B={shape[1]}"
         hiddens = sorted({hidden for by_hidden in medians.values() for hidden in by_hidden})
         ratio_rows = []
         for hidden in hiddens:
@@ -160,16 +162,19 @@ class TimedSuite(Suite):
             exponent = fit_power_law(by_hidden)
             scaling_rows.append((backend, f"{exponent:.2f}" if exponent is not None else "- (needs 2 sizes)"))
         tables = [
-            Table(f"{self.name} on {device}: median time relative to the fastest backend at each hidden size",
+            Table(f"{where}: median time relative to the fastest backend at each hidden size",
                   ("hidden", *medians), tuple(ratio_rows), align=("right", *("right" for _ in medians))),
-            Table(f"{self.name} on {device}: scaling, time ~ hidden^k (least squares on log-log)",
-                  ("backend", "k"), tuple(scaling_rows)),
+            Table(f"{where}: scaling, time ~ hidden^k (least squares on log-log)", ("backend", "k"), tuple(scaling_rows)),
         ]
         overtakes = crossovers(medians)
         if overtakes:
             tables.append(Table(
-                f"{self.name} on {device}: where one backend overtakes another",
+                f"{where}: where one backend overtakes another",
                 ("faster backend", "slower backend", "from hidden"),
                 tuple((faster, slower, hidden) for faster, slower, hidden in overtakes),
             ))
         return tables
+
+
+def _shape(record: Record) -> tuple[int, int]:
+    return (record.spec["seq_len"], record.spec["batch_size"])

@@ -44,8 +44,8 @@ def add_parser(subparsers) -> None:
     model.add_argument("--hidden", type=positive_int_list, help="LSTM units, comma-separated, e.g. 3,32,64")
     model.add_argument("--vocab-size", type=positive_int, help="vocabulary size")
     model.add_argument("--embed-dim", type=positive_int, help="embedding width")
-    model.add_argument("--seq-len", type=positive_int, help="tokens per example")
-    model.add_argument("--batch-size", type=positive_int, help="examples per batch")
+    model.add_argument("--seq-len", type=positive_int_list, help="tokens per example; a comma list sweeps it")
+    model.add_argument("--batch-size", type=positive_int_list, help="examples per batch; a comma list sweeps it")
     model.add_argument("--return-sequences", action=argparse.BooleanOptionalAction, default=None,
                        help="LSTM returns every step, flattened for the head")
     model.add_argument("--return-state", action="store_true", default=None, help="LSTM also returns its final (h, c)")
@@ -130,13 +130,20 @@ def _reparse(saved_arguments: list[str], *, output_format: str, out: Path) -> ar
 
 
 def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]:
-    """Each selected suite with its specs: the suite's defaults, overridden by what the user gave."""
+    """Each selected suite with its specs: the suite's defaults, overridden by what the user gave; one
+    spec per combination of the listed hidden sizes, sequence lengths and batch sizes."""
     given = {field: getattr(args, field) for field in MODEL_OPTIONS if getattr(args, field) is not None}
+    sweeps = {field: given.pop(field) for field in ("seq_len", "batch_size") if field in given}
     plans = []
     for suite in select_suites(args.suite, registry):
         base = suite.quick_spec if args.quick and suite.quick_spec else suite.default_spec
         hidden = args.hidden or (suite.quick_hidden if args.quick and suite.quick_hidden else suite.default_hidden)
-        specs = [ModelSpec(**{**base.to_dict(), **given, "hidden": h}) for h in hidden]
+        specs = [
+            ModelSpec(**{**base.to_dict(), **given, "hidden": h, "seq_len": t, "batch_size": b})
+            for t in sweeps.get("seq_len", [base.seq_len])
+            for b in sweeps.get("batch_size", [base.batch_size])
+            for h in hidden
+        ]
         plans.append(SuitePlan(suite, specs))
     return plans
 
