@@ -26,26 +26,37 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """The logistic function, computed without overflow for large negative inputs."""
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The logistic function as ``(1 + tanh(x / 2)) / 2``: no overflow for large negative inputs.
+    With ``out``, computed in place there (no temporary arrays)."""
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
 
 
 @dataclass
 class LSTMSteps:
     """Everything the forward pass computed, per step, kept for the backward pass.
 
-    Shapes: gates and states are ``(T, B, H)``; ``inputs`` is ``(B, T, E)``. ``cells[t]`` and
-    ``hiddens[t]`` are c_t and h_t for t = 1..T (the zero initial state is not stored).
+    ``gates[t]`` holds the four activated gates of step t side by side, ``[i | f | g | o]``, each
+    ``(B, H)``, so ``gates`` is ``(T, B, 4H)``; ``cells``, ``cell_tanhs`` and ``hiddens`` are
+    ``(T, B, H)``: c_t, tanh(c_t) and h_t for t = 1..T (the zero initial state is not stored).
+    ``inputs`` is ``(B, T, E)``.
     """
 
     inputs: np.ndarray
-    input_gates: np.ndarray
-    forget_gates: np.ndarray
-    candidates: np.ndarray
-    output_gates: np.ndarray
+    gates: np.ndarray
     cells: np.ndarray
+    cell_tanhs: np.ndarray
     hiddens: np.ndarray
+
+    def gate(self, name: str) -> np.ndarray:
+        """One gate for every step, ``(T, B, H)``: ``i``, ``f``, ``g`` (the candidate c~) or ``o``."""
+        units = self.hiddens.shape[2]
+        block = "ifgo".index(name)
+        return self.gates[:, :, block * units:(block + 1) * units]
 
     @property
     def sequence(self) -> np.ndarray:
@@ -54,25 +65,37 @@ class LSTMSteps:
 
 
 def lstm_forward(inputs: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray) -> LSTMSteps:
-    """Run the LSTM over ``inputs`` ``(B, T, E)`` from a zero state and keep every gate."""
-    batch, steps, _ = inputs.shape
+    """Run the LSTM over ``inputs`` ``(B, T, E)`` from a zero state and keep every gate.
+
+    Speed without hiding the equations: the input projection ``x_t @ W + b`` of every step is one
+    matrix product before the loop, and each step writes its gates straight into the arrays it returns.
+    """
+    batch, steps, embed = inputs.shape
     units = recurrent_kernel.shape[0]
     dtype = inputs.dtype
-    input_projection = inputs @ kernel + bias  # (B, T, 4H): one product for all steps
+    i_, f_, g_, o_ = (slice(k * units, (k + 1) * units) for k in range(4))
+    # z_t before the recurrent term, for all t at once, laid out (T, B, 4H): one GEMM.
+    gates = (inputs.transpose(1, 0, 2).reshape(steps * batch, embed) @ kernel).reshape(steps, batch, 4 * units)
+    gates += bias
+    cells = np.empty((steps, batch, units), dtype)
+    cell_tanhs = np.empty_like(cells)
+    hiddens = np.empty_like(cells)
     hidden = np.zeros((batch, units), dtype)
     cell = np.zeros((batch, units), dtype)
-    gates = {name: np.empty((steps, batch, units), dtype) for name in ("i", "f", "g", "o", "c", "h")}
+    recurrent = np.empty((batch, 4 * units), dtype)
     for t in range(steps):
-        z = input_projection[:, t] + hidden @ recurrent_kernel
-        input_gate = sigmoid(z[:, 0 * units:1 * units])
-        forget_gate = sigmoid(z[:, 1 * units:2 * units])
-        candidate = np.tanh(z[:, 2 * units:3 * units])
-        output_gate = sigmoid(z[:, 3 * units:4 * units])
-        cell = forget_gate * cell + input_gate * candidate
-        hidden = output_gate * np.tanh(cell)
-        for name, value in zip("ifgoch", (input_gate, forget_gate, candidate, output_gate, cell, hidden)):
-            gates[name][t] = value
-    return LSTMSteps(inputs, gates["i"], gates["f"], gates["g"], gates["o"], gates["c"], gates["h"])
+        z = gates[t]
+        z += np.matmul(hidden, recurrent_kernel, out=recurrent)  # z_t = x_t W + b + h_{t-1} U
+        sigmoid(z[:, i_], out=z[:, i_])                       # i_t = sigmoid(z_i)
+        sigmoid(z[:, f_], out=z[:, f_])                       # f_t = sigmoid(z_f)
+        np.tanh(z[:, g_], out=z[:, g_])                       # g_t = tanh(z_g)  (c~, the candidate)
+        sigmoid(z[:, o_], out=z[:, o_])                       # o_t = sigmoid(z_o)
+        np.multiply(z[:, f_], cell, out=cells[t])             # c_t = f_t * c_{t-1}
+        cells[t] += z[:, i_] * z[:, g_]                       #       + i_t * g_t
+        np.tanh(cells[t], out=cell_tanhs[t])
+        np.multiply(z[:, o_], cell_tanhs[t], out=hiddens[t])  # h_t = o_t * tanh(c_t)
+        hidden, cell = hiddens[t], cells[t]
+    return LSTMSteps(inputs, gates, cells, cell_tanhs, hiddens)
 
 
 def dense_features(steps: LSTMSteps, return_sequences: bool) -> np.ndarray:
@@ -105,36 +128,57 @@ class LSTMGradients:
 
 def lstm_backward(steps: LSTMSteps, kernel: np.ndarray, recurrent_kernel: np.ndarray, d_hiddens: np.ndarray) -> LSTMGradients:
     """Backpropagate ``d_hiddens`` ``(T, B, H)``, the loss gradient arriving at each h_t from outside the
-    LSTM, through every step of ``steps``."""
+    LSTM, through every step of ``steps``, in reverse. The loop finds dL/dz_t for every step; the weight
+    gradients are then summed over all steps with one matrix product each."""
     n_steps, batch, units = steps.hiddens.shape
-    d_h_next = np.zeros((batch, units), steps.hiddens.dtype)   # dL/dh_t through h_t's use at step t+1
-    d_c_next = np.zeros((batch, units), steps.hiddens.dtype)   # dL/dc_t through c_t's use at step t+1
-    d_z = np.empty((n_steps, batch, 4 * units), steps.hiddens.dtype)
+    dtype = steps.hiddens.dtype
+    i_, f_, g_, o_ = (slice(k * units, (k + 1) * units) for k in range(4))
+    d_h_next = np.zeros((batch, units), dtype)     # dL/dh_t through h_t's use at step t+1
+    d_c_next = np.zeros((batch, units), dtype)     # dL/dc_t through c_t's use at step t+1
+    d_c = np.empty((batch, units), dtype)
+    zero_cell = np.zeros((batch, units), dtype)
+    d_z = np.empty((n_steps, batch, 4 * units), dtype)
+    recurrent_kernel_t = np.ascontiguousarray(recurrent_kernel.T)
     for t in reversed(range(n_steps)):
-        i, f, g, o = steps.input_gates[t], steps.forget_gates[t], steps.candidates[t], steps.output_gates[t]
-        c_prev = steps.cells[t - 1] if t > 0 else np.zeros_like(steps.cells[t])
-        tanh_c = np.tanh(steps.cells[t])
-        d_h = d_hiddens[t] + d_h_next
-        d_o = d_h * tanh_c                                     # h_t = o_t * tanh(c_t)
-        d_c = d_h * o * (1.0 - tanh_c ** 2) + d_c_next
-        d_i = d_c * g                                          # c_t = f_t * c_{t-1} + i_t * g_t
-        d_g = d_c * i
-        d_f = d_c * c_prev
-        d_c_next = d_c * f
-        d_z[t, :, 0 * units:1 * units] = d_i * i * (1.0 - i)   # i = sigmoid(z_i)
-        d_z[t, :, 1 * units:2 * units] = d_f * f * (1.0 - f)   # f = sigmoid(z_f)
-        d_z[t, :, 2 * units:3 * units] = d_g * (1.0 - g ** 2)  # g = tanh(z_g)
-        d_z[t, :, 3 * units:4 * units] = d_o * o * (1.0 - o)   # o = sigmoid(z_o)
-        d_h_next = d_z[t] @ recurrent_kernel.T                 # z_t = x_t W + h_{t-1} U + b
-    previous_hiddens = np.concatenate([np.zeros_like(steps.hiddens[:1]), steps.hiddens[:-1]])
-    inputs_by_step = steps.inputs.transpose(1, 0, 2)
+        gates, tanh_c, d = steps.gates[t], steps.cell_tanhs[t], d_z[t]
+        i, f, g, o = gates[:, i_], gates[:, f_], gates[:, g_], gates[:, o_]
+        c_prev = steps.cells[t - 1] if t > 0 else zero_cell
+        d_h = np.add(d_hiddens[t], d_h_next, out=d_h_next)
+        np.multiply(d_h, tanh_c, out=d[:, o_])                 # h_t = o_t * tanh(c_t): dL/do_t
+        np.multiply(tanh_c, tanh_c, out=d_c)                   # dL/dc_t = dL/dh_t * o_t * (1 - tanh^2 c_t)
+        np.subtract(1.0, d_c, out=d_c)                         #           + dL/dc_t from step t+1
+        d_c *= o
+        d_c *= d_h
+        d_c += d_c_next
+        np.multiply(d_c, g, out=d[:, i_])                      # c_t = f_t c_{t-1} + i_t g_t: dL/di_t
+        np.multiply(d_c, c_prev, out=d[:, f_])                 #                               dL/df_t
+        np.multiply(d_c, i, out=d[:, g_])                      #                               dL/dg_t
+        np.multiply(d_c, f, out=d_c_next)                      #                               dL/dc_{t-1}
+        d[:, i_] *= i * (1.0 - i)                              # i = sigmoid(z_i): di/dz = i (1 - i)
+        d[:, f_] *= f * (1.0 - f)                              # f = sigmoid(z_f)
+        d[:, g_] *= 1.0 - g * g                                # g = tanh(z_g): dg/dz = 1 - g^2
+        d[:, o_] *= o * (1.0 - o)                              # o = sigmoid(z_o)
+        np.matmul(d, recurrent_kernel_t, out=d_h_next)         # z_t = x_t W + h_{t-1} U + b: dL/dh_{t-1}
     flat_d_z = d_z.reshape(n_steps * batch, 4 * units)
+    previous_hiddens = np.concatenate([np.zeros_like(steps.hiddens[:1]), steps.hiddens[:-1]])
+    inputs_by_step = steps.inputs.transpose(1, 0, 2).reshape(n_steps * batch, -1)
+    d_inputs = (flat_d_z @ kernel.T).reshape(n_steps, batch, -1).transpose(1, 0, 2)
     return LSTMGradients(
-        inputs=(d_z @ kernel.T).transpose(1, 0, 2),
-        kernel=inputs_by_step.reshape(n_steps * batch, -1).T @ flat_d_z,
+        inputs=d_inputs,
+        kernel=inputs_by_step.T @ flat_d_z,
         recurrent_kernel=previous_hiddens.reshape(n_steps * batch, units).T @ flat_d_z,
         bias=flat_d_z.sum(axis=0),
     )
+
+
+def scatter_add_rows(target: np.ndarray, row_ids: np.ndarray, rows: np.ndarray) -> None:
+    """``target[row_ids[k]] += rows[k]`` for every k, summing rows that share an id; the same as
+    ``np.add.at(target, row_ids, rows)``, several times faster: sort the ids, sum each run of equal ids
+    with ``np.add.reduceat``, then add each sum once."""
+    order = np.argsort(row_ids, kind="stable")
+    sorted_ids = row_ids[order]
+    run_starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    target[sorted_ids[run_starts]] += np.add.reduceat(rows[order], run_starts, axis=0)
 
 
 def classifier_loss_and_gradients(
@@ -157,7 +201,7 @@ def classifier_loss_and_gradients(
         d_hiddens[-1] = d_features
     lstm = lstm_backward(steps, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], d_hiddens)
     d_embedding = np.zeros_like(weights["embedding"])
-    np.add.at(d_embedding, token_ids, lstm.inputs)             # repeated tokens accumulate
+    scatter_add_rows(d_embedding, token_ids.ravel(), lstm.inputs.reshape(token_ids.size, -1))  # repeats accumulate
     return loss, {
         "embedding": d_embedding,
         "lstm.kernel": lstm.kernel,

@@ -98,3 +98,16 @@ def test_torch_epsilon_shift_reproduces_the_keras_update(step):
     assert math.isclose(torch_update, keras_update, rel_tol=1e-12)
     if step < 1000:
         assert not math.isclose(naive_torch_update, keras_update, rel_tol=1e-2)
+
+
+def test_scatter_add_rows_equals_np_add_at():
+    from backends.numpy_reference import scatter_add_rows
+
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 7, size=50)
+    rows = rng.standard_normal((50, 4))
+    expected = np.zeros((9, 4))
+    np.add.at(expected, ids, rows)
+    actual = np.zeros((9, 4))
+    scatter_add_rows(actual, ids, rows)
+    np.testing.assert_allclose(actual, expected, atol=1e-12)
