@@ -44,6 +44,7 @@ class NumpyClassifier(ClassifierModel):
         self.spec = spec
         self.weights = weights
         self.optimizer: NumpyOptimizer | None = None
+        self.workspace = reference.Workspace()
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {name: value.copy() for name, value in self.weights.items()}
@@ -62,7 +63,7 @@ class NumpyClassifier(ClassifierModel):
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         dtype = self.weights["embedding"].dtype
         return reference.classifier_loss_and_gradients(
-            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec.return_sequences
+            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec.return_sequences, self.workspace
         )
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:

@@ -36,6 +36,22 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+class Workspace(dict):
+    """Large arrays kept from one training step to the next, by name.
+
+    A training loop runs forward and backward with the same shapes every step; reusing these buffers
+    spares the allocator a fresh, page-faulting (T, B, 4H) array each time, as PyTorch's caching
+    allocator does. Arrays handed out are overwritten by the next call that uses the same workspace.
+    """
+
+    def array(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """An uninitialised array of ``shape`` and ``dtype``, reused when one is already here."""
+        array = self.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = self[name] = np.empty(shape, dtype)
+        return array
+
+
 @dataclass
 class LSTMSteps:
     """Everything the forward pass computed, per step, kept for the backward pass.
@@ -64,22 +80,31 @@ class LSTMSteps:
         return self.hiddens.transpose(1, 0, 2)
 
 
-def lstm_forward(inputs: np.ndarray, kernel: np.ndarray, recurrent_kernel: np.ndarray, bias: np.ndarray) -> LSTMSteps:
+def lstm_forward(
+    inputs: np.ndarray,
+    kernel: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    bias: np.ndarray,
+    workspace: Workspace | None = None,
+) -> LSTMSteps:
     """Run the LSTM over ``inputs`` ``(B, T, E)`` from a zero state and keep every gate.
 
     Speed without hiding the equations: the input projection ``x_t @ W + b`` of every step is one
-    matrix product before the loop, and each step writes its gates straight into the arrays it returns.
+    matrix product before the loop, and each step writes its gates straight into the arrays it returns
+    (taken from ``workspace`` when one is given).
     """
+    workspace = Workspace() if workspace is None else workspace
     batch, steps, embed = inputs.shape
     units = recurrent_kernel.shape[0]
     dtype = inputs.dtype
     i_, f_, g_, o_ = (slice(k * units, (k + 1) * units) for k in range(4))
     # z_t before the recurrent term, for all t at once, laid out (T, B, 4H): one GEMM.
-    gates = (inputs.transpose(1, 0, 2).reshape(steps * batch, embed) @ kernel).reshape(steps, batch, 4 * units)
+    gates = workspace.array("gates", (steps, batch, 4 * units), dtype)
+    np.matmul(inputs.transpose(1, 0, 2).reshape(steps * batch, embed), kernel, out=gates.reshape(steps * batch, 4 * units))
     gates += bias
-    cells = np.empty((steps, batch, units), dtype)
-    cell_tanhs = np.empty_like(cells)
-    hiddens = np.empty_like(cells)
+    cells = workspace.array("cells", (steps, batch, units), dtype)
+    cell_tanhs = workspace.array("cell_tanhs", (steps, batch, units), dtype)
+    hiddens = workspace.array("hiddens", (steps, batch, units), dtype)
     hidden = np.zeros((batch, units), dtype)
     cell = np.zeros((batch, units), dtype)
     recurrent = np.empty((batch, 4 * units), dtype)
@@ -126,10 +151,17 @@ class LSTMGradients:
     bias: np.ndarray
 
 
-def lstm_backward(steps: LSTMSteps, kernel: np.ndarray, recurrent_kernel: np.ndarray, d_hiddens: np.ndarray) -> LSTMGradients:
+def lstm_backward(
+    steps: LSTMSteps,
+    kernel: np.ndarray,
+    recurrent_kernel: np.ndarray,
+    d_hiddens: np.ndarray,
+    workspace: Workspace | None = None,
+) -> LSTMGradients:
     """Backpropagate ``d_hiddens`` ``(T, B, H)``, the loss gradient arriving at each h_t from outside the
     LSTM, through every step of ``steps``, in reverse. The loop finds dL/dz_t for every step; the weight
     gradients are then summed over all steps with one matrix product each."""
+    workspace = Workspace() if workspace is None else workspace
     n_steps, batch, units = steps.hiddens.shape
     dtype = steps.hiddens.dtype
     i_, f_, g_, o_ = (slice(k * units, (k + 1) * units) for k in range(4))
@@ -137,7 +169,7 @@ def lstm_backward(steps: LSTMSteps, kernel: np.ndarray, recurrent_kernel: np.nda
     d_c_next = np.zeros((batch, units), dtype)     # dL/dc_t through c_t's use at step t+1
     d_c = np.empty((batch, units), dtype)
     zero_cell = np.zeros((batch, units), dtype)
-    d_z = np.empty((n_steps, batch, 4 * units), dtype)
+    d_z = workspace.array("d_z", (n_steps, batch, 4 * units), dtype)
     recurrent_kernel_t = np.ascontiguousarray(recurrent_kernel.T)
     for t in reversed(range(n_steps)):
         gates, tanh_c, d = steps.gates[t], steps.cell_tanhs[t], d_z[t]
@@ -182,11 +214,19 @@ def scatter_add_rows(target: np.ndarray, row_ids: np.ndarray, rows: np.ndarray) 
 
 
 def classifier_loss_and_gradients(
-    weights: Mapping[str, np.ndarray], token_ids: np.ndarray, labels: np.ndarray, return_sequences: bool
+    weights: Mapping[str, np.ndarray],
+    token_ids: np.ndarray,
+    labels: np.ndarray,
+    return_sequences: bool,
+    workspace: Workspace | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
-    """Mean binary cross-entropy of the whole classifier and its gradient for each canonical weight."""
+    """Mean binary cross-entropy of the whole classifier and its gradient for each canonical weight.
+
+    The gradients are fresh arrays; only intermediate buffers come from ``workspace``.
+    """
+    workspace = Workspace() if workspace is None else workspace
     embedded = weights["embedding"][token_ids]
-    steps = lstm_forward(embedded, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], weights["lstm.bias"])
+    steps = lstm_forward(embedded, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], weights["lstm.bias"], workspace)
     features = dense_features(steps, return_sequences)
     predictions = sigmoid(features @ weights["dense.kernel"] + weights["dense.bias"])
     loss = binary_cross_entropy(predictions, labels)
@@ -199,7 +239,7 @@ def classifier_loss_and_gradients(
         d_hiddens[:] = d_features.reshape(batch, steps.hiddens.shape[0], -1).transpose(1, 0, 2)
     else:
         d_hiddens[-1] = d_features
-    lstm = lstm_backward(steps, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], d_hiddens)
+    lstm = lstm_backward(steps, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], d_hiddens, workspace)
     d_embedding = np.zeros_like(weights["embedding"])
     scatter_add_rows(d_embedding, token_ids.ravel(), lstm.inputs.reshape(token_ids.size, -1))  # repeats accumulate
     return loss, {
