@@ -88,9 +88,8 @@ def execute(
         store.append(record)
         on_record(record)
 
-    all_cells = plan_cells(request)
     for info in request.backends:
-        cells = [cell for cell in all_cells if cell.key(info.name) not in request.done_keys]
+        cells = pending_cells(request, info.name)
         if not cells:
             continue
         availability = probe(info)
@@ -123,10 +122,14 @@ def execute(
     return result
 
 
+def pending_cells(request: RunRequest, backend_name: str) -> list[Cell]:
+    """The cells of the request that ``backend_name`` has not recorded yet (all of them, unless resuming)."""
+    return [cell for cell in plan_cells(request) if cell.key(backend_name) not in request.done_keys]
+
+
 def count_cells(request: RunRequest) -> int:
     """How many cells the request will record (for a progress bar)."""
-    per_backend = plan_cells(request)
-    return sum(1 for info in request.backends for cell in per_backend if cell.key(info.name) not in request.done_keys)
+    return sum(len(pending_cells(request, info.name)) for info in request.backends)
 
 
 def _judge(cell: Cell, backend_name: str, outcome: TaskOutcome) -> Record:

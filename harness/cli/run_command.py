@@ -24,10 +24,8 @@ from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 from harness.timing import QUICK_BUDGET, TimingBudget
 
-MODEL_OPTIONS = {
-    "vocab_size": "--vocab-size", "embed_dim": "--embed-dim", "seq_len": "--seq-len", "batch_size": "--batch-size",
-    "return_sequences": "--return-sequences", "return_state": "--return-state", "seed": "--seed",
-}
+MODEL_OPTIONS = ("vocab_size", "embed_dim", "seq_len", "batch_size", "return_sequences", "return_state", "seed")
+"""`ModelSpec` fields the command line may set; what it leaves out comes from each suite's defaults."""
 DEVICES = ("cpu", "cuda", "all")
 STATUSES = ("pass", "fail", "error", "unavailable", "unsupported", "skipped")
 
