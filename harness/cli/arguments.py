@@ -51,6 +51,18 @@ def positive_int_list(text: str) -> list[int]:
     return values
 
 
+def percentage(text: str) -> float:
+    """``5%`` or ``0.05`` -> 0.05; must be >= 0."""
+    stripped = text.strip()
+    try:
+        value = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage (accepted: e.g. 5% or 0.05)")
+    return value
+
+
 def name_list(text: str) -> list[str]:
     """Comma-separated names, e.g. ``numpy,torch``; empty names are refused."""
     names = [part.strip() for part in text.split(",")]

@@ -1,0 +1,89 @@
+"""``bench report``: a saved run as comparison tables, plots, HTML, CSV, JSON or dashboard data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import BenchUsageError
+from harness.rendering import render_tables
+
+REPORT_FORMATS = ("table", "markdown", "csv", "json", "html", "dashboard")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("report", help="compare backends in a saved run: tables, plots, HTML, exports")
+    parser.add_argument("run", nargs="?", default="latest", help="run id, run directory, or 'latest' (default)")
+    parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are saved (default: ./results)")
+    parser.add_argument("--format", choices=REPORT_FORMATS, default="table",
+                        help="table/markdown (terminal), csv, json, html (one self-contained file), "
+                             "dashboard (github-action-benchmark JSON)")
+    parser.add_argument("--out", type=Path, help="write to this file instead of standard output (html: default "
+                                                 "<run>/report.html)")
+    parser.add_argument("--baseline", help="backend the speed-ups are relative to (default: torch, else the first)")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="also write every figure as PNG and SVG into DIR")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness import results
+    from harness.report import export, tables
+
+    run_dir = results.resolve_run(args.run, args.results_dir)
+    frame = results.load(run_dir)
+    metadata = results.load_metadata(run_dir)
+    baseline = tables.choose_baseline(frame, args.baseline)
+    if args.baseline and args.baseline not in set(frame.backend):
+        raise BenchUsageError(f"--baseline: {args.baseline!r} is not in run {run_dir.name} "
+                              f"(backends: {', '.join(sorted(set(frame.backend)))})")
+    report_tables = [tables.environment_table(metadata), *tables.comparison_tables(frame, baseline)]
+    checks = tables.checks_table(frame)
+    if checks is not None:
+        report_tables.append(checks)
+    figures = _figures(frame) if args.format == "html" or args.plots else []
+    if args.plots:
+        from harness.report.plots import write_figures
+
+        for path in write_figures(figures, args.plots):
+            print(f"bench: wrote {path}", file=sys.stderr)
+    if args.format == "html":
+        from harness.report.html import render_html
+
+        out = args.out or run_dir / "report.html"
+        _write(out, render_html(f"lstm-bench run {run_dir.name}", report_tables, figures))
+        print(f"bench: wrote {out}", file=sys.stderr)
+        return 0
+    if args.format in ("table", "markdown"):
+        text = render_tables(report_tables, args.format)
+    elif args.format == "csv":
+        text = export.to_csv(frame)
+    elif args.format == "dashboard":
+        text = json.dumps(export.to_dashboard(frame), indent=2)
+    else:
+        text = json.dumps({
+            "run_id": run_dir.name,
+            "metadata": metadata,
+            "baseline": baseline,
+            "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]} for t in report_tables],
+        }, indent=2, default=str)
+    if args.out:
+        _write(args.out, text)
+        print(f"bench: wrote {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _figures(frame):
+    from harness.report.plots import timing_figures
+
+    return timing_figures(frame)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise BenchUsageError(f"--out: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None

@@ -1,0 +1,48 @@
+"""Exports: CSV for spreadsheets, and JSON for continuous-benchmark dashboards.
+
+The dashboard shape is github-action-benchmark's ``customSmallerIsBetter`` list, one entry per
+measured timing cell::
+
+    [{"name": "train/cpu/torch/hidden=256/T=100/B=64",   # suite/device/backend/shape
+      "unit": "ms",
+      "value": 119.7,                                   # the median
+      "range": "117.9-121.4",                           # the 95% CI of the median
+      "extra": "n=44 iqr=4.1ms samples/s=535 tokens/s=53,462 run=20261128T071811-0795"}]
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness.report.tables import TIMING_SUITES
+
+LIST_COLUMNS = ("samples_seconds",)
+NESTED_COLUMNS = ("layers", "errors", "optimizers", "outputs", "expected_outputs", "layer_output_shapes", "traceback")
+
+
+def to_csv(frame) -> str:
+    """Every record as a CSV row; raw samples space-separated, nested details as JSON text."""
+    table = frame.copy()
+    for column in LIST_COLUMNS:
+        if column in table:
+            table[column] = table[column].map(lambda values: " ".join(f"{v:.9g}" for v in values) if isinstance(values, list) else "")
+    for column in NESTED_COLUMNS:
+        if column in table:
+            table[column] = table[column].map(lambda value: json.dumps(value) if isinstance(value, (dict, list)) else value)
+    return table.to_csv(index=False)
+
+
+def to_dashboard(frame) -> list[dict]:
+    """The measured timing cells in github-action-benchmark's ``customSmallerIsBetter`` shape."""
+    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    return [
+        {
+            "name": f"{row.suite}/{row.device}/{row.backend}/hidden={row.hidden}/T={row.seq_len}/B={row.batch_size}",
+            "unit": "ms",
+            "value": round(row.median_seconds * 1e3, 6),
+            "range": f"{row.ci95_low_seconds * 1e3:.6g}-{row.ci95_high_seconds * 1e3:.6g}",
+            "extra": (f"n={row.samples} iqr={row.iqr_seconds * 1e3:.4g}ms samples/s={row.samples_per_second:,.0f} "
+                      f"tokens/s={row.tokens_per_second:,.0f} run={row.run_id}"),
+        }
+        for row in timed.itertuples()
+    ]

@@ -1,0 +1,87 @@
+"""Plots with matplotlib: one figure per timing suite and device, saved as PNG and SVG.
+
+Each figure has four panels against hidden size, one line per backend: median time (log-log, error
+bars from the 95% CI of the median), throughput (samples/s), % of the device's GEMM peak, and peak
+memory. matplotlib is imported here only, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.report.tables import TIMING_SUITES
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One rendered figure: a file stem, a title, and its PNG and SVG bytes."""
+
+    stem: str
+    title: str
+    png: bytes
+    svg: bytes
+
+
+def timing_figures(frame) -> list[Figure]:
+    """A figure per (timing suite, device) with measured cells; none when nothing was timed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
+
+    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    figures = []
+    for (suite, device), group in timed.groupby(["suite", "device"], sort=False):
+        figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
+        for backend, cells in group.groupby("backend", sort=False):
+            cells = cells.sort_values("hidden")
+            hidden = cells.hidden.to_numpy()
+            median_ms = cells.median_seconds.to_numpy() * 1e3
+            errors = [median_ms - cells.ci95_low_seconds.to_numpy() * 1e3, cells.ci95_high_seconds.to_numpy() * 1e3 - median_ms]
+            axes[0, 0].errorbar(hidden, median_ms, yerr=errors, marker="o", capsize=3, label=backend)
+            axes[0, 1].plot(hidden, cells.samples_per_second, marker="o", label=backend)
+            axes[1, 0].plot(hidden, 100 * cells.fraction_of_peak.astype(float), marker="o", label=backend)
+            axes[1, 1].plot(hidden, cells.peak_memory_bytes.astype(float) / 2**20, marker="o", label=backend)
+        panels = (
+            (axes[0, 0], "median time per step (ms), 95% CI", True),
+            (axes[0, 1], "throughput (samples/s)", False),
+            (axes[1, 0], "% of GEMM peak", False),
+            (axes[1, 1], "peak memory (MiB)", False),
+        )
+        hiddens = sorted(set(group.hidden))
+        for axis, label, log_y in panels:
+            axis.set_xscale("log", base=2)
+            axis.set_xticks(hiddens, [str(hidden) for hidden in hiddens])
+            if log_y:
+                axis.set_yscale("log")
+                axis.yaxis.set_major_formatter(ScalarFormatter())
+            axis.set_xlabel("hidden units")
+            axis.set_ylabel(label)
+            axis.grid(True, which="both", alpha=0.3)
+            axis.legend()
+        title = f"{suite} on {device}"
+        figure.suptitle(title)
+        figures.append(Figure(f"{suite}-{device}", title, _render(figure, "png"), _render(figure, "svg")))
+        plt.close(figure)
+    return figures
+
+
+def _render(figure, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format, dpi=100)
+    return buffer.getvalue()
+
+
+def write_figures(figures: list[Figure], directory: Path) -> list[Path]:
+    """Save every figure as ``<stem>.png`` and ``<stem>.svg`` in ``directory``; return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for figure in figures:
+        for suffix, content in (("png", figure.png), ("svg", figure.svg)):
+            path = directory / f"{figure.stem}.{suffix}"
+            path.write_bytes(content)
+            paths.append(path)
+    return paths

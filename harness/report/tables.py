@@ -1,0 +1,98 @@
+"""Report tables from a run's DataFrame: environment, backend comparison per device, check summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.records import Table
+from harness.statistics import median_ratio
+
+TIMING_SUITES = ("train", "infer")
+
+
+def environment_table(metadata: dict[str, Any]) -> Table:
+    """Where and how the run happened."""
+    packages = ", ".join(f"{name} {version}" for name, version in metadata.get("packages", {}).items() if version)
+    rows = [
+        ("run", metadata.get("run_id", "")),
+        ("command", " ".join(metadata.get("command_line", []))),
+        ("started", metadata.get("started_at", "")),
+        ("lstm-bench", metadata.get("lstm_bench_version", "")),
+        ("python", metadata.get("python", "")),
+        ("os", metadata.get("os", "")),
+        ("cpu", f"{metadata.get('cpu_model', '')} ({metadata.get('cpu_count', '?')} cores)"),
+        ("threads", metadata.get("threads", "")),
+        ("CPU GEMM peak", f"{metadata['cpu_gemm_peak_gflops']:.1f} GFLOP/s" if metadata.get("cpu_gemm_peak_gflops") else "-"),
+        ("packages", packages),
+        ("git commit", metadata.get("git_commit") or "-"),
+    ]
+    return Table("environment", ("field", "value"), tuple(rows))
+
+
+def choose_baseline(frame, requested: str | None) -> str | None:
+    """The backend ratios are relative to: ``requested``, else torch, else the first one measured."""
+    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    backends = list(dict.fromkeys(timed.backend))
+    if requested:
+        return requested
+    return "torch" if "torch" in backends else (backends[0] if backends else None)
+
+
+def comparison_tables(frame, baseline: str | None) -> list[Table]:
+    """Per timing suite, device and (seq_len, batch): each backend's median and its speed-up over the
+    baseline with a bootstrap 95% CI; ``*`` marks the fastest backend at each hidden size."""
+    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    tables = []
+    for (suite, device, seq_len, batch), group in timed.groupby(["suite", "device", "seq_len", "batch_size"], sort=False):
+        backends = list(dict.fromkeys(group.backend))
+        rows = []
+        for hidden, cells in group.groupby("hidden"):
+            by_backend = {row.backend: row for row in cells.itertuples()}
+            fastest = min(by_backend, key=lambda name: by_backend[name].median_seconds)
+            reference = by_backend.get(baseline)
+            row = [hidden]
+            for backend in backends:
+                cell = by_backend.get(backend)
+                if cell is None:
+                    row.append("-")
+                    continue
+                text = f"{cell.median_seconds * 1e3:.3f} ms"
+                if reference is not None and backend != baseline:
+                    estimate = median_ratio(cell.samples_seconds, reference.samples_seconds)
+                    text += f", {estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]"
+                row.append(("* " if backend == fastest else "") + text)
+            rows.append(tuple(row))
+        title = (f"{suite} on {device} (T={seq_len}, B={batch}): median, and speed-up over {baseline} "
+                 "with bootstrap 95% CI; * = fastest")
+        tables.append(Table(title, ("hidden", *backends), tuple(rows), align=("right", *["right"] * len(backends))))
+    return tables
+
+
+def checks_table(frame) -> Table | None:
+    """Per check suite and backend: how many cells passed, failed or errored, and the worst error."""
+    checks = frame[~frame.suite.isin(TIMING_SUITES)]
+    if checks.empty:
+        return None
+    rows = []
+    for (suite, backend), group in checks.groupby(["suite", "backend"], sort=False):
+        counts = group.status.value_counts()
+        summary = ", ".join(f"{count} {status}" for status, count in counts.items())
+        rows.append((suite, backend, summary, _worst_error(suite, group)))
+    return Table("checks: params, shapes, gradients, training", ("suite", "backend", "cells", "worst error"), tuple(rows))
+
+
+def _worst_error(suite: str, group) -> str:
+    if suite == "gradients" and "errors" in group:
+        worst = [(error["max_rel_error"], name) for errors in group.errors.dropna() for name, error in errors.items()]
+        return f"{max(worst)[0]:.1e} ({max(worst)[1]})" if worst else "-"
+    if suite == "training" and "optimizers" in group:
+        worst = [
+            (error["norm_rel_error"], f"{label}: {name}")
+            for runs in group.optimizers.dropna() for label, run in runs.items()
+            for name, error in run["final_errors"].items()
+        ]
+        return f"{max(worst)[0]:.1e} ({max(worst)[1]})" if worst else "-"
+    if suite == "params" and "total_params" in group:
+        totals = sorted({int(total) for total in group.total_params.dropna()})
+        return "total " + ", ".join(f"{total:,}" for total in totals) if totals else "-"
+    return "-"

@@ -1,0 +1,74 @@
+"""Saved runs as data: find a run, load its records into a pandas DataFrame (for notebooks too).
+
+    >>> from harness import results
+    >>> frame = results.load("latest")            # or a run id, or a path to a run directory
+    >>> frame[frame.suite == "train"][["backend", "hidden", "median_seconds"]]
+
+One row per record. Columns: ``run_id``, ``suite``, ``backend``, ``status``, ``message``, ``device``
+(``cpu`` for suites without a device), every `ModelSpec` field (``vocab_size``, ``embed_dim``,
+``hidden``, ``seq_len``, ``batch_size``, ``return_sequences``, ``return_state``, ``seed``), and every
+suite field the record carries (timing: ``median_seconds``, ``iqr_seconds``, ``ci95_low_seconds``,
+``samples_seconds`` (a list)...; params: ``total_params``, ``layers``; gradients: ``errors``; training:
+``optimizers``). pandas is imported only when a run is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import BenchUsageError
+from harness.results_store import METADATA_FILE, RECORDS_FILE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SPEC_FIELDS = ("vocab_size", "embed_dim", "hidden", "seq_len", "batch_size", "return_sequences", "return_state", "seed")
+CELL_COLUMNS = ("suite", "backend", "device", *SPEC_FIELDS)
+"""What identifies a cell across runs."""
+
+
+def resolve_run(run: str | Path = "latest", out_dir: str | Path = "results") -> Path:
+    """The directory of ``run``: ``latest`` (the newest run under ``out_dir``), a run id, or a path."""
+    candidate = Path(run)
+    if (candidate / METADATA_FILE).exists():
+        return candidate
+    out = Path(out_dir)
+    if str(run) == "latest":
+        runs = sorted(path for path in out.glob("*") if (path / METADATA_FILE).exists()) if out.is_dir() else []
+        if not runs:
+            raise BenchUsageError(f"run: no saved runs under {str(out)!r} (run 'bench run' first, or give --out)")
+        return runs[-1]
+    if (out / str(run) / METADATA_FILE).exists():
+        return out / str(run)
+    raise BenchUsageError(f"run: no run {str(run)!r} under {str(out)!r} (expected 'latest', a run id or a run directory)")
+
+
+def load_metadata(run_dir: Path) -> dict[str, Any]:
+    """The run's ``metadata.json``."""
+    return json.loads((Path(run_dir) / METADATA_FILE).read_text(encoding="utf-8"))
+
+
+def rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's records as flat dicts (spec fields lifted to the top level, ``device`` always set)."""
+    run_id = Path(run_dir).name
+    flat = []
+    for line in (Path(run_dir) / RECORDS_FILE).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        spec = record.pop("spec")
+        flat.append({"run_id": run_id, **record, **spec, "device": record.get("device", "cpu")})
+    return flat
+
+
+def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.DataFrame:
+    """All records of a run as a DataFrame, one row per record (see the module docstring)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows(resolve_run(run, out_dir)))
+    for column in ("run_id", "suite", "backend", "status", "message", "device", *SPEC_FIELDS):
+        if column not in frame:
+            frame[column] = None
+    return frame

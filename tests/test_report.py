@@ -1,0 +1,185 @@
+"""``bench report`` and ``bench compare`` on real saved runs: tables, plots read back, HTML in Chromium."""
+
+import json
+import shutil
+import struct
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from harness import results
+from harness.cli import main
+from harness.results_store import METADATA_FILE, RECORDS_FILE
+
+TINY = ["--hidden", "8,16,32", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
+        "--min-time", "0.1", "--max-time", "0.2", "--warmup", "1", "--device", "cpu"]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def timed_run(tmp_path_factory):
+    """A quick timing run of two backends plus a params check, saved on disk."""
+    out = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as patch:
+        plugins = str(Path(__file__).parent / "plugins")
+        patch.syspath_prepend(plugins)
+        patch.setenv("PYTHONPATH", plugins)
+        patch.setenv("LSTM_BENCH_PLUGINS", "fake_backends")
+        assert main(["run", "--suite", "train,infer,params", "--backend", "numpy,fake-ok", "--out", str(out), *TINY]) == 0
+    (run_dir,) = [path for path in out.iterdir() if path.is_dir()]
+    return run_dir
+
+
+def report(capsys, run_dir, *argv):
+    status = main(["report", str(run_dir), *argv])
+    return status, capsys.readouterr()
+
+
+def test_load_gives_one_row_per_record(timed_run):
+    frame = results.load(timed_run)
+    records = [json.loads(line) for line in (timed_run / RECORDS_FILE).read_text().splitlines()]
+    assert len(frame) == len(records) == 2 * 2 * 3 + 2 * 3
+    train = frame[(frame.suite == "train") & (frame.backend == "numpy") & (frame.hidden == 16)]
+    assert len(train) == 1 and train.iloc[0].device == "cpu"
+    assert train.iloc[0].median_seconds == next(
+        r["median_seconds"] for r in records if r["suite"] == "train" and r["backend"] == "numpy" and r["spec"]["hidden"] == 16)
+    assert isinstance(train.iloc[0].samples_seconds, list)
+    assert results.resolve_run("latest", timed_run.parent) == timed_run
+
+
+def test_report_table_compares_backends_against_a_baseline(capsys, timed_run):
+    status, captured = report(capsys, timed_run, "--baseline", "numpy")
+    assert status == 0
+    out = captured.out
+    assert "train on cpu (T=5, B=4): median, and speed-up over numpy with bootstrap 95% CI; * = fastest" in out
+    assert "x [" in out and "* " in out
+    assert "checks: params, shapes, gradients, training" in out and "total 1,385, 2,481, 6,209" in out
+
+
+def test_plots_are_real_png_and_svg_files(capsys, timed_run, tmp_path):
+    status, _ = report(capsys, timed_run, "--plots", str(tmp_path))
+    assert status == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["infer-cpu.png", "infer-cpu.svg", "train-cpu.png", "train-cpu.svg"]
+    for png in tmp_path.glob("*.png"):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+        width, height = struct.unpack(">II", data[16:24])
+        assert (width, height) == (1100, 800) and len(data) > 20_000
+    for svg in tmp_path.glob("*.svg"):
+        root = ElementTree.parse(svg).getroot()
+        assert root.tag.endswith("svg") and svg.stat().st_size > 20_000
+        assert "numpy" in svg.read_text() and "fake-ok" in svg.read_text()
+
+
+def test_html_is_one_self_contained_file(capsys, timed_run, tmp_path):
+    out = tmp_path / "report.html"
+    status, _ = report(capsys, timed_run, "--format", "html", "--out", str(out))
+    assert status == 0
+    text = out.read_text()
+    assert text.count("<table>") >= 4 and text.count('src="data:image/png;base64,') == 2
+    assert 'src="http' not in text and "<link" not in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+def test_html_renders_in_headless_chromium_with_its_plots(capsys, timed_run, tmp_path):
+    out = tmp_path / "report.html"
+    assert report(capsys, timed_run, "--format", "html", "--out", str(out))[0] == 0
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", out.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    assert 'data-images-loaded="2"' in dom and 'data-images-total="2"' in dom
+    assert dom.count("<table>") >= 4 and "speed-up over" in dom
+
+
+def test_csv_and_dashboard_exports(capsys, timed_run):
+    import io
+
+    import pandas as pd
+
+    status, captured = report(capsys, timed_run, "--format", "csv")
+    assert status == 0
+    table = pd.read_csv(io.StringIO(captured.out))
+    assert len(table) == 18 and {"suite", "backend", "hidden", "median_seconds", "samples_seconds"} <= set(table.columns)
+    status, captured = report(capsys, timed_run, "--format", "dashboard")
+    entries = json.loads(captured.out)
+    assert len(entries) == 12
+    entry = next(e for e in entries if e["name"] == "train/cpu/numpy/hidden=16/T=5/B=4")
+    frame = results.load(timed_run)
+    median = frame[(frame.suite == "train") & (frame.backend == "numpy") & (frame.hidden == 16)].iloc[0].median_seconds
+    assert entry["unit"] == "ms" and entry["value"] == pytest.approx(median * 1e3)
+    assert "-" in entry["range"] and "n=" in entry["extra"]
+
+
+def copy_run(run_dir: Path, destination: Path, *, slowdown: float = 1.0, metadata_changes=None) -> Path:
+    """A copy of a run whose timing samples are all multiplied by ``slowdown``."""
+    copy = destination / (run_dir.name + "-copy")
+    shutil.copytree(run_dir, copy)
+    lines = []
+    for line in (copy / RECORDS_FILE).read_text().splitlines():
+        record = json.loads(line)
+        for key in ("samples_seconds",):
+            if key in record:
+                record[key] = [value * slowdown for value in record[key]]
+        for key in ("median_seconds", "ci95_low_seconds", "ci95_high_seconds"):
+            if key in record:
+                record[key] *= slowdown
+        lines.append(json.dumps(record))
+    (copy / RECORDS_FILE).write_text("\n".join(lines) + "\n")
+    metadata = json.loads((copy / METADATA_FILE).read_text())
+    metadata.update(metadata_changes or {})
+    (copy / METADATA_FILE).write_text(json.dumps(metadata))
+    return copy
+
+
+def test_compare_flags_a_20_percent_slowdown_and_exits_1(capsys, timed_run, tmp_path):
+    slower = copy_run(timed_run, tmp_path, slowdown=1.2)
+    status = main(["compare", str(timed_run), str(slower), "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert len(document["cells"]) == 12 and document["regressions"] == 12
+    assert all(cell["verdict"] == "slower" and cell["ratio"] == pytest.approx(1.2) for cell in document["cells"])
+    assert document["geometric_mean_ratio"] == pytest.approx(1.2)
+
+
+def test_compare_of_an_identical_copy_finds_nothing_and_exits_0(capsys, timed_run, tmp_path):
+    same = copy_run(timed_run, tmp_path)
+    status = main(["compare", str(timed_run), str(same)])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "12 not significant" in out and "0 regression(s) beyond 5%" in out and "geometric mean B/A: 1.000" in out
+
+
+def test_compare_refuses_another_machine_unless_forced(capsys, timed_run, tmp_path):
+    other = copy_run(timed_run, tmp_path, metadata_changes={"cpu_model": "Some Other CPU"})
+    status = main(["compare", str(timed_run), str(other)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.startswith("bench: error: compare: the runs come from different machines or settings")
+    assert "cpu_model" in err and "--force" in err and len(err.splitlines()) == 1
+    assert main(["compare", str(timed_run), str(other), "--force"]) == 0
+
+
+def test_report_and_compare_bad_input_is_one_line(capsys, timed_run, tmp_path):
+    assert main(["report", "nope", "--results-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"bench: error: run: no run 'nope' under '{tmp_path}' (expected 'latest', a run id or a run directory)")
+    assert main(["report", str(timed_run), "--baseline", "jax"]) == 2
+    assert "--baseline: 'jax' is not in run" in capsys.readouterr().err
+    assert main(["compare", str(timed_run), str(timed_run), "--threshold", "lots"]) == 2
+    assert "argument --threshold: 'lots' is not a percentage" in capsys.readouterr().err
+
+
+def test_mann_whitney_matches_known_values():
+    from harness.statistics import mann_whitney_p_value
+
+    # By hand: U = 0, mean 12.5, sd sqrt(5*5*11/12) = 4.787, z = (12.5 - 0.5) / 4.787 = 2.507,
+    # two-sided p = erfc(2.507 / sqrt 2) = 0.01219 (scipy's mannwhitneyu, asymptotic, gives the same).
+    assert mann_whitney_p_value([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(0.01219, abs=1e-5)
+    assert mann_whitney_p_value([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
+    rng = __import__("numpy").random.default_rng(1)
+    bimodal = list(rng.choice([1.0, 1.7], size=300) * rng.uniform(0.99, 1.01, size=300))
+    assert mann_whitney_p_value(bimodal, [value * 1.2 for value in bimodal]) < 1e-6
