@@ -113,7 +113,7 @@ def test_list_deep_reports_the_framework_itself(capsys, fake_backends):
 def test_list_imports_no_framework_and_reports_broken_plugins(tmp_path):
     code = (
         "import sys; from harness.cli import main; status = main(['list']); "
-        "print(sorted({'torch', 'tensorflow', 'keras', 'jax'} & set(sys.modules)), status)"
+        "print(sorted({'torch', 'tensorflow', 'keras', 'jax', 'pandas', 'matplotlib'} & set(sys.modules)), status)"
     )
     environment = {**os.environ, "LSTM_BENCH_PLUGINS": "broken_import_plugin",
                    "PYTHONPATH": str(Path(__file__).parent / "plugins")}
