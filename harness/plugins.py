@@ -22,6 +22,20 @@ EXTRA_PLUGINS_ENV = "LSTM_BENCH_PLUGINS"
 """Comma-separated module names registered as plugins in addition to entry points (like PYTEST_PLUGINS).
 
 Worker processes inherit it, so a plugin named here is available in the workers too."""
+DISABLE_PLUGINS_ENV = "LSTM_BENCH_DISABLE_PLUGINS"
+"""Comma-separated plugin names (entry-point or module names) not to load, built-ins included."""
+LOAD_PLUGINS_ENV = "LSTM_BENCH_LOAD_PLUGINS"
+"""When set, only the plugins named here (comma-separated) are loaded; the others are listed as disabled."""
+
+
+def _names(variable: str) -> set[str]:
+    return {part.strip() for part in os.environ.get(variable, "").split(",") if part.strip()}
+
+
+def plugin_allowed(name: str) -> bool:
+    """Whether the allow and block variables let plugin ``name`` load."""
+    allowed = _names(LOAD_PLUGINS_ENV)
+    return name not in _names(DISABLE_PLUGINS_ENV) and (not os.environ.get(LOAD_PLUGINS_ENV) or name in allowed)
 
 
 def discover(extra_plugins: Iterable[object] = ()) -> Registry:
@@ -45,6 +59,9 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         package = entry_point.dist.name if entry_point.dist else "?"
         version = entry_point.dist.version if entry_point.dist else "?"
+        if not plugin_allowed(entry_point.name):
+            registry.plugins.append(PluginRecord(entry_point.name, package, version, status="disabled"))
+            continue
         try:
             plugin = entry_point.load()
         except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
@@ -55,6 +72,9 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
 
 def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> None:
     for module_name in filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
+        if not plugin_allowed(module_name):
+            registry.plugins.append(PluginRecord(module_name, f"({EXTRA_PLUGINS_ENV})", "", status="disabled"))
+            continue
         try:
             plugin = importlib.import_module(module_name)
         except Exception as error:  # noqa: BLE001
@@ -79,7 +99,8 @@ def _register(
     except Exception as error:  # noqa: BLE001 - PluginValidationError, duplicate names
         registry.problems.append(PluginProblem(name or repr(plugin), _one_line(error)))
         return
-    registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version))
+    hooks = tuple(caller.name for caller in manager.get_hookcallers(plugin) or ())
+    registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version, hooks=hooks))
 
 
 def _call_each(manager: pluggy.PluginManager, registry: Registry, hook_name: str, registrar) -> None:

@@ -61,11 +61,19 @@ class PluginProblem:
 
 @dataclass(frozen=True)
 class PluginRecord:
-    """A plugin that was registered: its name and the distribution that ships it."""
+    """A plugin that was found: its name, the distribution that ships it, and whether it was loaded.
+
+    Attributes:
+        status: ``loaded``, or ``disabled`` (blocked by ``LSTM_BENCH_DISABLE_PLUGINS`` or left out of
+            ``LSTM_BENCH_LOAD_PLUGINS``). Plugins that failed are in `Registry.problems`.
+        hooks: the hooks it implements.
+    """
 
     name: str
     package: str
     version: str
+    status: str = "loaded"
+    hooks: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +82,8 @@ class Registry:
 
     backends: dict[str, BackendInfo] = field(default_factory=dict)
     suites: dict[str, Suite] = field(default_factory=dict)
+    suite_plugins: dict[str, str] = field(default_factory=dict)
+    """The plugin that registered each suite."""
     plugins: list[PluginRecord] = field(default_factory=list)
     problems: list[PluginProblem] = field(default_factory=list)
 
@@ -103,6 +113,7 @@ class Registry:
                 ))
                 return
             self.suites[suite.name] = suite
+            self.suite_plugins[suite.name] = plugin
 
         return register
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from harness.cli import compare_command, list_command, report_command, run_command
+from harness.cli import check_command, compare_command, list_command, plugins_command, report_command, run_command
 from harness.cli.arguments import OneLineArgumentParser
 from harness.errors import BenchUsageError
 
-COMMANDS = (list_command, run_command, report_command, compare_command)
+COMMANDS = (list_command, run_command, check_command, report_command, compare_command, plugins_command)
 
 
 def build_parser() -> OneLineArgumentParser:

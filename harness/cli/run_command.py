@@ -202,5 +202,10 @@ def render(suites: list[Suite], records: list[Record], store: RunStore, output_f
             "metadata": store.metadata,
             "records": [record.to_json() for record in records],
         })
+    return render_records(suites, records, output_format)
+
+
+def render_records(suites: list[Suite], records: list[Record], output_format: str) -> str:
+    """Every suite's tables for ``records``, as terminal tables or markdown."""
     tables = [table for suite in suites for table in suite.tables([r for r in records if r.suite == suite.name])]
     return render_tables(tables, output_format)
