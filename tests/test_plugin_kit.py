@@ -24,7 +24,7 @@ def bench(*argv, env=None):
 def installed_example(tmp_path_factory):
     """``pip install ./examples/lstm-bench-jax`` into a directory of its own (no dependencies)."""
     target = tmp_path_factory.mktemp("site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(EXAMPLE)], check=True, capture_output=True, text=True, timeout=300)
     return target
 
