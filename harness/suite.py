@@ -18,7 +18,7 @@ class SuiteOptions:
 
     Attributes:
         steps: optimizer steps per training run (suite ``training``).
-        devices: devices the timing suites measure on, one cell each.
+        devices: devices the per-device suites (timing, gradients, training) run on, one cell each.
         device: the device of this cell (set per cell by `Suite.cells`).
         budget: how long to time each cell.
         cpu_peak_gflops: the CPU's measured float32 GEMM throughput at the run's thread count.
