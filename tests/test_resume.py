@@ -63,6 +63,8 @@ def test_killed_run_resumes_without_losing_or_repeating_cells(tmp_path, fake_bac
     assert len(json.loads(resumed.stdout)["records"]) == 24
     metadata = json.loads((run_dir / METADATA_FILE).read_text())
     assert metadata["status"] == "finished" and metadata["counts"]["pass"] == 24
+    peaks = {record.details["device_peak_gflops"] for record in load_records(run_dir)}
+    assert peaks == {metadata["cpu_gemm_peak_gflops"]}, "resumed cells share the run's GEMM peak"
 
 
 def test_resume_of_an_unknown_run_is_one_line(tmp_path):

@@ -85,7 +85,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         store, previous = None, []
     plans = plan_suites(args, registry)
     backends = select_backends(args.backend, registry)
-    options = suite_options(args, plans)
+    saved_peak = store.metadata.get("cpu_gemm_peak_gflops") if store else None
+    options = suite_options(args, plans, cpu_peak_gflops=saved_peak)
     suites = {plan.suite.name: plan.suite for plan in plans}
     done = frozenset(key for key in (record_key(record, suites) for record in previous) if key is not None)
     limits = WorkerLimits(
@@ -146,8 +147,9 @@ def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]
     return plans
 
 
-def suite_options(args: argparse.Namespace, plans: list[SuitePlan]) -> SuiteOptions:
-    """Options every cell gets; the CPU's GEMM peak is measured once when a timing suite runs."""
+def suite_options(args: argparse.Namespace, plans: list[SuitePlan], cpu_peak_gflops: float | None = None) -> SuiteOptions:
+    """Options every cell gets; the CPU's GEMM peak is measured once when a timing suite runs (a resumed
+    run keeps the peak it measured at first, so that all its cells share one denominator)."""
     devices = ("cpu", "cuda") if args.device == "all" and nvidia_gpu_visible() else (
         ("cpu",) if args.device == "all" else (args.device,)
     )
@@ -161,7 +163,7 @@ def suite_options(args: argparse.Namespace, plans: list[SuitePlan]) -> SuiteOpti
         target_ci_width=base.target_ci_width,
     )
     timing = any(plan.suite.measures_time for plan in plans)
-    peak = cpu_sgemm_gflops(args.threads) if timing and "cpu" in devices else None
+    peak = cpu_peak_gflops or (cpu_sgemm_gflops(args.threads) if timing and "cpu" in devices else None)
     return SuiteOptions(steps=args.steps, devices=devices, budget=budget, cpu_peak_gflops=peak)
 
 
