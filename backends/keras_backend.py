@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 import keras
 import numpy as np
 
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, UnsupportedCapability, check_weights
+from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
 from harness.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.optimizers import OptimizerSpec
 from harness.spec import ModelSpec
@@ -210,14 +210,45 @@ class KerasClassifier(ClassifierModel):
         return ForwardOutput(arrays[0], state_h, state_c, arrays[-1])
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        tf = _tensorflow_engine("loss_and_gradients")
+        """Each engine's own autodiff: ``tf.GradientTape``, ``jax.value_and_grad`` over
+        ``model.stateless_call``, or torch's ``backward``. Gradients come back dense and canonical."""
+        with self.on_device():
+            token_ids_tensor = keras.ops.convert_to_tensor(np.asarray(token_ids, dtype="int32"))
+            labels_tensor = keras.ops.convert_to_tensor(np.asarray(labels, dtype="float32"))
         variables = self.canonical_variables()
-        with self.on_device(), tf.GradientTape() as tape:
-            predictions = self.model(np.asarray(token_ids, dtype="int32"), training=True)
-            loss = self.loss(np.asarray(labels, dtype="float32"), predictions)
-        gradients = tape.gradient(loss, list(variables.values()))
-        # The embedding gradient arrives as tf.IndexedSlices; convert_to_tensor sums repeated rows.
-        return float(loss), {name: tf.convert_to_tensor(gradient).numpy() for name, gradient in zip(variables, gradients)}
+        if engine() == "jax":
+            loss, gradients = self._jax_gradients(token_ids_tensor, labels_tensor)
+        elif engine() == "torch":
+            loss, gradients = self._torch_gradients(token_ids_tensor, labels_tensor, variables)
+        else:
+            import tensorflow as tf
+
+            with self.on_device(), tf.GradientTape() as tape:
+                loss = self.loss(labels_tensor, self.model(token_ids_tensor, training=True))
+            # The embedding gradient arrives as tf.IndexedSlices; convert_to_tensor sums repeated rows.
+            gradients = [tf.convert_to_tensor(g) for g in tape.gradient(loss, list(variables.values()))]
+        return float(loss), {name: keras.ops.convert_to_numpy(g) for name, g in zip(variables, gradients)}
+
+    def _jax_gradients(self, token_ids, labels):
+        import jax
+
+        trainable = self.model.trainable_variables
+        position = {id(variable): index for index, variable in enumerate(trainable)}
+        non_trainable = [variable.value for variable in self.model.non_trainable_variables]
+
+        def loss_of(trainable_values):
+            predictions, _ = self.model.stateless_call(trainable_values, non_trainable, token_ids, training=True)
+            return self.loss(labels, predictions)
+
+        loss, gradients = jax.value_and_grad(loss_of)([variable.value for variable in trainable])
+        return loss, [gradients[position[id(variable)]] for variable in self.canonical_variables().values()]
+
+    def _torch_gradients(self, token_ids, labels, variables):
+        for variable in variables.values():
+            variable.value.grad = None
+        loss = self.loss(labels, self.model(token_ids, training=True))
+        loss.backward()
+        return loss.detach(), [variable.value.grad for variable in variables.values()]
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
         return float(self.prepare_train_step(token_ids, labels, optimizer)())
@@ -303,15 +334,6 @@ def _make_optimizer(spec: OptimizerSpec) -> keras.optimizers.Optimizer:
     return keras.optimizers.Adam(
         learning_rate=spec.learning_rate, beta_1=spec.beta_1, beta_2=spec.beta_2, epsilon=spec.epsilon
     )
-
-
-def _tensorflow_engine(capability: str):
-    """The ``tensorflow`` module, or `UnsupportedCapability` when Keras runs on another engine."""
-    if engine() != "tensorflow":
-        raise UnsupportedCapability(f"{capability} is implemented for the tensorflow engine, not {engine()}")
-    import tensorflow as tf
-
-    return tf
 
 
 def _reset_device_peak() -> None:
