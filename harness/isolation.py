@@ -126,8 +126,8 @@ def _run_worker(
                 if time.monotonic() - last_progress > timeout:
                     _kill(process)
                     return finished, f"timed out after {timeout:g} s; its worker was killed", hello
-                if limits.memory_limit_bytes and process_rss_bytes(process.pid) > limits.memory_limit_bytes:
-                    rss = process_rss_bytes(process.pid)
+                rss = process_rss_bytes(process.pid) if limits.memory_limit_bytes else 0
+                if limits.memory_limit_bytes and rss > limits.memory_limit_bytes:
                     _kill(process)
                     return finished, (
                         f"out of memory: worker resident memory {rss / 2**20:,.0f} MiB exceeded the limit of "
