@@ -262,3 +262,32 @@ def test_shapes_suite_passes_all_four_combinations(capsys, tmp_path):
     combos = {(record["backend"], record["spec"]["return_sequences"], record["spec"]["return_state"]) for record in records}
     assert combos == {(name, s, r) for name in backends for s in (True, False) for r in (True, False)}
     assert all(record["status"] == "pass" for record in records)
+
+
+def test_progress_bar_with_eta_on_a_terminal(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 120-column terminal
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--suite", "params,shapes", "--backend", "numpy", "--out", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL,
+    )
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert process.wait(timeout=60) == 0
+    text = output.decode(errors="replace")
+    assert "5/5" in text and "100%" in text and "cell/s" in text  # tqdm: count, percentage, rate
+    assert "<" in text  # elapsed<remaining, the ETA
