@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from harness.contract import Backend
-from harness.records import Record, Table
+from harness.records import SKIPPED, UNSUPPORTED, Record, Table
 from harness.spec import ModelSpec
 from harness.timing import TimingBudget
 
@@ -78,6 +78,17 @@ class Suite(ABC):
         if options.device in devices:
             return None
         return f"no {options.device} device for this backend (it has: {', '.join(devices)})"
+
+    def not_run(self, spec: ModelSpec, backend_name: str, measurement: Any, options: SuiteOptions,
+                kinds: tuple[str, ...] = ("skipped", "unsupported")) -> Record | None:
+        """The record of a cell the backend did not run, when `measure` returned ``{"skipped": why}`` or
+        ``{"unsupported": why}`` (among ``kinds``); None when it ran."""
+        for kind in kinds:
+            if isinstance(measurement, dict) and kind in measurement:
+                status = SKIPPED if kind == "skipped" else UNSUPPORTED
+                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[kind]}",
+                              self.record_details(options))
+        return None
 
     @abstractmethod
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> Any:

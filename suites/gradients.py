@@ -14,7 +14,7 @@ from harness.canonical import sample_batch
 from harness.comparison import GRADIENT_TOLERANCE, LOSS_TOLERANCE, OUTPUT_TOLERANCE, TensorError, tensor_error
 from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
 from harness.hookspecs import hookimpl
-from harness.records import FAIL, PASS, SKIPPED, UNSUPPORTED, Record, Table
+from harness.records import FAIL, PASS, UNSUPPORTED, Record, Table
 from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 from suites.equivalence import failures, loaded_model, reasons_table, reference_model
@@ -60,9 +60,9 @@ class GradientsSuite(Suite):
         return {"errors": errors}
 
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
-        if "skipped" in measurement:
-            return Record(self.name, backend_name, SKIPPED, spec.to_dict(), f"{backend_name}: {measurement['skipped']}",
-                          self.record_details(options))
+        skipped = self.not_run(spec, backend_name, measurement, options, kinds=("skipped",))
+        if skipped:
+            return skipped  # "unsupported" still compares the forward outputs, below
         errors: dict[str, TensorError] = measurement["errors"]
         problems = failures(errors, tolerance_of)
         details = {**self.record_details(options),

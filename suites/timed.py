@@ -17,7 +17,7 @@ import numpy as np
 from harness.canonical import sample_batch
 from harness.contract import Backend, ClassifierModel, UnsupportedCapability
 from harness.memory import PeakRSSSampler
-from harness.records import PASS, SKIPPED, UNSUPPORTED, Record, Table
+from harness.records import PASS, Record, Table
 from harness.scaling import crossovers, fit_power_law
 from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
@@ -75,10 +75,10 @@ class TimedSuite(Suite):
         }
 
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
+        not_run = self.not_run(spec, backend_name, measurement, options)
+        if not_run:
+            return not_run
         details = self.record_details(options)
-        for status, key in ((SKIPPED, "skipped"), (UNSUPPORTED, "unsupported")):
-            if key in measurement:
-                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[key]}", details)
         timing = measurement["timing"]
         stats = summarize(timing.samples_seconds)
         median = stats["median_seconds"]

@@ -18,7 +18,7 @@ from harness.comparison import LOSS_TOLERANCE, TRAINING_TOLERANCE, tensor_error
 from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
 from harness.hookspecs import hookimpl
 from harness.optimizers import OptimizerSpec
-from harness.records import FAIL, PASS, SKIPPED, UNSUPPORTED, Record, Table
+from harness.records import FAIL, PASS, Record, Table
 from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 from suites.equivalence import describe_failure, loaded_model, reasons_table, reference_model
@@ -69,10 +69,9 @@ class TrainingSuite(Suite):
         return {"runs": runs}
 
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
-        for status, key in ((SKIPPED, "skipped"), (UNSUPPORTED, "unsupported")):
-            if key in measurement:
-                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[key]}",
-                              self.record_details(options))
+        not_run = self.not_run(spec, backend_name, measurement, options)
+        if not_run:
+            return not_run
         problems, runs = [], {}
         for label, steps in measurement["runs"].items():
             parted = _first_parting(steps)
