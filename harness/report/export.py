@@ -39,7 +39,7 @@ def to_dashboard(frame) -> list[dict]:
         {
             "name": f"{row.suite}/{row.device}/{row.backend}/hidden={row.hidden}/T={row.seq_len}/B={row.batch_size}",
             "unit": "ms",
-            "value": round(row.median_seconds * 1e3, 6),
+            "value": row.median_seconds * 1e3,
             "range": f"{row.ci95_low_seconds * 1e3:.6g}-{row.ci95_high_seconds * 1e3:.6g}",
             "extra": (f"n={row.samples} iqr={row.iqr_seconds * 1e3:.4g}ms samples/s={row.samples_per_second:,.0f} "
                       f"tokens/s={row.tokens_per_second:,.0f} run={row.run_id}"),
