@@ -24,10 +24,16 @@ from collections.abc import Callable, Mapping
 import keras
 import numpy as np
 
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
-from harness.gemm_peak import GPU_GEMM_SIZE, best_gflops
+from harness.contract import (
+    Backend,
+    ClassifierModel,
+    ForwardOutput,
+    LayerSummary,
+    check_weights,
+)
+from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-from harness.spec import ModelSpec
 
 LAYER_WEIGHTS = {
     "embedding": ("embedding",),

@@ -6,8 +6,7 @@ share a process.
 
 from dataclasses import replace
 
-from harness.hookspecs import hookimpl
-from harness.registry import BackendInfo
+from harness.api import BackendInfo, hookimpl
 
 KERAS = BackendInfo(
     name="keras",

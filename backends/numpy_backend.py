@@ -9,10 +9,17 @@ import numpy as np
 from backends import numpy_reference as reference
 from backends.numpy_optimizers import NumpyOptimizer
 from harness.canonical import keras_default_weights
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, UnsupportedCapability, check_weights
+from harness.contract import (
+    Backend,
+    ClassifierModel,
+    ForwardOutput,
+    LayerSummary,
+    UnsupportedCapability,
+    check_weights,
+)
 from harness.errors import BenchUsageError
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-from harness.spec import ModelSpec
 
 DTYPES = ("float32", "float64")
 

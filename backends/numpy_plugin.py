@@ -1,7 +1,6 @@
 """Declares the ``numpy`` reference backend (no framework import here)."""
 
-from harness.hookspecs import hookimpl
-from harness.registry import BackendInfo
+from harness.api import BackendInfo, hookimpl
 
 
 @hookimpl

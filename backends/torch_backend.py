@@ -17,10 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
-from harness.gemm_peak import GPU_GEMM_SIZE, best_gflops
+from harness.contract import (
+    Backend,
+    ClassifierModel,
+    ForwardOutput,
+    LayerSummary,
+    check_weights,
+)
+from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
-from harness.spec import ModelSpec
 
 
 def single_bias_lstm(input_size: int, hidden_size: int) -> nn.LSTM:

@@ -2,8 +2,7 @@
 
 from dataclasses import replace
 
-from harness.hookspecs import hookimpl
-from harness.registry import BackendInfo
+from harness.api import BackendInfo, hookimpl
 
 TORCH = BackendInfo(
     name="torch",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.contract import weight_shapes
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The conformance kit: does a backend build and compute the canonical model?
 
-`check_backend` runs the ``params``, ``shapes``, ``gradients`` and ``training`` suites for one
-backend against the contract and the NumPy reference, on two specs: the article's model, and a wider
-one without return_sequences. ``bench check NAME`` prints the result; the pytest plugin
+`check_backend` runs every check suite (each registered suite that does not measure time: today
+``params``, ``shapes``, ``gradients`` and ``training``) for one backend against the contract and the
+NumPy reference, on two specs: the article's model, and a wider one without return_sequences. ``bench check NAME`` prints the result; the pytest plugin
 (`harness.pytest_plugin`, ``pytest --bench-backend NAME``) gives plugin authors the same checks.
 """
 
@@ -12,17 +12,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.availability import probe
 from harness.errors import BenchUsageError
-from harness.isolation import WorkerLimits
-from harness.plugins import discover
-from harness.records import FAILING_STATUSES, PASS, Record
-from harness.results_store import RunStore
-from harness.runner import RunRequest, SuitePlan, execute
-from harness.spec import ModelSpec
+from harness.execution.runner import RunRequest, SuitePlan, execute
+from harness.execution.worker_manager import WorkerLimits
+from harness.model_spec import ModelSpec
+from harness.plugins.availability import probe
+from harness.plugins.discovery import discover
+from harness.results.record import FAILING_STATUSES, PASS, Record
+from harness.results.store import RunStore
 from harness.suite import SuiteOptions
 
-CHECK_SUITES = ("params", "shapes", "gradients", "training")
 CHECK_SPECS = (
     ModelSpec(),
     ModelSpec(vocab_size=300, embed_dim=8, hidden=16, seq_len=7, batch_size=5, return_sequences=False),
@@ -49,6 +48,11 @@ class ConformanceResult:
         return [record for record in self.records if record.suite == suite]
 
 
+def check_suite_names() -> list[str]:
+    """The suites ``bench check`` runs: every registered check suite (`harness.plugins.registry.Registry.check_suites`)."""
+    return [suite.name for suite in discover().check_suites()]
+
+
 def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, timeout_seconds: float = 600) -> ConformanceResult:
     """Run the conformance suites for backend ``name`` (in its worker process, like any run)."""
     registry = discover()
@@ -56,8 +60,8 @@ def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, ti
     availability = probe(info)
     if not availability.available:
         raise BenchUsageError(f"check: {name} is unavailable: {availability.reason}")
-    plans = [SuitePlan(registry.suite(suite), list(CHECK_SPECS)) for suite in CHECK_SUITES]
-    request = RunRequest(plans, [info], SuiteOptions(steps=steps), WorkerLimits(task_timeout_seconds=timeout_seconds))
+    plans = [SuitePlan(suite, list(CHECK_SPECS)) for suite in registry.check_suites()]
+    request = RunRequest(plans, [info], SuiteOptions(steps=steps), WorkerLimits(cell_timeout_seconds=timeout_seconds))
     with tempfile.TemporaryDirectory(prefix="lstm-bench-check-") as scratch:
         store = RunStore(out_dir or Path(scratch), {"command_line": ["bench", "check", name]})
         result = execute(request, store)

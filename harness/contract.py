@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import BenchUsageError
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-from harness.spec import ModelSpec
 
 WEIGHT_NAMES = (
     "embedding",

@@ -7,9 +7,9 @@ backend and session (in worker processes, like ``bench check``), and each test a
 failing with the messages that name the layer or tensor::
 
     import pytest
-    from harness.conformance import CHECK_SUITES
+    from harness.api import check_suite_names
 
-    @pytest.mark.parametrize("suite", CHECK_SUITES)
+    @pytest.mark.parametrize("suite", check_suite_names())
     def test_conforms(bench_conformance, suite):
         bench_conformance(suite)
 
@@ -44,7 +44,7 @@ def _bench_conformance_results():
 def bench_conformance(bench_backend, _bench_conformance_results):
     """``bench_conformance(suite)`` asserts that ``--bench-backend`` passes that conformance suite."""
     from harness.conformance import check_backend
-    from harness.spec import ModelSpec
+    from harness.model_spec import ModelSpec
 
     if bench_backend not in _bench_conformance_results:
         _bench_conformance_results[bench_backend] = check_backend(bench_backend)

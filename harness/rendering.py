@@ -1,16 +1,26 @@
-"""Turn tables into text: terminal tables, GitHub markdown, or one JSON document."""
+"""`Table`, what suites and reports produce, and how it becomes text: terminal tables, GitHub markdown, JSON."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate
 
-from harness.records import Table
-
 FORMATS = ("table", "json", "markdown")
 TABLEFMT = {"table": "simple_outline", "markdown": "github"}
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table, rendered with tabulate as text, markdown, or embedded in JSON."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    align: tuple[str, ...] | None = None
+    """Per-column ``left``/``right``/``center``; default: everything left-aligned."""
 
 
 def render_tables(tables: list[Table], output_format: str) -> str:

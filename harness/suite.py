@@ -6,10 +6,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
+from harness.cell import Cell
 from harness.contract import Backend
-from harness.records import SKIPPED, UNSUPPORTED, Record, Table
-from harness.spec import ModelSpec
-from harness.timing import TimingBudget
+from harness.measurement.timer import TimingBudget
+from harness.model_spec import ModelSpec
+from harness.rendering import Table
+from harness.results.record import SKIPPED, UNSUPPORTED, Record
 
 
 @dataclass(frozen=True)
@@ -52,25 +54,21 @@ class Suite(ABC):
     """With ``--quick``: a smaller default spec (None: ``--quick`` changes nothing for this suite)."""
     quick_hidden: ClassVar[tuple[int, ...] | None] = None
     measures_time: ClassVar[bool] = False
-    """Timing suites: the run measures the CPU's GEMM peak and applies the timing options."""
+    """Timing suites say True: the run measures the CPU's GEMM peak and applies the timing options, and
+    reports compare their medians. Every other suite is a *check* (``--suite checks``, ``bench check``)."""
     per_device: ClassVar[bool] = False
     """One cell per device in ``--device`` (timing and equivalence suites); others run on the CPU."""
 
-    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
-        """The (spec, options) cells this suite measures for one requested spec: one per device for a
-        `per_device` suite, else just that one on the CPU."""
+    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[Cell]:
+        """The cells this suite measures for one requested spec: one per device in ``options.devices`` for a
+        `per_device` suite, else one on the CPU."""
         if self.per_device:
-            return [(spec, options.replace(device=device)) for device in options.devices]
-        return [(spec, options)]
+            return [Cell(self.name, spec, options.replace(device=device)) for device in options.devices]
+        return [Cell(self.name, spec, options.replace(device="cpu"))]
 
     def record_details(self, options: SuiteOptions) -> dict[str, Any]:
         """Fields every record of this cell carries, even an error or unavailable one (the device)."""
         return {"device": options.device} if self.per_device else {}
-
-    def cell_key(self, spec: ModelSpec, options: SuiteOptions) -> tuple:
-        """What identifies a cell's record, for resuming a run: suite, spec and device."""
-        key = (self.name, tuple(sorted(spec.to_dict().items())))
-        return (*key, options.device) if self.per_device else key
 
     def device_unavailable(self, backend: Backend, options: SuiteOptions) -> str | None:
         """Why ``backend`` cannot run this cell's device, or None when it can."""

@@ -3,7 +3,7 @@
 Every backend is loaded with the canonical initial weights (`harness.canonical.keras_default_weights`)
 and given the same batch; its LSTM output, final states, predictions, mean binary cross-entropy and
 the gradient of every canonical weight are compared with the NumPy reference in float64 (itself checked
-against finite differences in the tests). Tolerances are documented in `harness.comparison`.
+against finite differences in the tests). Tolerances are documented in `harness.tolerances`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,26 @@ from __future__ import annotations
 from typing import Any
 
 from harness.canonical import sample_batch
-from harness.comparison import GRADIENT_TOLERANCE, LOSS_TOLERANCE, OUTPUT_TOLERANCE, TensorError, tensor_error
+from harness.cell import Cell
 from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
-from harness.hookspecs import hookimpl
-from harness.records import FAIL, PASS, UNSUPPORTED, Record, Table
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
+from harness.plugins.hookspecs import hookimpl
+from harness.rendering import Table
+from harness.results.record import FAIL, PASS, UNSUPPORTED, Record
 from harness.suite import Suite, SuiteOptions
-from suites.equivalence import failures, loaded_model, reasons_table, reference_model
+from harness.tolerances import (
+    GRADIENT_TOLERANCE,
+    LOSS_TOLERANCE,
+    OUTPUT_TOLERANCE,
+    TensorError,
+    tensor_error,
+)
+from suites.reference_checks import (
+    failures,
+    loaded_model,
+    reasons_table,
+    reference_model,
+)
 
 OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
 TENSORS = (*OUTPUTS, "loss", *(f"grad {name}" for name in WEIGHT_NAMES))
@@ -37,7 +50,7 @@ class GradientsSuite(Suite):
     description = "outputs, states, loss and every gradient vs the NumPy float64 reference, per device"
     per_device = True
 
-    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
+    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[Cell]:
         # States are compared too; they do not change the loss.
         return super().cells(spec.replace(return_state=True), options)
 

@@ -6,11 +6,17 @@ model has 250,000 + 108 + 7 = 250,115. Every parameter must be trainable.
 
 from __future__ import annotations
 
-from harness.contract import Backend, LayerSummary, expected_layer_output_shapes, expected_layer_params
-from harness.hookspecs import hookimpl
-from harness.records import FAIL, PASS, Record, Table
+from harness.contract import (
+    Backend,
+    LayerSummary,
+    expected_layer_output_shapes,
+    expected_layer_params,
+)
+from harness.model_spec import ModelSpec
+from harness.plugins.hookspecs import hookimpl
+from harness.rendering import Table
+from harness.results.record import FAIL, PASS, Record
 from harness.shapes_text import count_text, shapes_text
-from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 
 FORMULAS = {

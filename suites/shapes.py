@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from harness.contract import Backend, expected_layer_output_shapes
-from harness.hookspecs import hookimpl
 from harness.canonical import sample_token_ids
-from harness.records import FAIL, PASS, Record, Table
+from harness.cell import Cell
+from harness.contract import Backend, expected_layer_output_shapes
+from harness.model_spec import ModelSpec
+from harness.plugins.hookspecs import hookimpl
+from harness.rendering import Table
+from harness.results.record import FAIL, PASS, Record
 from harness.shapes_text import shape_text, shapes_text
-from harness.spec import ModelSpec
 from harness.suite import Suite, SuiteOptions
 
 OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
@@ -41,11 +43,12 @@ class ShapesSuite(Suite):
     name = "shapes"
     description = "output shapes for return_sequences x return_state, all four combinations"
 
-    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[tuple[ModelSpec, SuiteOptions]]:
-        return [
-            (spec.replace(return_sequences=sequences, return_state=state), options)
-            for sequences, state in itertools.product((True, False), repeat=2)
-        ]
+    def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[Cell]:
+        """One cell per return_sequences x return_state combination of ``spec``."""
+        cells = []
+        for sequences, state in itertools.product((True, False), repeat=2):
+            cells += super().cells(spec.replace(return_sequences=sequences, return_state=state), options)
+        return cells
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
         model = backend.build(spec)

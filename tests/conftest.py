@@ -1,4 +1,5 @@
-"""Shared fixtures: test-only plugins made visible to the CLI and to its worker processes."""
+"""Shared fixtures: test-only plugins made visible to the CLI and to its worker processes, and the
+backends the tests run, read from the registry (never listed by hand)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from harness.availability import probe
-from harness.plugins import EXTRA_PLUGINS_ENV, discover
+from harness.plugins.availability import probe
+from harness.plugins.discovery import EXTRA_PLUGINS_ENV, discover
 
 TEST_PLUGINS_DIR = Path(__file__).parent / "plugins"
-BUILTIN_BACKENDS = ("numpy", "torch", "keras")
+REGISTRY = discover()
+"""Every plugin installed, plus any named in ``LSTM_BENCH_PLUGINS`` when pytest starts: a backend added that
+way is tested like the built-ins."""
+DEFAULT_BACKENDS = tuple(name for name, info in REGISTRY.backends.items() if info.default)
+"""The backends ``bench run`` runs when ``--backend`` is not given (variants are not among them)."""
 
 
-def _builtin_backend_params():
-    registry = discover()
+def backend_params(names):
+    """One pytest param per backend, skipped (with the install hint) where its framework is missing."""
     params = []
-    for name in BUILTIN_BACKENDS:
-        info = registry.backends.get(name)
-        availability = probe(info) if info else None
-        marks = [] if availability and availability.available else [
-            pytest.mark.skip(reason=f"{name} unavailable: {availability.reason if availability else 'not registered'}")
-        ]
+    for name in names:
+        availability = probe(REGISTRY.backends[name])
+        marks = [] if availability.available else [pytest.mark.skip(reason=f"{name} unavailable: {availability.reason}")]
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 
 
-BUILTIN_BACKEND_PARAMS = _builtin_backend_params()
+DEFAULT_BACKEND_PARAMS = backend_params(DEFAULT_BACKENDS)
 
 
 @pytest.fixture

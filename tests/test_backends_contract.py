@@ -6,13 +6,17 @@ import os
 import numpy as np
 import pytest
 
-from harness.contract import WEIGHT_NAMES, expected_layer_output_shapes, expected_layer_params
-from harness.errors import BenchUsageError
 from harness.canonical import keras_default_weights, sample_token_ids
-from harness.plugins import discover
-from harness.spec import ModelSpec
+from harness.contract import (
+    WEIGHT_NAMES,
+    expected_layer_output_shapes,
+    expected_layer_params,
+)
+from harness.errors import BenchUsageError
+from harness.model_spec import ModelSpec
+from harness.plugins.discovery import discover
 
-from conftest import BUILTIN_BACKEND_PARAMS
+from conftest import DEFAULT_BACKEND_PARAMS
 
 COMBINATIONS = list(itertools.product((True, False), repeat=2))
 SMALL = ModelSpec(vocab_size=60, embed_dim=4, hidden=5, seq_len=3, batch_size=2)
@@ -24,7 +28,7 @@ def load_backend(name):
     return info.load()
 
 
-@pytest.fixture(params=BUILTIN_BACKEND_PARAMS)
+@pytest.fixture(params=DEFAULT_BACKEND_PARAMS)
 def backend(request):
     return load_backend(request.param)
 

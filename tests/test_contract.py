@@ -3,6 +3,12 @@
 import numpy as np
 import pytest
 
+from harness.canonical import (
+    keras_default_weights,
+    orthogonal,
+    sample_batch,
+    sample_token_ids,
+)
 from harness.contract import (
     WEIGHT_NAMES,
     check_weights,
@@ -12,8 +18,7 @@ from harness.contract import (
     weight_shapes,
 )
 from harness.errors import BenchUsageError
-from harness.canonical import keras_default_weights, orthogonal, sample_batch, sample_token_ids
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
 
 
 def test_reference_config_has_250115_params():

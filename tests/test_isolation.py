@@ -1,32 +1,33 @@
-"""Worker isolation: a crash, a hang or an exception fails only its own task."""
+"""Worker isolation: a crash, a hang or an exception fails only its own cell."""
 
-from harness.isolation import WorkerLimits, describe_backend, run_tasks
-from harness.plugins import discover
-from harness.spec import ModelSpec
+from harness.cell import Cell
+from harness.execution.worker_manager import WorkerLimits, describe_backend, run_cells
+from harness.model_spec import ModelSpec
+from harness.plugins.discovery import discover
 from harness.suite import SuiteOptions
 
 TRIGGER_HIDDEN = 13  # fake_backends.TRIGGER_HIDDEN: the size that makes the fakes misbehave
 
-TASKS = [("params", ModelSpec(hidden=hidden, vocab_size=20), SuiteOptions()) for hidden in (2, TRIGGER_HIDDEN, 4)]
+CELLS = [Cell("params", ModelSpec(hidden=hidden, vocab_size=20), SuiteOptions()) for hidden in (2, TRIGGER_HIDDEN, 4)]
 
 
 def run(backend_name, timeout=60.0):
     outcomes = {}
-    hello = run_tasks(
-        discover().backend(backend_name), TASKS, lambda index, outcome: outcomes.__setitem__(index, outcome),
-        limits=WorkerLimits(task_timeout_seconds=timeout),
+    hello = run_cells(
+        discover().backend(backend_name), CELLS, lambda index, outcome: outcomes.__setitem__(index, outcome),
+        limits=WorkerLimits(cell_timeout_seconds=timeout),
     )
-    return hello, [outcomes[index] for index in range(len(TASKS))]
+    return hello, [outcomes[index] for index in range(len(CELLS))]
 
 
-def test_healthy_backend_runs_every_task_and_says_hello(fake_backends):
+def test_healthy_backend_runs_every_cell_and_says_hello(fake_backends):
     hello, outcomes = run("fake-ok")
     assert all(outcome.ok for outcome in outcomes)
     assert hello.framework_version.startswith("numpy ") and hello.devices == ["cpu"]
     assert hello.pid > 0
 
 
-def test_a_segfault_fails_its_task_and_a_new_worker_runs_the_rest(fake_backends):
+def test_a_segfault_fails_its_cell_and_a_new_worker_runs_the_rest(fake_backends):
     _, outcomes = run("fake-crash")
     assert outcomes[0].ok and outcomes[2].ok
     assert outcomes[1].error.startswith("worker crashed: killed by SIGSEGV")
@@ -45,7 +46,7 @@ def test_an_exception_is_reported_with_its_traceback(fake_backends):
     assert outcomes[0].ok and outcomes[2].ok
 
 
-def test_a_backend_that_fails_to_load_fails_every_task_with_the_reason(fake_backends):
+def test_a_backend_that_fails_to_load_fails_every_cell_with_the_reason(fake_backends):
     hello, outcomes = run("fake-unloadable")
     assert hello.error == "ImportError: libfake.so: cannot open shared object file"
     assert all(outcome.error == f"backend failed to load: {hello.error}" for outcome in outcomes)

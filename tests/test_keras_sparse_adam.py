@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness.canonical import keras_default_weights, sample_batch
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-from harness.spec import ModelSpec
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 pytest.importorskip("tensorflow")

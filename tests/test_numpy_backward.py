@@ -9,8 +9,8 @@ from backends.numpy_optimizers import NumpyOptimizer
 from backends.numpy_reference import classifier_loss_and_gradients
 from harness.canonical import keras_default_weights, sample_batch
 from harness.contract import WEIGHT_NAMES
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
-from harness.spec import ModelSpec
 
 FD_STEP = 1e-5
 

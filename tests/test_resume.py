@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.results_store import METADATA_FILE, RECORDS_FILE, load_records
+from harness.results.store import METADATA_FILE, RECORDS_FILE, load_records
 
 HIDDEN = "2,3,4,5,6,7"
 COMMAND = [

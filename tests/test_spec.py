@@ -3,7 +3,7 @@
 import pytest
 
 from harness.errors import BenchUsageError
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
 
 
 def test_defaults_are_the_articles_good_day_example():
@@ -17,7 +17,14 @@ def test_dense_features_without_sequences_is_hidden():
     assert ModelSpec(hidden=7, seq_len=11, return_sequences=False).dense_features == 7
 
 
-@pytest.mark.parametrize("field", ["vocab_size", "embed_dim", "hidden", "seq_len", "batch_size"])
+POSITIVE_FIELDS = [name for name, option in ModelSpec.options().items() if option.minimum == 1]
+
+
+def test_the_positive_fields_are_the_sizes():
+    assert POSITIVE_FIELDS == ["vocab_size", "embed_dim", "hidden", "seq_len", "batch_size"]
+
+
+@pytest.mark.parametrize("field", POSITIVE_FIELDS)
 @pytest.mark.parametrize("value", [0, -3, 2.5, "4", True])
 def test_non_positive_or_non_int_sizes_are_refused_with_the_field_name(field, value):
     with pytest.raises(BenchUsageError, match=rf"^{field}: .* is not a positive integer"):
@@ -27,6 +34,12 @@ def test_non_positive_or_non_int_sizes_are_refused_with_the_field_name(field, va
 def test_flags_must_be_bools():
     with pytest.raises(BenchUsageError, match="return_state: 1 is not a bool"):
         ModelSpec(return_state=1)
+
+
+def test_seed_may_be_zero_but_not_negative():
+    assert ModelSpec(seed=0).seed == 0
+    with pytest.raises(BenchUsageError, match=r"^seed: -1 is not a non-negative integer"):
+        ModelSpec(seed=-1)
 
 
 def test_replace_validates_and_leaves_the_original_alone():

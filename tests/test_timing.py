@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from harness.flops import forward_flops, training_step_flops
-from harness.scaling import crossovers, fit_power_law
-from harness.spec import ModelSpec
-from harness.timing import TimingBudget, measure, median_confidence_interval, summarize
+from harness.measurement.flops import forward_flops, training_step_flops
+from harness.measurement.scaling import crossovers, fit_power_law
+from harness.measurement.statistics import median_confidence_interval, summarize
+from harness.measurement.timer import TimingBudget, time_step
+from harness.model_spec import ModelSpec
 
 
 def test_summary_of_known_samples():
@@ -46,7 +47,7 @@ def test_measure_separates_the_first_step_and_honours_the_budget():
             time.sleep(0.05)
 
     budget = TimingBudget(warmup_steps=3, min_seconds=0.0, max_seconds=1.0, min_samples=7, max_samples=7)
-    result = measure(step, budget)
+    result = time_step(step, budget)
     assert len(calls) == 1 + 3 + 7
     assert len(result.samples_seconds) == 7
     assert result.first_step_seconds >= 0.05 > max(result.samples_seconds)

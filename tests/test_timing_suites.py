@@ -4,7 +4,7 @@ import json
 
 from harness.cli import main
 
-from conftest import BUILTIN_BACKENDS
+from conftest import DEFAULT_BACKENDS
 
 TINY = ["--hidden", "8,16", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
         "--min-time", "0.05", "--max-time", "0.2", "--warmup", "1"]
@@ -23,7 +23,7 @@ def test_every_cell_reports_the_figures(capsys, tmp_path):
     assert status == 0
     measured = [record for record in document["records"] if record["status"] == "pass"]
     backends = {record["backend"] for record in measured}
-    assert "numpy" in backends and backends <= set(BUILTIN_BACKENDS)
+    assert "numpy" in backends and backends <= set(DEFAULT_BACKENDS)
     assert {(record["suite"], record["spec"]["hidden"]) for record in measured} >= {
         (suite, hidden) for suite in ("train", "infer") for hidden in (8, 16)
     }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness.canonical import keras_default_weights, sample_token_ids
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
 
 torch = pytest.importorskip("torch")
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from harness.cli import check_command, compare_command, list_command, plugins_command, report_command, run_command
+from harness.cli import (
+    check_command,
+    compare_command,
+    list_command,
+    plugins_command,
+    report_command,
+    run_command,
+)
 from harness.cli.arguments import OneLineArgumentParser
 from harness.errors import BenchUsageError
 

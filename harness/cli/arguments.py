@@ -3,28 +3,51 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 
-def positive_int(text: str) -> int:
-    """An int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer (accepted: an integer >= 1)")
-    return value
+def integer_at_least(minimum: int) -> Callable[[str], int]:
+    """An argument type for one int >= ``minimum``."""
+    noun = _integer_noun(minimum)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {noun} (accepted: an integer >= {minimum})")
+        return value
+
+    parse.__name__ = noun
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer (accepted: an integer >= 0)")
-    return value
+def integer_list_at_least(minimum: int) -> Callable[[str], list[int]]:
+    """An argument type for comma-separated ints >= ``minimum``, e.g. ``3,32,64``."""
+    noun, one = _integer_noun(minimum), integer_at_least(minimum)
+
+    def parse(text: str) -> list[int]:
+        values = []
+        for part in text.split(","):
+            try:
+                values.append(one(part.strip()))
+            except argparse.ArgumentTypeError:
+                raise argparse.ArgumentTypeError(
+                    f"{part.strip()!r} is not a {noun} (accepted: comma-separated integers >= {minimum}, e.g. 3,32,64)"
+                ) from None
+        return values
+
+    parse.__name__ = f"list of {noun}s"
+    return parse
+
+
+def _integer_noun(minimum: int) -> str:
+    return {0: "non-negative integer", 1: "positive integer"}.get(minimum, f"integer >= {minimum}")
+
+
+positive_int = integer_at_least(1)
+non_negative_int = integer_at_least(0)
 
 
 def positive_seconds(text: str) -> float:
@@ -36,19 +59,6 @@ def positive_seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds (accepted: e.g. 60 or 0.5)")
     return value
-
-
-def positive_int_list(text: str) -> list[int]:
-    """Comma-separated ints >= 1, e.g. ``3,32,64``."""
-    values = []
-    for part in text.split(","):
-        try:
-            values.append(positive_int(part.strip()))
-        except argparse.ArgumentTypeError:
-            raise argparse.ArgumentTypeError(
-                f"{part.strip()!r} is not a positive integer (accepted: comma-separated integers >= 1, e.g. 3,32,64)"
-            ) from None
-    return values
 
 
 def percentage(text: str) -> float:

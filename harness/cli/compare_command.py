@@ -23,9 +23,9 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.compare import compare_runs
-    from harness.records import Table
-    from harness.results import resolve_run
+    from harness.rendering import Table
+    from harness.report.run_comparison import compare_runs
+    from harness.results.frame import resolve_run
 
     run_a, run_b = resolve_run(args.run_a, args.results_dir), resolve_run(args.run_b, args.results_dir)
     comparison = compare_runs(run_a, run_b, threshold=args.threshold, force=args.force)

@@ -6,12 +6,11 @@ import argparse
 import json
 import sys
 
-from harness.availability import probe
-from harness.isolation import describe_backend
-from harness.plugins import discover
-from harness.records import Table
-from harness.registry import BackendInfo, Registry
-from harness.rendering import render_tables
+from harness.execution.worker_manager import describe_backend
+from harness.plugins.availability import probe
+from harness.plugins.discovery import discover
+from harness.plugins.registry import BackendInfo, Registry
+from harness.rendering import Table, render_tables
 
 
 def add_parser(subparsers) -> None:

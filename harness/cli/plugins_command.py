@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.plugins import DISABLE_PLUGINS_ENV, LOAD_PLUGINS_ENV, discover
-from harness.records import Table
-from harness.rendering import render_tables
+from harness.plugins.discovery import DISABLE_PLUGINS_ENV, LOAD_PLUGINS_ENV, discover
+from harness.rendering import Table, render_tables
 
 
 def add_parser(subparsers) -> None:

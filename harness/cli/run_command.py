@@ -3,31 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from pathlib import Path
 
 from harness import environment
-from harness.availability import nvidia_gpu_visible, probe
-from harness.cli.arguments import name_list, non_negative_int, positive_int, positive_int_list, positive_seconds
+from harness.cli.arguments import (
+    integer_at_least,
+    integer_list_at_least,
+    name_list,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+)
 from harness.cli.progress import ProgressBar
 from harness.errors import BenchUsageError
-from harness.gemm_peak import cpu_sgemm_gflops
-from harness.isolation import WorkerLimits
-from harness.plugins import discover
-from harness.records import FAILING_STATUSES, Record
-from harness.registry import BackendInfo, Registry
+from harness.execution.runner import RunRequest, SuitePlan, count_cells, execute
+from harness.execution.worker_manager import WorkerLimits
+from harness.measurement.gemm_peak import cpu_sgemm_gflops
+from harness.measurement.timer import QUICK_BUDGET, TimingBudget
+from harness.model_spec import ModelSpec
+from harness.plugins.availability import nvidia_gpu_visible, probe
+from harness.plugins.discovery import discover
+from harness.plugins.registry import BackendInfo, Registry
 from harness.rendering import FORMATS, render_json, render_tables
-from harness.results_store import RunStore, load_records
-from harness.runner import RunRequest, SuitePlan, count_cells, execute, record_key
-from harness.spec import ModelSpec
+from harness.results.record import FAILING_STATUSES, STATUSES, Record
+from harness.results.store import RunStore, load_records
 from harness.suite import Suite, SuiteOptions
-from harness.timing import QUICK_BUDGET, TimingBudget
 
-MODEL_OPTIONS = ("vocab_size", "embed_dim", "seq_len", "batch_size", "return_sequences", "return_state", "seed")
-"""`ModelSpec` fields the command line may set; what it leaves out comes from each suite's defaults."""
 DEVICES = ("cpu", "cuda", "all")
-STATUSES = ("pass", "fail", "error", "unavailable", "unsupported", "skipped")
 
 
 def add_parser(subparsers) -> None:
@@ -37,17 +42,8 @@ def add_parser(subparsers) -> None:
                              "'all' = every suite including timing (default: params)")
     parser.add_argument("--backend", type=name_list, default=None,
                         help="backend(s), comma-separated, or 'all' with variants (default: every non-variant backend)")
-    model = parser.add_argument_group("model (defaults: each suite's own; the article's model for params, "
-                                      "a realistic classifier for train/infer)")
-    model.add_argument("--hidden", type=positive_int_list, help="LSTM units, comma-separated, e.g. 3,32,64")
-    model.add_argument("--vocab-size", type=positive_int, help="vocabulary size")
-    model.add_argument("--embed-dim", type=positive_int, help="embedding width")
-    model.add_argument("--seq-len", type=positive_int_list, help="tokens per example; a comma list sweeps it")
-    model.add_argument("--batch-size", type=positive_int_list, help="examples per batch; a comma list sweeps it")
-    model.add_argument("--return-sequences", action=argparse.BooleanOptionalAction, default=None,
-                       help="LSTM returns every step, flattened for the head")
-    model.add_argument("--return-state", action="store_true", default=None, help="LSTM also returns its final (h, c)")
-    model.add_argument("--seed", type=non_negative_int, help="seed for weights and inputs (default: 0)")
+    add_model_arguments(parser.add_argument_group(
+        "model (defaults: each suite's own; the article's model for params, a realistic classifier for train/infer)"))
     suites = parser.add_argument_group("suite options")
     suites.add_argument("--steps", type=positive_int, default=SuiteOptions().steps,
                         help=f"optimizer steps per training run (suite training; default: {SuiteOptions().steps})")
@@ -66,10 +62,23 @@ def add_parser(subparsers) -> None:
     run.add_argument("--resume", metavar="RUN_ID",
                      help="finish an interrupted run: run only its missing cells, with its saved options")
     run.add_argument("--timeout", type=positive_seconds, default=600.0,
-                     help="seconds one task may take before its worker is killed (default: 600)")
+                     help="seconds one cell may take before its worker is killed (default: 600)")
     run.add_argument("--memory-limit", type=positive_int, metavar="MIB",
                      help="kill a worker whose resident memory exceeds this many MiB; only its cell fails")
     parser.set_defaults(handler=handle)
+
+
+def add_model_arguments(group) -> None:
+    """One option per `ModelSpec` field, as its metadata says: ``--hidden`` etc. take comma lists (sweeps),
+    other ints one value, bools ``--flag``/``--no-flag``. What the command line leaves out stays None and
+    comes from each suite's defaults."""
+    for name, option in ModelSpec.options().items():
+        flag = "--" + name.replace("_", "-")
+        if option.minimum is None:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=option.help)
+        else:
+            parse = integer_list_at_least(option.minimum) if option.sweep else integer_at_least(option.minimum)
+            group.add_argument(flag, type=parse, help=option.help)
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
@@ -87,10 +96,9 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     backends = select_backends(args.backend, registry)
     saved_peak = store.metadata.get("cpu_gemm_peak_gflops") if store else None
     options = suite_options(args, plans, cpu_peak_gflops=saved_peak)
-    suites = {plan.suite.name: plan.suite for plan in plans}
-    done = frozenset(key for key in (record_key(record, suites) for record in previous) if key is not None)
+    done = frozenset(record.cell_key() for record in previous)
     limits = WorkerLimits(
-        task_timeout_seconds=args.timeout,
+        cell_timeout_seconds=args.timeout,
         threads=args.threads,
         memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
     )
@@ -130,19 +138,18 @@ def _reparse(saved_arguments: list[str], *, output_format: str, out: Path) -> ar
 
 def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]:
     """Each selected suite with its specs: the suite's defaults, overridden by what the user gave; one
-    spec per combination of the listed hidden sizes, sequence lengths and batch sizes."""
-    given = {field: getattr(args, field) for field in MODEL_OPTIONS if getattr(args, field) is not None}
-    sweeps = {field: given.pop(field) for field in ("seq_len", "batch_size") if field in given}
+    spec per combination of the swept fields' values (`ModelSpec` fields marked ``sweep``: hidden sizes,
+    sequence lengths, batch sizes), hidden varying fastest."""
+    options = ModelSpec.options()
+    given = {name: getattr(args, name) for name in options if getattr(args, name) is not None}
+    swept = [name for name, option in options.items() if option.sweep and name != "hidden"] + ["hidden"]
     plans = []
     for suite in select_suites(args.suite, registry):
         base = suite.quick_spec if args.quick and suite.quick_spec else suite.default_spec
-        hidden = args.hidden or (suite.quick_hidden if args.quick and suite.quick_hidden else suite.default_hidden)
-        specs = [
-            ModelSpec(**{**base.to_dict(), **given, "hidden": h, "seq_len": t, "batch_size": b})
-            for t in sweeps.get("seq_len", [base.seq_len])
-            for b in sweeps.get("batch_size", [base.batch_size])
-            for h in hidden
-        ]
+        suite_hidden = suite.quick_hidden if args.quick and suite.quick_hidden else suite.default_hidden
+        fixed = {name: value for name, value in given.items() if name not in swept}
+        axes = [given.get(name, list(suite_hidden) if name == "hidden" else [getattr(base, name)]) for name in swept]
+        specs = [ModelSpec(**{**base.to_dict(), **fixed, **dict(zip(swept, values))}) for values in itertools.product(*axes)]
         plans.append(SuitePlan(suite, specs))
     return plans
 
@@ -175,7 +182,7 @@ def select_suites(names: list[str], registry: Registry) -> list[Suite]:
     selected: list[Suite] = []
     for name in dict.fromkeys(names):
         if name == "checks":
-            selected += [suite for suite in registry.suites.values() if not suite.measures_time]
+            selected += registry.check_suites()
         else:
             selected.append(registry.suite(name))
     return list(dict.fromkeys(selected))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from harness.report.tables import TIMING_SUITES
+from harness.report.tables import timed_cells
 
 LIST_COLUMNS = ("samples_seconds",)
 NESTED_COLUMNS = ("layers", "errors", "optimizers", "outputs", "expected_outputs", "layer_output_shapes", "traceback")
@@ -34,7 +34,7 @@ def to_csv(frame) -> str:
 
 def to_dashboard(frame) -> list[dict]:
     """The measured timing cells in github-action-benchmark's ``customSmallerIsBetter`` shape."""
-    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    timed = timed_cells(frame)
     return [
         {
             "name": f"{row.suite}/{row.device}/{row.backend}/hidden={row.hidden}/T={row.seq_len}/B={row.batch_size}",

@@ -11,7 +11,7 @@ import html
 
 from tabulate import tabulate
 
-from harness.records import Table
+from harness.rendering import Table
 from harness.report.plots import Figure
 
 STYLE = """

@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.report.tables import TIMING_SUITES
+from harness.report.tables import timed_cells
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def timing_figures(frame) -> list[Figure]:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import ScalarFormatter
 
-    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    timed = timed_cells(frame)
     figures = []
     for (suite, device), group in timed.groupby(["suite", "device"], sort=False):
         figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)

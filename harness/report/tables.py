@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.records import Table
-from harness.statistics import median_ratio
+from harness.measurement.statistics import median_ratio
+from harness.rendering import Table
 
-TIMING_SUITES = ("train", "infer")
+
+def timing_suite_names() -> set[str]:
+    """The registered suites that measure time, as each suite declares (`harness.suite.Suite.measures_time`)."""
+    from harness.plugins.discovery import discover
+
+    return {suite.name for suite in discover().timing_suites()}
+
+
+def timed_cells(frame):
+    """The rows of passed timing cells: what the comparisons, plots and exports are made of."""
+    return frame[frame.suite.isin(timing_suite_names()) & (frame.status == "pass")]
 
 
 def environment_table(metadata: dict[str, Any]) -> Table:
@@ -31,7 +41,7 @@ def environment_table(metadata: dict[str, Any]) -> Table:
 
 def choose_baseline(frame, requested: str | None) -> str | None:
     """The backend ratios are relative to: ``requested``, else torch, else the first one measured."""
-    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    timed = timed_cells(frame)
     backends = list(dict.fromkeys(timed.backend))
     if requested:
         return requested
@@ -41,7 +51,7 @@ def choose_baseline(frame, requested: str | None) -> str | None:
 def comparison_tables(frame, baseline: str | None) -> list[Table]:
     """Per timing suite, device and (seq_len, batch): each backend's median and its speed-up over the
     baseline with a bootstrap 95% CI; ``*`` marks the fastest backend at each hidden size."""
-    timed = frame[frame.suite.isin(TIMING_SUITES) & (frame.status == "pass")]
+    timed = timed_cells(frame)
     tables = []
     for (suite, device, seq_len, batch), group in timed.groupby(["suite", "device", "seq_len", "batch_size"], sort=False):
         backends = list(dict.fromkeys(group.backend))
@@ -70,7 +80,7 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
 
 def checks_table(frame) -> Table | None:
     """Per check suite and backend: how many cells passed, failed or errored, and the worst error."""
-    checks = frame[~frame.suite.isin(TIMING_SUITES)]
+    checks = frame[~frame.suite.isin(timing_suite_names())]
     if checks.empty:
         return None
     rows = []
@@ -78,7 +88,8 @@ def checks_table(frame) -> Table | None:
         counts = group.status.value_counts()
         summary = ", ".join(f"{count} {status}" for status, count in counts.items())
         rows.append((suite, backend, summary, _worst_error(suite, group)))
-    return Table("checks: params, shapes, gradients, training", ("suite", "backend", "cells", "worst error"), tuple(rows))
+    title = "checks: " + ", ".join(dict.fromkeys(checks.suite))
+    return Table(title, ("suite", "backend", "cells", "worst error"), tuple(rows))
 
 
 def _worst_error(suite: str, group) -> str:

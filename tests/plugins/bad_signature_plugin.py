@@ -1,6 +1,6 @@
 """A plugin whose hook asks for an argument the spec does not have."""
 
-from harness.hookspecs import hookimpl
+from harness.api import hookimpl
 
 
 @hookimpl

@@ -1,7 +1,6 @@
 """A plugin that tries to take the built-in name ``torch``."""
 
-from harness.hookspecs import hookimpl
-from harness.registry import BackendInfo
+from harness.api import BackendInfo, hookimpl
 
 
 @hookimpl

@@ -10,9 +10,7 @@ import time
 import numpy as np
 
 from backends.numpy_backend import NumpyBackend, NumpyClassifier
-from harness.contract import ClassifierModel, ForwardOutput, LayerSummary
-from harness.hookspecs import hookimpl
-from harness.registry import BackendInfo
+from harness.api import BackendInfo, ClassifierModel, ForwardOutput, LayerSummary, hookimpl
 
 TRIGGER_HIDDEN = 13
 """Specs with this hidden size make the crashing and hanging backends misbehave; others run normally."""

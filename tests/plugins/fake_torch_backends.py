@@ -1,7 +1,7 @@
 """A torch backend that leaves ``torch.optim.Adam``'s epsilon where PyTorch puts it (imported by workers only)."""
 
 from backends.torch_backend import TorchBackend, TorchClassifier
-from harness.optimizers import OptimizerSpec
+from harness.api import OptimizerSpec
 
 
 class NativeEpsilonTorchClassifier(TorchClassifier):

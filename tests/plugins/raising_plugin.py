@@ -1,6 +1,6 @@
 """A plugin whose hook raises."""
 
-from harness.hookspecs import hookimpl
+from harness.api import hookimpl
 
 
 @hookimpl

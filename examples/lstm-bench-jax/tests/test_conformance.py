@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.conformance import CHECK_SUITES
+from harness.api import check_suite_names
 
 
-@pytest.mark.parametrize("suite", CHECK_SUITES)
+@pytest.mark.parametrize("suite", check_suite_names())
 def test_jax_backend_conforms(bench_conformance, suite):
     bench_conformance(suite)

@@ -5,7 +5,7 @@
 - gradients: ``jax.value_and_grad`` of the mean binary cross-entropy (predictions clipped to
   [1e-7, 1 - 1e-7] like Keras);
 - optimizers: SGD and Adam written with ``jax.tree_util`` in the Keras form lstm-bench defines
-  (``harness.optimizers``); the whole training step is one ``jax.jit`` function.
+  (`harness.api.OptimizerSpec`); the whole training step is one ``jax.jit`` function.
 """
 
 from __future__ import annotations
@@ -17,10 +17,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.canonical import keras_default_weights
-from harness.contract import Backend, ClassifierModel, ForwardOutput, LayerSummary, check_weights
-from harness.optimizers import OptimizerSpec
-from harness.spec import ModelSpec
+from harness.api import (
+    Backend,
+    ClassifierModel,
+    ForwardOutput,
+    LayerSummary,
+    ModelSpec,
+    OptimizerSpec,
+    check_weights,
+    keras_default_weights,
+)
 
 BCE_EPSILON = 1e-7
 

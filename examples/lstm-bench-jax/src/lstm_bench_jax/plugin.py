@@ -1,8 +1,7 @@
 """The plugin module lstm-bench loads through the ``lstm_bench`` entry point. It must stay light: it
 declares the backend and names the class to import later, in the backend's own worker process."""
 
-from harness.hookspecs import hookimpl
-from harness.registry import BackendInfo
+from harness.api import BackendInfo, hookimpl
 
 
 @hookimpl

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BenchUsageError
-from harness.records import Record
+from harness.results.record import Record
 
 METADATA_FILE = "metadata.json"
 RECORDS_FILE = "records.jsonl"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from harness.registry import BackendInfo
+    from harness.plugins.registry import BackendInfo
     from harness.suite import Suite
 
 PROJECT_NAME = "lstm_bench"
@@ -34,7 +34,7 @@ def bench_register_backends(register: Callable[[BackendInfo], None]) -> None:
     Keep the plugin module free of framework imports: `BackendInfo.implementation` names the class
     (``"package.module:Class"``) that the harness imports later, inside the backend's worker process.
 
-    :param register: call it with a `harness.registry.BackendInfo`; a name already taken is rejected
+    :param register: call it with a `harness.plugins.registry.BackendInfo`; a name already taken is rejected
         and reported against your plugin.
     """
 

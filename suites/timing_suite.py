@@ -1,7 +1,7 @@
 """What the timing suites ``train`` and ``infer`` share: cells per device, the timing loop, the figures.
 
 Each cell builds the model on its device, prepares the batch there (outside the timed region), times
-one step with `harness.timing.measure`, and samples the worker's peak memory while doing so. The
+one step with `harness.measurement.timer.time_step`, and samples the worker's peak memory while doing so. The
 judge turns raw samples into the figures a reviewer asks for; the raw samples stay in the record.
 See docs/methodology.md.
 """
@@ -16,12 +16,14 @@ import numpy as np
 
 from harness.canonical import sample_batch
 from harness.contract import Backend, ClassifierModel, UnsupportedCapability
-from harness.memory import PeakRSSSampler
-from harness.records import PASS, Record, Table
-from harness.scaling import crossovers, fit_power_law
-from harness.spec import ModelSpec
+from harness.measurement.memory import PeakRSSSampler
+from harness.measurement.scaling import crossovers, fit_power_law
+from harness.measurement.statistics import summarize
+from harness.measurement.timer import time_step
+from harness.model_spec import ModelSpec
+from harness.rendering import Table
+from harness.results.record import PASS, Record
 from harness.suite import Suite, SuiteOptions
-from harness.timing import measure, summarize
 
 TIMING_DEFAULT_SPEC = ModelSpec(vocab_size=20000, embed_dim=128, hidden=32, seq_len=100, batch_size=64)
 """A realistic text classifier: 20k-word vocabulary, 128-wide embeddings, 100-token reviews, batch 64."""
@@ -64,7 +66,7 @@ class TimedSuite(Suite):
             return {"unsupported": str(reason)}
         model.reset_peak_device_memory()
         with PeakRSSSampler() as rss:
-            timing = measure(step, options.budget)
+            timing = time_step(step, options.budget)
         if device not in _gemm_peaks and device != "cpu":
             _gemm_peaks[device] = backend.gemm_peak_gflops(device)
         return {

@@ -1,18 +1,25 @@
-"""Run suites across backends: one worker per backend, records judged and saved as outcomes arrive."""
+"""Run suites across backends: one worker per backend, records judged and saved as outcomes arrive.
+
+This is the parent's loop: plan the cells (`harness.cell.Cell`) of every suite, hand each backend's
+pending cells to its worker (`harness.execution.worker_manager`), judge each outcome with its suite in
+this process, and append the record to the run directory (`harness.results.store`) the moment it exists.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.availability import probe
-from harness.isolation import WorkerLimits, run_tasks
-from harness.records import ERROR, UNAVAILABLE, Record
-from harness.registry import BackendInfo
-from harness.results_store import RunStore
-from harness.spec import ModelSpec
+from harness.cell import Cell
+from harness.errors import one_line
+from harness.execution.protocol import CellOutcome
+from harness.execution.worker_manager import WorkerLimits, run_cells
+from harness.model_spec import ModelSpec
+from harness.plugins.availability import probe
+from harness.plugins.registry import BackendInfo
+from harness.results.record import ERROR, UNAVAILABLE, Record
+from harness.results.store import RunStore
 from harness.suite import Suite, SuiteOptions
-from harness.worker import TaskOutcome, one_line
 
 
 @dataclass
@@ -32,7 +39,12 @@ class RunRequest:
     options: SuiteOptions = field(default_factory=SuiteOptions)
     limits: WorkerLimits = field(default_factory=WorkerLimits)
     done_keys: frozenset = frozenset()
-    """Cells already recorded (``record_key``), skipped when resuming a run."""
+    """Cells already recorded (`harness.results.record.Record.cell_key`), skipped when resuming a run."""
+
+    @property
+    def suites(self) -> dict[str, Suite]:
+        """The planned suites by name."""
+        return {plan.suite.name: plan.suite for plan in self.plans}
 
 
 @dataclass
@@ -43,34 +55,13 @@ class RunResult:
     backend_details: dict[str, dict] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One unit of work for one backend: a suite, a spec and the options (device) of that cell."""
-
-    suite: Suite
-    spec: ModelSpec
-    options: SuiteOptions
-
-    def key(self, backend_name: str) -> tuple:
-        return (backend_name, *self.suite.cell_key(self.spec, self.options))
-
-
-def record_key(record: Record, suites: dict[str, Suite]) -> tuple | None:
-    """The cell key of a saved record, to know which cells a resumed run still lacks."""
-    suite = suites.get(record.suite)
-    if suite is None:
-        return None
-    options = SuiteOptions(device=record.details.get("device", "cpu"))
-    return (record.backend, *suite.cell_key(ModelSpec(**record.spec), options))
-
-
 def plan_cells(request: RunRequest) -> list[Cell]:
     """Every cell of the request, for one backend, in run order."""
     return [
-        Cell(plan.suite, cell_spec, cell_options)
+        cell
         for plan in request.plans
         for spec in plan.specs
-        for cell_spec, cell_options in plan.suite.cells(spec, request.options)
+        for cell in plan.suite.cells(spec, request.options)
     ]
 
 
@@ -82,6 +73,7 @@ def execute(
 ) -> RunResult:
     """Run ``request``; every record is appended to ``store`` the moment it exists."""
     result = RunResult()
+    suites = request.suites
 
     def keep(record: Record) -> None:
         result.records.append(record)
@@ -97,20 +89,15 @@ def execute(
             progress(f"{info.name}: unavailable: {availability.reason}")
             result.backend_details[info.name] = {"available": False, "reason": availability.reason}
             for cell in cells:
-                keep(Record(cell.suite.name, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
-                            cell.suite.record_details(cell.options)))
+                keep(Record(cell.suite, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
+                            suites[cell.suite].record_details(cell.options)))
             continue
-        progress(f"{info.name}: running {len(cells)} task(s) in a worker process")
+        progress(f"{info.name}: running {len(cells)} cell(s) in a worker process")
 
-        def on_outcome(index: int, outcome: TaskOutcome, info: BackendInfo = info, cells: list[Cell] = cells) -> None:
-            keep(_judge(cells[index], info.name, outcome))
+        def on_outcome(index: int, outcome: CellOutcome, info: BackendInfo = info, cells: list[Cell] = cells) -> None:
+            keep(judge(suites[cells[index].suite], cells[index], info.name, outcome))
 
-        hello = run_tasks(
-            info,
-            [(cell.suite.name, cell.spec, cell.options) for cell in cells],
-            on_outcome,
-            limits=request.limits,
-        )
+        hello = run_cells(info, cells, on_outcome, limits=request.limits)
         result.backend_details[info.name] = {
             "available": True,
             "plugin": info.plugin,
@@ -132,8 +119,9 @@ def count_cells(request: RunRequest) -> int:
     return sum(len(pending_cells(request, info.name)) for info in request.backends)
 
 
-def _judge(cell: Cell, backend_name: str, outcome: TaskOutcome) -> Record:
-    suite, spec, options = cell.suite, cell.spec, cell.options
+def judge(suite: Suite, cell: Cell, backend_name: str, outcome: CellOutcome) -> Record:
+    """The record of one cell's outcome: the suite's verdict, or an error that says why there is none."""
+    spec, options = cell.spec, cell.options
     if not outcome.ok:
         return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: {outcome.error}",
                       {**suite.record_details(options), "traceback": outcome.traceback})

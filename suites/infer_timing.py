@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from harness.flops import forward_flops
-from harness.hookspecs import hookimpl
-from suites.timed import TimedSuite
+from harness.measurement.flops import forward_flops
+from harness.plugins.hookspecs import hookimpl
+from suites.timing_suite import TimedSuite
 
 
 class InferSuite(TimedSuite):

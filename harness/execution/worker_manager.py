@@ -1,15 +1,15 @@
-"""Run one backend's tasks in a worker subprocess; survive its crashes and hangs.
+"""The parent side: run one backend's cells in a worker subprocess, and survive its crashes and hangs.
 
-Each backend gets its own interpreter (TensorFlow, PyTorch and JAX can clash inside one process, and
-memory figures stay honest). Outcomes stream back task by task. If the worker dies or stops making
-progress, the task it was on is reported as an error with the reason, and a fresh worker takes the
-remaining tasks: one bad cell never loses the others.
+The child side is `harness.execution.worker`; what they exchange is `harness.execution.protocol`. Each
+backend gets its own interpreter (TensorFlow, PyTorch and JAX can clash inside one process, and
+memory figures stay honest). Outcomes stream back cell by cell. If the worker dies or stops making
+progress, the cell it was on is reported as an error with the reason, and a fresh worker takes the
+remaining cells: one bad cell never loses the others.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -18,11 +18,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import harness
-from harness.registry import BackendInfo
-from harness.worker import HELLO_FILE, JOB_FILE, TaskOutcome, WorkerHello, result_file
+from harness.cell import Cell
+from harness.execution.protocol import (
+    HELLO_FILE,
+    JOB_FILE,
+    STDERR_FILE,
+    CellOutcome,
+    WorkerHello,
+    read,
+    result_file,
+    write_atomically,
+)
+from harness.plugins.registry import BackendInfo
 
 POLL_SECONDS = 0.02
 QUIET_FRAMEWORKS_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -39,33 +48,30 @@ class WorkerLimits:
     """What a worker may use.
 
     Attributes:
-        task_timeout_seconds: longest one task may run (the first one's clock includes importing the
-            framework) before the worker is killed and the task reported as timed out.
+        cell_timeout_seconds: longest one cell may run (the first one's clock includes importing the
+            framework) before the worker is killed and the cell reported as timed out.
         threads: CPU threads for every framework and BLAS in the worker; None leaves the defaults.
-        memory_limit_bytes: the worker is killed, and its task failed, when its resident memory exceeds
+        memory_limit_bytes: the worker is killed, and its cell failed, when its resident memory exceeds
             this; None for no limit.
     """
 
-    task_timeout_seconds: float = 600.0
+    cell_timeout_seconds: float = 600.0
     threads: int | None = None
     memory_limit_bytes: int | None = None
 
-Task = tuple[str, Any, Any]
-"""``(suite_name, spec, options)``: what a worker is asked to do."""
 
-
-def run_tasks(
+def run_cells(
     info: BackendInfo,
-    tasks: Sequence[Task],
-    on_outcome: Callable[[int, TaskOutcome], None],
+    cells: Sequence[Cell],
+    on_outcome: Callable[[int, CellOutcome], None],
     *,
     limits: WorkerLimits,
 ) -> WorkerHello | None:
-    """Run ``tasks`` for backend ``info`` in worker processes; call ``on_outcome(index, outcome)`` as each ends.
+    """Run ``cells`` for backend ``info`` in worker processes; call ``on_outcome(index, outcome)`` as each ends.
 
     :returns: the first worker's hello (framework version, devices), or None if none said hello.
     """
-    pending = list(enumerate(tasks))
+    pending = list(enumerate(cells))
     hello: WorkerHello | None = None
     while pending:
         finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits)
@@ -73,14 +79,14 @@ def run_tasks(
         if failure is None:
             break
         index = pending[finished][0]
-        on_outcome(index, TaskOutcome(error=failure))
+        on_outcome(index, CellOutcome(error=failure))
         pending = pending[finished + 1:]
     return hello
 
 
 def describe_backend(info: BackendInfo, *, timeout_seconds: float) -> WorkerHello:
-    """Start ``info``'s worker with no tasks: the framework's own version and devices, or why it fails."""
-    _, failure, hello = _run_worker(info, [], lambda index, outcome: None, WorkerLimits(task_timeout_seconds=timeout_seconds))
+    """Start ``info``'s worker with no cells: the framework's own version and devices, or why it fails."""
+    _, failure, hello = _run_worker(info, [], lambda index, outcome: None, WorkerLimits(cell_timeout_seconds=timeout_seconds))
     if hello is None:
         return WorkerHello(error=failure or "the worker exited without saying hello")
     return hello
@@ -88,18 +94,17 @@ def describe_backend(info: BackendInfo, *, timeout_seconds: float) -> WorkerHell
 
 def _run_worker(
     info: BackendInfo,
-    pending: list[tuple[int, Task]],
-    on_outcome: Callable[[int, TaskOutcome], None],
+    pending: list[tuple[int, Cell]],
+    on_outcome: Callable[[int, CellOutcome], None],
     limits: WorkerLimits,
 ) -> tuple[int, str | None, WorkerHello | None]:
-    """One worker over ``pending``: returns (tasks finished, why it stopped early or None, its hello)."""
+    """One worker over ``pending``: returns (cells finished, why it stopped early or None, its hello)."""
     with tempfile.TemporaryDirectory(prefix="lstm-bench-worker-") as directory:
         job_dir = Path(directory)
-        with open(job_dir / JOB_FILE, "wb") as handle:
-            pickle.dump({"backend": info.name, "tasks": [task for _, task in pending]}, handle)
-        with open(job_dir / "stderr.log", "wb") as log:
+        write_atomically(job_dir / JOB_FILE, {"backend": info.name, "cells": [cell for _, cell in pending]})
+        with open(job_dir / STDERR_FILE, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "harness.worker", str(job_dir)],
+                [sys.executable, "-m", "harness.execution.worker", str(job_dir)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -109,20 +114,20 @@ def _run_worker(
         hello = None
         finished = 0
         last_progress = time.monotonic()
-        timeout = limits.task_timeout_seconds
+        timeout = limits.cell_timeout_seconds
         try:
             while finished < len(pending):
                 if hello is None and (job_dir / HELLO_FILE).exists():
-                    hello = _load(job_dir / HELLO_FILE)
+                    hello = read(job_dir / HELLO_FILE)
                 path = job_dir / result_file(finished)
                 if path.exists():
-                    on_outcome(pending[finished][0], _load(path))
+                    on_outcome(pending[finished][0], read(path))
                     finished += 1
                     last_progress = time.monotonic()
                     continue
                 exit_code = process.poll()
                 if exit_code is not None and not path.exists():
-                    return finished, _exit_reason(exit_code, job_dir / "stderr.log"), hello
+                    return finished, _exit_reason(exit_code, job_dir / STDERR_FILE), hello
                 if time.monotonic() - last_progress > timeout:
                     _kill(process)
                     return finished, f"timed out after {timeout:g} s; its worker was killed", hello
@@ -140,7 +145,7 @@ def _run_worker(
                 _kill(process)
                 return finished, f"timed out after {timeout:g} s while exiting; its worker was killed", hello
             if hello is None and (job_dir / HELLO_FILE).exists():
-                hello = _load(job_dir / HELLO_FILE)
+                hello = read(job_dir / HELLO_FILE)
             return finished, None, hello
         finally:
             if process.poll() is None:
@@ -168,11 +173,6 @@ def process_rss_bytes(pid: int) -> int:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
-
-
-def _load(path: Path) -> Any:
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
 
 
 def _kill(process: subprocess.Popen) -> None:

@@ -1,18 +1,18 @@
 """Timing method: first step apart, warm-up, then repeats until a time budget or a tight enough CI.
 
 The timed function must return only when the device has finished (backends synchronise inside it).
-Statistics are robust: the median and its 95% confidence interval from order statistics (no normality
-assumption), the interquartile range, the minimum and the mean.
+The samples are summarised by `harness.measurement.statistics`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from harness.measurement.statistics import median_confidence_interval
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class TimingResult:
     samples_seconds: tuple[float, ...]
 
 
-def measure(step: Callable[[], object], budget: TimingBudget) -> TimingResult:
+def time_step(step: Callable[[], object], budget: TimingBudget) -> TimingResult:
     """Time ``step``: once cold, ``warmup_steps`` untimed, then samples within ``budget``."""
     started = time.perf_counter()
     step()
@@ -69,47 +69,3 @@ def measure(step: Callable[[], object], budget: TimingBudget) -> TimingResult:
             if (high - low) <= budget.target_ci_width * float(np.median(samples)):
                 break
     return TimingResult(first_step_seconds, tuple(samples))
-
-
-def median_confidence_interval(samples, confidence: float = 0.95) -> tuple[float, float]:
-    """Distribution-free CI of the median from order statistics (normal approximation to the binomial).
-
-    The ranks are ``n/2 -+ z*sqrt(n)/2``; with fewer than 6 samples the interval is the whole range.
-    """
-    ordered = np.sort(np.asarray(samples, dtype=np.float64))
-    n = ordered.size
-    if n < 6:
-        return float(ordered[0]), float(ordered[-1])
-    z = _normal_quantile(0.5 + confidence / 2)
-    half_width = z * math.sqrt(n) / 2
-    lower_rank = max(int(math.floor(n / 2 - half_width)), 1)
-    upper_rank = min(int(math.ceil(n / 2 + half_width)) + 1, n)
-    return float(ordered[lower_rank - 1]), float(ordered[upper_rank - 1])
-
-
-def _normal_quantile(probability: float) -> float:
-    """Inverse of the standard normal CDF (bisection on erf; exact enough for CI ranks)."""
-    low, high = -10.0, 10.0
-    for _ in range(100):
-        middle = (low + high) / 2
-        if 0.5 * (1 + math.erf(middle / math.sqrt(2))) < probability:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
-
-
-def summarize(samples) -> dict[str, float | int]:
-    """Median, IQR, min, mean, 95% CI of the median and sample count, in seconds."""
-    values = np.asarray(samples, dtype=np.float64)
-    q25, median, q75 = np.percentile(values, [25, 50, 75])
-    low, high = median_confidence_interval(values)
-    return {
-        "median_seconds": float(median),
-        "iqr_seconds": float(q75 - q25),
-        "min_seconds": float(values.min()),
-        "mean_seconds": float(values.mean()),
-        "ci95_low_seconds": low,
-        "ci95_high_seconds": high,
-        "samples": int(values.size),
-    }

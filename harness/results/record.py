@@ -1,9 +1,11 @@
-"""`Record`: one suite's verdict for one backend and one spec; `Table`: what a suite prints."""
+"""`Record`: one suite's verdict for one backend and one cell, and the statuses a record can have."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.cell import cell_key
 
 PASS = "pass"
 FAIL = "fail"
@@ -11,6 +13,9 @@ ERROR = "error"
 UNAVAILABLE = "unavailable"
 UNSUPPORTED = "unsupported"
 SKIPPED = "skipped"
+
+STATUSES = (PASS, FAIL, ERROR, UNAVAILABLE, UNSUPPORTED, SKIPPED)
+"""Every status, in the order summaries list them."""
 
 FAILING_STATUSES = frozenset({FAIL, ERROR})
 """Statuses that make ``bench run`` exit with 1. An unavailable backend that was not asked for by name,
@@ -50,6 +55,15 @@ class Record:
             **self.details,
         }
 
+    @property
+    def device(self) -> str:
+        """The device the cell ran on; suites without devices run on the CPU."""
+        return self.details.get("device", "cpu")
+
+    def cell_key(self) -> tuple:
+        """The identity of the cell this record reports (`harness.cell.cell_key`)."""
+        return cell_key(self.suite, self.backend, self.device, self.spec)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
         """Rebuild a record saved by `to_json`."""
@@ -62,14 +76,3 @@ class Record:
             message=data.get("message", ""),
             details={key: value for key, value in data.items() if key not in fixed},
         )
-
-
-@dataclass(frozen=True)
-class Table:
-    """A titled table, rendered with tabulate as text, markdown, or embedded in JSON."""
-
-    title: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[Any, ...], ...]
-    align: tuple[str, ...] | None = None
-    """Per-column ``left``/``right``/``center``; default: everything left-aligned."""

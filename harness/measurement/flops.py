@@ -14,7 +14,7 @@ product. Optimizer updates are elementwise and left out.
 
 from __future__ import annotations
 
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
 
 
 def forward_flops(spec: ModelSpec) -> int:

@@ -3,7 +3,7 @@
 For every timing cell present in both runs (same suite, backend, device and spec), the ratio of
 medians B/A gets a 95% percentile-bootstrap interval from the raw samples, and the two-sided
 Mann-Whitney U test on the raw samples says whether the difference is significant (p < 0.05; see
-`harness.statistics`). A significant cell is *slower* when B/A > 1, *faster* when B/A < 1; others are
+`harness.measurement.statistics`). A significant cell is *slower* when B/A > 1, *faster* when B/A < 1; others are
 *not significant*. A slower cell whose ratio exceeds ``1 + threshold`` is a regression (``bench
 compare`` exits 1), like ``asv compare`` and ``pyperf compare_to``. Runs from different machines,
 thread counts or cell sets are refused unless forced.
@@ -14,9 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.cell import CELL_FIELDS, cell_key
 from harness.errors import BenchUsageError
-from harness.results import CELL_COLUMNS, load_metadata, rows
-from harness.statistics import RatioEstimate, geometric_mean, mann_whitney_p_value, median_ratio
+from harness.measurement.statistics import (
+    RatioEstimate,
+    geometric_mean,
+    mann_whitney_p_value,
+    median_ratio,
+)
+from harness.results.frame import load_metadata, rows
 
 MACHINE_KEYS = ("cpu_model", "cpu_count", "machine", "os")
 SIGNIFICANCE_LEVEL = 0.05
@@ -73,7 +79,7 @@ def compare_runs(run_a: Path, run_b: Path, *, threshold: float = 0.05, force: bo
         p_value = mann_whitney_p_value(a["samples_seconds"], b["samples_seconds"])
         verdict = NOT_SIGNIFICANT if p_value >= SIGNIFICANCE_LEVEL else SLOWER if estimate.ratio > 1 else FASTER
         comparison.cells.append(CellComparison(
-            cell=dict(zip(CELL_COLUMNS, key)),
+            cell=dict(zip(CELL_FIELDS, key)),
             median_a_seconds=a["median_seconds"],
             median_b_seconds=b["median_seconds"],
             estimate=estimate,
@@ -86,7 +92,7 @@ def compare_runs(run_a: Path, run_b: Path, *, threshold: float = 0.05, force: bo
 
 def _timing_cells(run_dir: Path) -> dict[tuple, dict]:
     return {
-        tuple(row.get(column) for column in CELL_COLUMNS): row
+        cell_key(row["suite"], row["backend"], row["device"], row): row
         for row in rows(run_dir)
         if row.get("status") == "pass" and row.get("samples_seconds")
     }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.flops import training_step_flops
-from harness.hookspecs import hookimpl
+from harness.measurement.flops import training_step_flops
 from harness.optimizers import OptimizerSpec
-from suites.timed import TimedSuite
+from harness.plugins.hookspecs import hookimpl
+from suites.timing_suite import TimedSuite
 
 TIMING_OPTIMIZER = OptimizerSpec("adam", learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 """Keras' defaults, the article's ``optimizer='adam'``."""

@@ -14,8 +14,9 @@ from importlib.metadata import entry_points
 
 import pluggy
 
-from harness import hookspecs
-from harness.registry import PluginProblem, PluginRecord, Registry
+from harness.errors import one_line
+from harness.plugins import hook_calls, hookspecs
+from harness.plugins.registry import PluginProblem, PluginRecord, Registry
 
 ENTRY_POINT_GROUP = "lstm_bench"
 EXTRA_PLUGINS_ENV = "LSTM_BENCH_PLUGINS"
@@ -50,8 +51,8 @@ def discover(extra_plugins: Iterable[object] = ()) -> Registry:
     _register_env_plugins(manager, registry)
     for plugin in extra_plugins:
         _register(manager, registry, plugin, name=getattr(plugin, "__name__", None), package="(in-process)")
-    _call_each(manager, registry, "bench_register_suites", registry.suite_registrar)
-    _call_each(manager, registry, "bench_register_backends", registry.backend_registrar)
+    registry.problems += hook_calls.register_suites(manager, registry.suite_registrar)
+    registry.problems += hook_calls.register_backends(manager, registry.backend_registrar)
     return registry
 
 
@@ -65,7 +66,7 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
         try:
             plugin = entry_point.load()
         except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
-            registry.problems.append(PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {_one_line(error)}"))
+            registry.problems.append(PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {one_line(error)}"))
             continue
         _register(manager, registry, plugin, name=entry_point.name, package=package, version=version)
 
@@ -78,7 +79,7 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
         try:
             plugin = importlib.import_module(module_name)
         except Exception as error:  # noqa: BLE001
-            registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {_one_line(error)}"))
+            registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {one_line(error)}"))
             continue
         if manager.is_registered(plugin):
             continue  # already loaded through its entry point
@@ -97,23 +98,8 @@ def _register(
     try:
         registered_name = manager.register(plugin, name=name)
     except Exception as error:  # noqa: BLE001 - PluginValidationError, duplicate names
-        registry.problems.append(PluginProblem(name or repr(plugin), _one_line(error)))
+        registry.problems.append(PluginProblem(name or repr(plugin), one_line(error)))
         return
-    hooks = tuple(caller.name for caller in manager.get_hookcallers(plugin) or ())
-    registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version, hooks=hooks))
-
-
-def _call_each(manager: pluggy.PluginManager, registry: Registry, hook_name: str, registrar) -> None:
-    """Call ``hook_name`` on each plugin separately, so that one that raises does not stop the others."""
-    for implementation in getattr(manager.hook, hook_name).get_hookimpls():
-        try:
-            implementation.function(register=registrar(implementation.plugin_name))
-        except Exception as error:  # noqa: BLE001
-            registry.problems.append(
-                PluginProblem(implementation.plugin_name, f"{hook_name} raised {_one_line(error)}")
-            )
-
-
-def _one_line(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}"
-    return " ".join(text.split())
+    implemented = tuple(caller.name for caller in manager.get_hookcallers(plugin) or ())
+    registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version, hooks=implemented))
+    hook_calls.trace(f"loaded plugin {registered_name or plugin!r} from {package}: {', '.join(implemented) or 'no hooks'}")

@@ -1,4 +1,9 @@
-"""Comparing two cells' raw timing samples without assuming normality.
+"""Statistics of raw timing samples, without assuming normality.
+
+One cell: the median and its 95% confidence interval from order statistics, the interquartile range,
+the minimum and the mean (`summarize`).
+
+Two cells:
 
 - The **ratio of medians** gets a 95% interval from a percentile bootstrap: resample each cell's raw
   samples with replacement (``resamples`` times), take the ratio of the resampled medians, read the
@@ -11,10 +16,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import math
 
 import numpy as np
 
@@ -78,3 +82,47 @@ def mann_whitney_p_value(a: Sequence[float], b: Sequence[float]) -> float:
     deviation = u_a - n_a * n_b / 2
     z = (abs(deviation) - 0.5) / math.sqrt(variance) if deviation else 0.0
     return float(math.erfc(max(z, 0.0) / math.sqrt(2)))
+
+
+def median_confidence_interval(samples, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free CI of the median from order statistics (normal approximation to the binomial).
+
+    The ranks are ``n/2 -+ z*sqrt(n)/2``; with fewer than 6 samples the interval is the whole range.
+    """
+    ordered = np.sort(np.asarray(samples, dtype=np.float64))
+    n = ordered.size
+    if n < 6:
+        return float(ordered[0]), float(ordered[-1])
+    z = _normal_quantile(0.5 + confidence / 2)
+    half_width = z * math.sqrt(n) / 2
+    lower_rank = max(int(math.floor(n / 2 - half_width)), 1)
+    upper_rank = min(int(math.ceil(n / 2 + half_width)) + 1, n)
+    return float(ordered[lower_rank - 1]), float(ordered[upper_rank - 1])
+
+
+def _normal_quantile(probability: float) -> float:
+    """Inverse of the standard normal CDF (bisection on erf; exact enough for CI ranks)."""
+    low, high = -10.0, 10.0
+    for _ in range(100):
+        middle = (low + high) / 2
+        if 0.5 * (1 + math.erf(middle / math.sqrt(2))) < probability:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def summarize(samples) -> dict[str, float | int]:
+    """Median, IQR, min, mean, 95% CI of the median and sample count, in seconds."""
+    values = np.asarray(samples, dtype=np.float64)
+    q25, median, q75 = np.percentile(values, [25, 50, 75])
+    low, high = median_confidence_interval(values)
+    return {
+        "median_seconds": float(median),
+        "iqr_seconds": float(q75 - q25),
+        "min_seconds": float(values.min()),
+        "mean_seconds": float(values.mean()),
+        "ci95_low_seconds": low,
+        "ci95_high_seconds": high,
+        "samples": int(values.size),
+    }

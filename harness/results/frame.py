@@ -6,7 +6,8 @@
 
 One row per record. Columns: ``run_id``, ``suite``, ``backend``, ``status``, ``message``, ``device``
 (``cpu`` for suites without a device), every `ModelSpec` field (``vocab_size``, ``embed_dim``,
-``hidden``, ``seq_len``, ``batch_size``, ``return_sequences``, ``return_state``, ``seed``), and every
+``hidden``, ``seq_len``, ``batch_size``, ``return_sequences``, ``return_state``, ``seed``: all of
+`harness.model_spec.ModelSpec.field_names`), and every
 suite field the record carries (timing: ``median_seconds``, ``iqr_seconds``, ``ci95_low_seconds``,
 ``samples_seconds`` (a list)...; params: ``total_params``, ``layers``; gradients: ``errors``; training:
 ``optimizers``). pandas is imported only when a run is loaded.
@@ -18,15 +19,15 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.cell import CELL_FIELDS
 from harness.errors import BenchUsageError
-from harness.results_store import METADATA_FILE, RECORDS_FILE
+from harness.results.store import METADATA_FILE, RECORDS_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SPEC_FIELDS = ("vocab_size", "embed_dim", "hidden", "seq_len", "batch_size", "return_sequences", "return_state", "seed")
-CELL_COLUMNS = ("suite", "backend", "device", *SPEC_FIELDS)
-"""What identifies a cell across runs."""
+RECORD_COLUMNS = ("run_id", *CELL_FIELDS, "status", "message")
+"""Columns every frame has, even one of a run without records: the run, the cell's identity, the verdict."""
 
 
 def resolve_run(run: str | Path = "latest", out_dir: str | Path = "results") -> Path:
@@ -68,7 +69,7 @@ def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.Data
     import pandas as pd
 
     frame = pd.DataFrame(rows(resolve_run(run, out_dir)))
-    for column in ("run_id", "suite", "backend", "status", "message", "device", *SPEC_FIELDS):
+    for column in RECORD_COLUMNS:
         if column not in frame:
             frame[column] = None
     return frame

@@ -3,7 +3,7 @@
 For SGD and for Adam (both in `TRAINING_OPTIMIZERS`, every hyper-parameter explicit), each backend and
 the NumPy float64 reference start from the canonical initial weights and take ``--steps`` steps on the
 same batches (`harness.canonical.sample_batch`). After every step the loss and each weight's change
-since the start are compared; the first step and tensor outside `harness.comparison.TRAINING_TOLERANCE`
+since the start are compared; the first step and tensor outside `harness.tolerances.TRAINING_TOLERANCE`
 is where the trajectories part.
 """
 
@@ -14,14 +14,20 @@ from typing import Any
 import numpy as np
 
 from harness.canonical import keras_default_weights, sample_batch
-from harness.comparison import LOSS_TOLERANCE, TRAINING_TOLERANCE, tensor_error
 from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
-from harness.hookspecs import hookimpl
+from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-from harness.records import FAIL, PASS, Record, Table
-from harness.spec import ModelSpec
+from harness.plugins.hookspecs import hookimpl
+from harness.rendering import Table
+from harness.results.record import FAIL, PASS, Record
 from harness.suite import Suite, SuiteOptions
-from suites.equivalence import describe_failure, loaded_model, reasons_table, reference_model
+from harness.tolerances import LOSS_TOLERANCE, TRAINING_TOLERANCE, tensor_error
+from suites.reference_checks import (
+    describe_failure,
+    loaded_model,
+    reasons_table,
+    reference_model,
+)
 
 TRAINING_OPTIMIZERS = (
     OptimizerSpec("sgd", learning_rate=0.5),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from backends.numpy_backend import NumpyBackend, NumpyClassifier
 from harness.canonical import keras_default_weights
-from harness.comparison import TensorError, Tolerance
 from harness.contract import ClassifierModel
-from harness.records import Record, Table
-from harness.spec import ModelSpec
+from harness.model_spec import ModelSpec
+from harness.rendering import Table
+from harness.results.record import Record
+from harness.tolerances import TensorError, Tolerance
 
 REFERENCE_DTYPE = "float64"
 

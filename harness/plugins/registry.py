@@ -117,6 +117,15 @@ class Registry:
 
         return register
 
+    def check_suites(self) -> list[Suite]:
+        """The suites that check equivalence rather than measure time (``--suite checks``, ``bench check``),
+        as each suite declares it (`harness.suite.Suite.measures_time`)."""
+        return [suite for suite in self.suites.values() if not suite.measures_time]
+
+    def timing_suites(self) -> list[Suite]:
+        """The suites that measure time (``train``, ``infer``, and any a plugin adds)."""
+        return [suite for suite in self.suites.values() if suite.measures_time]
+
     def backend(self, name: str) -> BackendInfo:
         """The backend called ``name``, or a `BenchUsageError` listing the known names."""
         if name not in self.backends:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from harness.registry import BackendInfo
+from harness.plugins.registry import BackendInfo
 
 NVIDIA_GPUS_DIR = Path("/proc/driver/nvidia/gpus")
 

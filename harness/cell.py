@@ -1,0 +1,54 @@
+"""`Cell`: one unit of work for one backend, and the one definition of what identifies a result.
+
+A suite turns each requested spec into cells (`harness.suite.Suite.cells`: one per device for a
+per-device suite). A cell is what a worker process is asked to measure, what one `Record` reports, what
+``bench run --resume`` looks for before running it again, and what ``bench compare`` matches across
+two runs. All of them identify it by `cell_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.model_spec import ModelSpec
+
+if TYPE_CHECKING:
+    from harness.suite import SuiteOptions
+
+CELL_FIELDS = ("suite", "backend", "device", *ModelSpec.field_names())
+"""The fields that identify a cell: suite, backend, device and every `ModelSpec` field."""
+
+
+def cell_key(suite: str, backend: str, device: str, spec: Mapping[str, Any]) -> tuple:
+    """The identity of a cell, in `CELL_FIELDS` order.
+
+    :param spec: the spec's fields (a `ModelSpec.to_dict`, or a flat results row that holds them); a
+        field an older record lacks counts as its default, so old runs still match new ones.
+    """
+    defaults = ModelSpec().to_dict()
+    return (suite, backend, device, *(spec.get(name, defaults[name]) for name in ModelSpec.field_names()))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One suite's work for one spec on one device, sent to a backend's worker as it is (it pickles).
+
+    Attributes:
+        suite: the suite's name; the worker finds the suite in its own registry.
+        spec: the model this cell builds.
+        options: the run's shared options, with ``device`` set to this cell's device.
+    """
+
+    suite: str
+    spec: ModelSpec
+    options: SuiteOptions
+
+    @property
+    def device(self) -> str:
+        return self.options.device
+
+    def key(self, backend: str) -> tuple:
+        """This cell's identity for ``backend`` (see `cell_key`)."""
+        return cell_key(self.suite, backend, self.device, self.spec.to_dict())

@@ -1,0 +1,106 @@
+"""`ModelSpec`: the one description of the LSTM text classifier that every backend builds.
+
+Each field declares, in its metadata, what the command line needs to offer it (`ModelOption`): its help
+text, its smallest value, and whether a comma-separated list sweeps it. ``bench run``'s model options,
+the results' columns and a cell's identity are all derived from `dataclasses.fields(ModelSpec)`, so a new
+field appears everywhere by being added here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import BenchUsageError
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """How a `ModelSpec` field is offered on the command line and validated.
+
+    Attributes:
+        help: one line for ``bench run --help``.
+        minimum: the smallest value an int field accepts (bool fields: None).
+        sweep: a comma-separated list runs one spec per value (``--hidden 3,32,64``).
+    """
+
+    help: str
+    minimum: int | None = None
+    sweep: bool = False
+
+
+def _option(default: Any, help: str, *, minimum: int | None = None, sweep: bool = False) -> Any:
+    return field(default=default, metadata={"option": ModelOption(help, minimum, sweep)})
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The classifier ``Embedding(vocab, embed) -> LSTM(hidden) -> [Flatten] -> Dense(1, sigmoid)``.
+
+    Defaults are the article's example: the sentence "Good Day" (seq_len 2) over a 50,000-word vocabulary,
+    embedded in 5 dimensions, read by an LSTM of 3 units that returns its whole sequence.
+
+    Attributes:
+        vocab_size: number of token ids; inputs are ints in ``[0, vocab_size)``.
+        embed_dim: width of each embedding vector (E).
+        hidden: LSTM units (H).
+        seq_len: tokens per example (T).
+        batch_size: examples per batch (B) used by suites that run the model.
+        return_sequences: the LSTM returns every step ``(B, T, H)``, flattened to ``T*H`` features for the
+            dense head; otherwise only the last step ``(B, H)`` feeds the head.
+        return_state: the LSTM also returns its final ``(h, c)``, each ``(B, H)``.
+        seed: seed for weights and inputs, so that every backend sees the same numbers.
+    """
+
+    vocab_size: int = _option(50000, "vocabulary size", minimum=1)
+    embed_dim: int = _option(5, "embedding width", minimum=1)
+    hidden: int = _option(3, "LSTM units; a comma list sweeps it, e.g. 3,32,64", minimum=1, sweep=True)
+    seq_len: int = _option(2, "tokens per example; a comma list sweeps it", minimum=1, sweep=True)
+    batch_size: int = _option(4, "examples per batch; a comma list sweeps it", minimum=1, sweep=True)
+    return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head")
+    return_state: bool = _option(False, "LSTM also returns its final (h, c)")
+    seed: int = _option(0, "seed for weights and inputs", minimum=0)
+
+    def __post_init__(self) -> None:
+        for spec_field in dataclasses.fields(self):
+            value, option = getattr(self, spec_field.name), spec_field.metadata["option"]
+            if option.minimum is None:
+                if not isinstance(value, bool):
+                    raise BenchUsageError(f"{spec_field.name}: {value!r} is not a bool (expected True or False)")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < option.minimum:
+                kind = {0: "non-negative integer", 1: "positive integer"}.get(option.minimum, "integer")
+                raise BenchUsageError(
+                    f"{spec_field.name}: {value!r} is not a {kind} (expected an int >= {option.minimum})"
+                )
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Every field, in declaration order (the columns of a results row, the parts of a cell key)."""
+        return tuple(spec_field.name for spec_field in dataclasses.fields(cls))
+
+    @classmethod
+    def options(cls) -> dict[str, ModelOption]:
+        """Each field's `ModelOption`, in declaration order."""
+        return {spec_field.name: spec_field.metadata["option"] for spec_field in dataclasses.fields(cls)}
+
+    @property
+    def dense_features(self) -> int:
+        """F, the width of the dense head's input: ``seq_len * hidden`` with return_sequences, else ``hidden``."""
+        return self.seq_len * self.hidden if self.return_sequences else self.hidden
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        """A copy with some fields changed (validated like a new spec)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict, for records and JSON."""
+        return dataclasses.asdict(self)
+
+    def label(self) -> str:
+        """A short human label, e.g. ``V=50000 E=5 H=3 T=2 B=4 seq``."""
+        flags = ("seq" if self.return_sequences else "last") + ("+state" if self.return_state else "")
+        return (
+            f"V={self.vocab_size} E={self.embed_dim} H={self.hidden} T={self.seq_len} "
+            f"B={self.batch_size} {flags}"
+        )

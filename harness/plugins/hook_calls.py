@@ -1,0 +1,86 @@
+"""Typed calls of the hooks in `harness.plugins.hookspecs`: one wrapper per hook, traced on request.
+
+Discovery calls a hook only through these wrappers (never ``getattr(manager.hook, "bench_...")``), so a
+renamed or mistyped hook is an attribute error in one place, and each wrapper says what it hands the
+plugin. Each plugin's implementation is called on its own: one that raises becomes a `PluginProblem`
+naming it, and the other plugins still register.
+
+Set ``LSTM_BENCH_TRACE_PLUGINS=1`` to see every hook call on standard error, in ``bench`` and in every
+worker process (a worker's standard error is its ``stderr.log``)::
+
+    lstm-bench trace: bench_register_backends -> torch: register(BackendInfo 'torch')
+    lstm-bench trace: bench_register_backends -> torch: returned after 0.1 ms, 3 registered
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from harness.errors import one_line
+from harness.plugins.registry import BackendInfo, PluginProblem
+
+if TYPE_CHECKING:
+    from harness.suite import Suite
+
+TRACE_PLUGINS_ENV = "LSTM_BENCH_TRACE_PLUGINS"
+"""Any value but empty or ``0`` prints every hook call, and what each plugin registers, to stderr."""
+
+RegistrarFor = Callable[[str], Callable[[Any], None]]
+"""Given a plugin's name, the ``register`` callback that records what that plugin registers."""
+
+
+def register_backends(manager: pluggy.PluginManager, registrar_for: Callable[[str], Callable[[BackendInfo], None]]) -> list[PluginProblem]:
+    """Call every plugin's ``bench_register_backends(register)``; the problems of those that raised."""
+    return _call_each(manager.hook.bench_register_backends, registrar_for)
+
+
+def register_suites(manager: pluggy.PluginManager, registrar_for: Callable[[str], Callable[[Suite], None]]) -> list[PluginProblem]:
+    """Call every plugin's ``bench_register_suites(register)``; the problems of those that raised."""
+    return _call_each(manager.hook.bench_register_suites, registrar_for)
+
+
+def tracing() -> bool:
+    """Whether ``LSTM_BENCH_TRACE_PLUGINS`` asks for hook tracing."""
+    return os.environ.get(TRACE_PLUGINS_ENV, "").strip() not in ("", "0")
+
+
+def trace(message: str) -> None:
+    """One trace line on standard error, when tracing is on."""
+    if tracing():
+        print(f"lstm-bench trace: {message}", file=sys.stderr, flush=True)
+
+
+def _call_each(caller: pluggy.HookCaller, registrar_for: RegistrarFor) -> list[PluginProblem]:
+    problems = []
+    for implementation in caller.get_hookimpls():
+        plugin = implementation.plugin_name
+        where = f"{caller.name} -> {plugin}"
+        register = registrar_for(plugin)
+        registered = 0
+
+        def traced_register(item: Any, register: Callable[[Any], None] = register, where: str = where) -> None:
+            nonlocal registered
+            trace(f"{where}: register({_describe(item)})")
+            registered += 1
+            register(item)
+
+        started = time.perf_counter()
+        try:
+            implementation.function(register=traced_register)
+        except Exception as error:  # noqa: BLE001 - one plugin's failure must not stop the others
+            problems.append(PluginProblem(plugin, f"{caller.name} raised {one_line(error)}"))
+            trace(f"{where}: raised {one_line(error)}")
+            continue
+        trace(f"{where}: returned after {(time.perf_counter() - started) * 1e3:.1f} ms, {registered} registered")
+    return problems
+
+
+def _describe(item: Any) -> str:
+    name = getattr(item, "name", None)
+    return f"{type(item).__name__} {name!r}" if isinstance(name, str) else repr(item)
