@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -146,6 +146,10 @@ class ForwardOutput:
     state_h: np.ndarray | None
     state_c: np.ndarray | None
     predictions: np.ndarray
+
+
+FORWARD_OUTPUTS = tuple(output.name for output in fields(ForwardOutput))
+"""The outputs of a forward pass, in `ForwardOutput`'s order: ``lstm_output, state_h, state_c, predictions``."""
 
 
 class UnsupportedCapability(Exception):

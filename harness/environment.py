@@ -6,18 +6,26 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import harness
+from harness.plugins.registry import BackendInfo
 
-FRAMEWORK_DISTRIBUTIONS = ("numpy", "torch", "tensorflow", "keras", "jax", "jaxlib", "pluggy")
+CORE_DISTRIBUTIONS = ("numpy", "pluggy")
+"""What lstm-bench itself computes and loads plugins with; each backend's own distributions are added."""
 
 
-def collect(argv: list[str]) -> dict[str, Any]:
-    """A JSON-ready description of where and how this run happens."""
+def collect(argv: list[str], backends: Iterable[BackendInfo] = ()) -> dict[str, Any]:
+    """A JSON-ready description of where and how this run happens.
+
+    :param backends: the registered backends; the version of every distribution any of them requires is
+        recorded (installed or not), so a new backend's framework is recorded without a list to edit.
+    """
+    distributions = (*CORE_DISTRIBUTIONS, *(name for info in backends for name in info.requires))
     return {
         "lstm_bench_version": harness.__version__,
         "command_line": ["bench", *argv],
@@ -28,7 +36,7 @@ def collect(argv: list[str]) -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "packages": installed_versions(FRAMEWORK_DISTRIBUTIONS),
+        "packages": installed_versions(tuple(dict.fromkeys(distributions))),
         "git_commit": git_commit(Path(harness.__file__).resolve().parent.parent),
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from harness.canonical import sample_batch
 from harness.cell import Cell
-from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
+from harness.contract import FORWARD_OUTPUTS, WEIGHT_NAMES, Backend, UnsupportedCapability
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
@@ -32,8 +32,7 @@ from suites.reference_checks import (
     reference_model,
 )
 
-OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
-TENSORS = (*OUTPUTS, "loss", *(f"grad {name}" for name in WEIGHT_NAMES))
+TENSORS = (*FORWARD_OUTPUTS, "loss", *(f"grad {name}" for name in WEIGHT_NAMES))
 
 
 def tolerance_of(tensor: str):
@@ -61,7 +60,7 @@ class GradientsSuite(Suite):
         token_ids, labels = sample_batch(spec)
         model, reference = loaded_model(backend, spec, options.device), reference_model(spec)
         actual, expected = model.forward(token_ids), reference.forward(token_ids)
-        errors = {name: tensor_error(getattr(actual, name), getattr(expected, name)) for name in OUTPUTS}
+        errors = {name: tensor_error(getattr(actual, name), getattr(expected, name)) for name in FORWARD_OUTPUTS}
         try:
             loss, gradients = model.loss_and_gradients(token_ids, labels)
         except UnsupportedCapability as reason:

@@ -14,15 +14,13 @@ import numpy as np
 
 from harness.canonical import sample_token_ids
 from harness.cell import Cell
-from harness.contract import Backend, expected_layer_output_shapes
+from harness.contract import FORWARD_OUTPUTS, Backend, expected_layer_output_shapes
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
 from harness.results.record import FAIL, PASS, Record
 from harness.shapes_text import shape_text, shapes_text
 from harness.suite import Suite, SuiteOptions
-
-OUTPUTS = ("lstm_output", "state_h", "state_c", "predictions")
 
 
 def expected_output_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...] | None]:
@@ -53,7 +51,7 @@ class ShapesSuite(Suite):
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
         model = backend.build(spec)
         output = model.forward(sample_token_ids(spec))
-        arrays = {name: getattr(output, name) for name in OUTPUTS}
+        arrays = {name: getattr(output, name) for name in FORWARD_OUTPUTS}
         predictions = np.asarray(output.predictions)
         return {
             "outputs": {name: None if value is None else tuple(np.shape(value)) for name, value in arrays.items()},
@@ -65,7 +63,7 @@ class ShapesSuite(Suite):
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
         problems = []
         expected = expected_output_shapes(spec)
-        for name in OUTPUTS:
+        for name in FORWARD_OUTPUTS:
             actual = measurement["outputs"][name]
             if actual != expected[name]:
                 problems.append(f"{name} is {_describe(actual)}, expected {_describe(expected[name])}")
@@ -102,12 +100,12 @@ class ShapesSuite(Suite):
                 record.backend,
                 record.spec["return_sequences"],
                 record.spec["return_state"],
-                *(_describe(outputs.get(name)) if outputs else "-" for name in OUTPUTS),
+                *(_describe(outputs.get(name)) if outputs else "-" for name in FORWARD_OUTPUTS),
                 record.status if not record.message else f"{record.status}: {record.message}",
             ))
         return [Table(
             title="shapes: forward outputs (B = batch, T = seq_len, H = hidden)",
-            headers=("backend", "return_sequences", "return_state", *OUTPUTS, "status"),
+            headers=("backend", "return_sequences", "return_state", *FORWARD_OUTPUTS, "status"),
             rows=tuple(rows),
         )]
 

@@ -104,7 +104,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     )
     request = RunRequest(plans, backends, options, limits, done_keys=done)
     if store is None:
-        metadata = environment.collect(argv)
+        metadata = environment.collect(argv, registry.backends.values())
         metadata.update(run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
                         cpu_gemm_peak_gflops=options.cpu_peak_gflops)
         store = RunStore(args.out, metadata)
