@@ -7,3 +7,7 @@ runs them.
 """
 
 __version__ = "0.1.0"
+
+from harness import moved_modules  # noqa: E402 - after the version, which it does not need
+
+moved_modules.install()

@@ -4,106 +4,74 @@ A plugin imports from here and nowhere else in ``harness``::
 
     from harness.api import Backend, BackendInfo, ClassifierModel, ForwardOutput, LayerSummary, hookimpl
 
-The modules behind these names may move between releases; these names stay. Importing this module imports
-NumPy but no deep-learning framework, so a plugin's registration module stays light.
+The modules behind these names may move between releases; these names stay. Each name is imported on first
+use (PEP 562), so ``from harness.api import BackendInfo, hookimpl`` in a plugin's registration module
+loads only the plugin machinery, and nothing here ever imports a deep-learning framework.
 
 - Declaring a plugin: `hookimpl`, `BackendInfo` (see docs/plugins.md).
-- The backend contract: `Backend`, `ClassifierModel`, `LayerSummary`, `ForwardOutput`,
+- The backend contract: `Backend`, `ClassifierModel`, `LayerSummary`, `ForwardOutput` (`FORWARD_OUTPUTS`),
   `UnsupportedCapability`, the canonical weight names and shapes (`WEIGHT_NAMES`, `weight_shapes`,
   `check_weights`) and the analytic counts (`expected_layer_params`, `expected_total_params`,
-  `expected_layer_output_shapes`). See docs/contract.md.
+  `expected_layer_output_shapes`). See docs/contract.md. For the optional `Backend.gemm_peak_gflops`:
+  `best_gflops` and `GPU_GEMM_SIZE`.
 - What a backend is given: `ModelSpec`, `OptimizerSpec`; the canonical initial weights and batches
   (`keras_default_weights`, `sample_batch`, `sample_token_ids`).
 - Writing a suite: `Suite`, `SuiteOptions`, `Cell`, `Record` and its statuses, `Table`, the tolerances
-  and `tensor_error`.
+  and `tensor_error`; for a timing suite `TimingBudget`, `time_step` and `summarize`.
 - Errors: `BenchUsageError` (the user's mistake: one line, exit 2).
 - The conformance kit: `check_backend`, `check_suite_names`, `ConformanceResult` (and the pytest plugin,
   ``pytest --bench-backend NAME`` with the ``bench_conformance`` fixture).
 """
 
-from harness.canonical import keras_default_weights, sample_batch, sample_token_ids
-from harness.cell import Cell
-from harness.conformance import ConformanceResult, check_backend, check_suite_names
-from harness.contract import (
-    WEIGHT_NAMES,
-    Backend,
-    ClassifierModel,
-    ForwardOutput,
-    LayerSummary,
-    UnsupportedCapability,
-    check_weights,
-    expected_layer_output_shapes,
-    expected_layer_params,
-    expected_total_params,
-    weight_shapes,
-)
-from harness.errors import BenchUsageError
-from harness.model_spec import ModelSpec
-from harness.optimizers import OptimizerSpec
-from harness.plugins.hookspecs import hookimpl
-from harness.plugins.registry import BackendInfo
-from harness.rendering import Table
-from harness.results.record import (
-    ERROR,
-    FAIL,
-    PASS,
-    SKIPPED,
-    STATUSES,
-    UNAVAILABLE,
-    UNSUPPORTED,
-    Record,
-)
-from harness.suite import Suite, SuiteOptions
-from harness.tolerances import (
-    GRADIENT_TOLERANCE,
-    LOSS_TOLERANCE,
-    OUTPUT_TOLERANCE,
-    TRAINING_TOLERANCE,
-    TensorError,
-    Tolerance,
-    tensor_error,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ERROR",
-    "FAIL",
-    "GRADIENT_TOLERANCE",
-    "LOSS_TOLERANCE",
-    "OUTPUT_TOLERANCE",
-    "PASS",
-    "SKIPPED",
-    "STATUSES",
-    "TRAINING_TOLERANCE",
-    "UNAVAILABLE",
-    "UNSUPPORTED",
-    "WEIGHT_NAMES",
-    "Backend",
-    "BackendInfo",
-    "BenchUsageError",
-    "Cell",
-    "ClassifierModel",
-    "ConformanceResult",
-    "ForwardOutput",
-    "LayerSummary",
-    "ModelSpec",
-    "OptimizerSpec",
-    "Record",
-    "Suite",
-    "SuiteOptions",
-    "Table",
-    "TensorError",
-    "Tolerance",
-    "UnsupportedCapability",
-    "check_backend",
-    "check_suite_names",
-    "check_weights",
-    "expected_layer_output_shapes",
-    "expected_layer_params",
-    "expected_total_params",
-    "hookimpl",
-    "keras_default_weights",
-    "sample_batch",
-    "sample_token_ids",
-    "tensor_error",
-    "weight_shapes",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOMES = {
+    "harness.canonical": ("keras_default_weights", "sample_batch", "sample_token_ids"),
+    "harness.cell": ("Cell",),
+    "harness.conformance": ("ConformanceResult", "check_backend", "check_suite_names"),
+    "harness.contract": (
+        "FORWARD_OUTPUTS", "WEIGHT_NAMES", "Backend", "ClassifierModel", "ForwardOutput", "LayerSummary",
+        "UnsupportedCapability", "check_weights", "expected_layer_output_shapes", "expected_layer_params",
+        "expected_total_params", "weight_shapes",
+    ),
+    "harness.errors": ("BenchUsageError",),
+    "harness.measurement.gemm_peak": ("GPU_GEMM_SIZE", "best_gflops"),
+    "harness.measurement.statistics": ("summarize",),
+    "harness.measurement.timer": ("TimingBudget", "time_step"),
+    "harness.model_spec": ("ModelSpec",),
+    "harness.optimizers": ("OptimizerSpec",),
+    "harness.plugins.hookspecs": ("hookimpl",),
+    "harness.plugins.registry": ("BackendInfo",),
+    "harness.rendering": ("Table",),
+    "harness.results.record": ("ERROR", "FAIL", "PASS", "SKIPPED", "STATUSES", "UNAVAILABLE", "UNSUPPORTED", "Record"),
+    "harness.suite": ("Suite", "SuiteOptions"),
+    "harness.tolerances": (
+        "GRADIENT_TOLERANCE", "LOSS_TOLERANCE", "OUTPUT_TOLERANCE", "TRAINING_TOLERANCE", "TensorError", "Tolerance",
+        "tensor_error",
+    ),
+}
+"""Where each public name is defined."""
+
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted(_HOME_OF)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home module on first use, and keep it here."""
+    if name not in _HOME_OF:
+        raise AttributeError(f"module 'harness.api' has no attribute {name!r} (public names: harness.api.__all__)")
+    value = getattr(importlib.import_module(_HOME_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
+    pass

@@ -48,6 +48,17 @@ class ConformanceResult:
         return [record for record in self.records if record.suite == suite]
 
 
+def __getattr__(name: str):
+    """``CHECK_SUITES`` of lstm-bench 0.1, now derived from the registry (deprecated: use `check_suite_names`)."""
+    if name == "CHECK_SUITES":
+        import warnings
+
+        warnings.warn("harness.conformance.CHECK_SUITES is deprecated: use harness.api.check_suite_names()",
+                      DeprecationWarning, stacklevel=2)
+        return tuple(check_suite_names())
+    raise AttributeError(f"module 'harness.conformance' has no attribute {name!r}")
+
+
 def check_suite_names() -> list[str]:
     """The suites ``bench check`` runs: every registered check suite (`harness.plugins.registry.Registry.check_suites`)."""
     return [suite.name for suite in discover().check_suites()]
@@ -63,7 +74,9 @@ def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, ti
     plans = [SuitePlan(suite, list(CHECK_SPECS)) for suite in registry.check_suites()]
     request = RunRequest(plans, [info], SuiteOptions(steps=steps), WorkerLimits(cell_timeout_seconds=timeout_seconds))
     with tempfile.TemporaryDirectory(prefix="lstm-bench-check-") as scratch:
-        store = RunStore(out_dir or Path(scratch), {"command_line": ["bench", "check", name]})
+        metadata = {"command_line": ["bench", "check", name],
+                    "suites": {plan.suite.name: plan.suite.declaration() for plan in plans}}
+        store = RunStore(out_dir or Path(scratch), metadata)
         result = execute(request, store)
         run_dir = store.directory if out_dir else None
     return ConformanceResult(name, result.records, run_dir)

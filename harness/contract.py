@@ -62,8 +62,16 @@ def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     }
 
 
+LAYER_PARAM_FORMULAS = {
+    "embedding": "V*E",
+    "lstm": "4*(E*H + H*H + H)",
+    "dense": "F + 1",
+}
+"""How `expected_layer_params` counts each layer that has parameters, as the reports print it."""
+
+
 def expected_layer_params(spec: ModelSpec) -> dict[str, int]:
-    """The analytic parameter count of each layer that has parameters.
+    """The analytic parameter count of each layer that has parameters (`LAYER_PARAM_FORMULAS`).
 
     ``embedding = V*E``, ``lstm = 4*(E*H + H*H + H)``, ``dense = F + 1``; input and flatten layers have none.
     """
@@ -73,6 +81,19 @@ def expected_layer_params(spec: ModelSpec) -> dict[str, int]:
         "lstm": 4 * (e * h + h * h + h),
         "dense": spec.dense_features + 1,
     }
+
+
+def total_param_formula() -> str:
+    """The total as one formula, ``V*E + 4*(E*H + H*H + H) + (F + 1)``: each layer's formula, bracketed
+    where it is itself a sum."""
+    def term(formula: str) -> str:
+        depth, top_level_sum = 0, False
+        for character in formula:
+            depth += {"(": 1, ")": -1}.get(character, 0)
+            top_level_sum |= character == "+" and depth == 0
+        return f"({formula})" if top_level_sum else formula
+
+    return " + ".join(term(formula) for formula in LAYER_PARAM_FORMULAS.values())
 
 
 def expected_total_params(spec: ModelSpec) -> int:

@@ -60,7 +60,7 @@ class ModelSpec:
     batch_size: int = _option(4, "examples per batch; a comma list sweeps it", minimum=1, sweep=True)
     return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head")
     return_state: bool = _option(False, "LSTM also returns its final (h, c)")
-    seed: int = _option(0, "seed for weights and inputs", minimum=0)
+    seed: int = _option(0, "seed for weights and inputs (default: 0)", minimum=0)
 
     def __post_init__(self) -> None:
         for spec_field in dataclasses.fields(self):

@@ -45,6 +45,7 @@ def bench_conformance(bench_backend, _bench_conformance_results):
     """``bench_conformance(suite)`` asserts that ``--bench-backend`` passes that conformance suite."""
     from harness.conformance import check_backend
     from harness.model_spec import ModelSpec
+    from harness.results.record import PASS, UNSUPPORTED
 
     if bench_backend not in _bench_conformance_results:
         _bench_conformance_results[bench_backend] = check_backend(bench_backend)
@@ -53,7 +54,7 @@ def bench_conformance(bench_backend, _bench_conformance_results):
     def assert_suite(suite: str) -> None:
         records = result.for_suite(suite)
         assert records, f"{bench_backend}: suite {suite} produced no result"
-        failing = [record for record in records if record.status not in ("pass", "unsupported")]
+        failing = [record for record in records if record.status not in (PASS, UNSUPPORTED)]
         assert not failing, "\n".join(
             f"{suite} [{ModelSpec(**record.spec).label()}] {record.status}: {record.message}" for record in failing
         )

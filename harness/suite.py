@@ -53,11 +53,20 @@ class Suite(ABC):
     quick_spec: ClassVar[ModelSpec | None] = None
     """With ``--quick``: a smaller default spec (None: ``--quick`` changes nothing for this suite)."""
     quick_hidden: ClassVar[tuple[int, ...] | None] = None
+    run_order: ClassVar[int] = 100
+    """Where the suite runs and prints among others (``--suite all``, ``--suite checks``, ``bench check``):
+    lower first, ties by name. The built-ins: params 10, shapes 20, gradients 30, training 40, train 50,
+    infer 60."""
     measures_time: ClassVar[bool] = False
     """Timing suites say True: the run measures the CPU's GEMM peak and applies the timing options, and
     reports compare their medians. Every other suite is a *check* (``--suite checks``, ``bench check``)."""
     per_device: ClassVar[bool] = False
     """One cell per device in ``--device`` (timing and equivalence suites); others run on the CPU."""
+
+    def declaration(self) -> dict[str, Any]:
+        """What the suite declares about itself, saved in a run's metadata so that reports read a run
+        correctly even where the suite's plugin is not installed."""
+        return {"description": self.description, "measures_time": self.measures_time, "run_order": self.run_order}
 
     def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[Cell]:
         """The cells this suite measures for one requested spec: one per device in ``options.devices`` for a
@@ -78,13 +87,13 @@ class Suite(ABC):
         return f"no {options.device} device for this backend (it has: {', '.join(devices)})"
 
     def not_run(self, spec: ModelSpec, backend_name: str, measurement: Any, options: SuiteOptions,
-                kinds: tuple[str, ...] = ("skipped", "unsupported")) -> Record | None:
+                kinds: tuple[str, ...] = (SKIPPED, UNSUPPORTED)) -> Record | None:
         """The record of a cell the backend did not run, when `measure` returned ``{"skipped": why}`` or
-        ``{"unsupported": why}`` (among ``kinds``); None when it ran."""
-        for kind in kinds:
-            if isinstance(measurement, dict) and kind in measurement:
-                status = SKIPPED if kind == "skipped" else UNSUPPORTED
-                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[kind]}",
+        ``{"unsupported": why}`` (the key is the record's status; only those in ``kinds`` count); None when
+        it ran."""
+        for status in kinds:
+            if isinstance(measurement, dict) and status in measurement:
+                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[status]}",
                               self.record_details(options))
         return None
 

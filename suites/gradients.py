@@ -16,7 +16,7 @@ from harness.contract import FORWARD_OUTPUTS, WEIGHT_NAMES, Backend, Unsupported
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
-from harness.results.record import FAIL, PASS, UNSUPPORTED, Record
+from harness.results.record import FAIL, PASS, SKIPPED, UNSUPPORTED, Record
 from harness.suite import Suite, SuiteOptions
 from harness.tolerances import (
     GRADIENT_TOLERANCE,
@@ -46,6 +46,7 @@ class GradientsSuite(Suite):
     """One forward and one backward pass per backend, against the float64 reference."""
 
     name = "gradients"
+    run_order = 30
     description = "outputs, states, loss and every gradient vs the NumPy float64 reference, per device"
     per_device = True
 
@@ -72,7 +73,7 @@ class GradientsSuite(Suite):
         return {"errors": errors}
 
     def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
-        skipped = self.not_run(spec, backend_name, measurement, options, kinds=("skipped",))
+        skipped = self.not_run(spec, backend_name, measurement, options, kinds=(SKIPPED,))
         if skipped:
             return skipped  # "unsupported" still compares the forward outputs, below
         errors: dict[str, TensorError] = measurement["errors"]

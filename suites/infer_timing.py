@@ -11,6 +11,7 @@ class InferSuite(TimedSuite):
     """Inference throughput: predictions for a batch, no gradients."""
 
     name = "infer"
+    run_order = 60
     description = "time one inference pass (forward only, no gradients) across hidden sizes"
     step_noun = "inference pass, no gradients"
 

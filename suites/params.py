@@ -7,10 +7,12 @@ model has 250,000 + 108 + 7 = 250,115. Every parameter must be trainable.
 from __future__ import annotations
 
 from harness.contract import (
+    LAYER_PARAM_FORMULAS,
     Backend,
     LayerSummary,
     expected_layer_output_shapes,
     expected_layer_params,
+    total_param_formula,
 )
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
@@ -19,17 +21,12 @@ from harness.results.record import FAIL, PASS, Record
 from harness.shapes_text import count_text, shapes_text
 from harness.suite import Suite, SuiteOptions
 
-FORMULAS = {
-    "embedding": "V*E",
-    "lstm": "4*(E*H + H*H + H)",
-    "dense": "F + 1",
-}
-
 
 class ParamsSuite(Suite):
     """Keras-style summary per backend, and a cross-backend check against the analytic counts."""
 
     name = "params"
+    run_order = 10
     description = "per-layer parameter counts vs the analytic formula (Keras-style summary)"
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> list[LayerSummary]:
@@ -45,7 +42,7 @@ class ParamsSuite(Suite):
         for row in measurement:
             expected = expected_params.get(row.name, 0)
             if row.params != expected:
-                formula = FORMULAS.get(row.name, "no parameters")
+                formula = LAYER_PARAM_FORMULAS.get(row.name, "no parameters")
                 problems.append(f"layer {row.name} has {row.params:,} params, expected {expected:,} = {formula}")
             if row.trainable_params != row.params:
                 problems.append(f"layer {row.name} has {row.params - row.trainable_params:,} non-trainable params, expected 0")
@@ -109,16 +106,16 @@ class ParamsSuite(Suite):
             rows.append((
                 ModelSpec(**record.spec).label(),
                 record.backend,
-                *(count_text(layers[name]) if name in layers else "-" for name in FORMULAS),
+                *(count_text(layers[name]) if name in layers else "-" for name in LAYER_PARAM_FORMULAS),
                 count_text(record.details["total_params"]) if "total_params" in record.details else "-",
                 count_text(expected) if expected is not None else "-",
                 record.status if not record.message else f"{record.status}: {record.message}",
             ))
         return Table(
-            title="params: every backend vs V*E + 4*(E*H + H*H + H) + (F + 1)",
-            headers=("spec", "backend", "embedding", "lstm", "dense", "total", "expected", "status"),
+            title=f"params: every backend vs {total_param_formula()}",
+            headers=("spec", "backend", *LAYER_PARAM_FORMULAS, "total", "expected", "status"),
             rows=tuple(rows),
-            align=("left", "left", "right", "right", "right", "right", "right", "left"),
+            align=("left", "left", *["right"] * (len(LAYER_PARAM_FORMULAS) + 2), "left"),
         )
 
 

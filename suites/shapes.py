@@ -39,6 +39,7 @@ class ShapesSuite(Suite):
     """Runs a forward pass for each combination and checks every output's shape."""
 
     name = "shapes"
+    run_order = 20
     description = "output shapes for return_sequences x return_state, all four combinations"
 
     def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[Cell]:

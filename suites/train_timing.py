@@ -15,6 +15,7 @@ class TrainSuite(TimedSuite):
     """Training throughput: forward, binary cross-entropy, backward and an Adam update."""
 
     name = "train"
+    run_order = 50
     description = "time one training step (forward, loss, backward, Adam update) across hidden sizes"
     step_noun = "training step: forward, loss, backward, Adam update"
 

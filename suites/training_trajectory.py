@@ -45,6 +45,7 @@ class TrainingSuite(Suite):
     """Per-step loss and weight trajectories of SGD and Adam against the float64 reference."""
 
     name = "training"
+    run_order = 40
     description = "SGD and Adam trajectories (loss and weights, step by step) vs the NumPy float64 reference, per device"
     per_device = True
 

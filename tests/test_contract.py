@@ -103,3 +103,10 @@ def test_batches_repeat_a_token_and_hold_both_labels():
     assert labels.shape == (3, 1) and labels.dtype == np.float32 and set(labels[:2, 0]) == {0.0, 1.0}
     assert not np.array_equal(token_ids, sample_batch(spec, step=6)[0])
     np.testing.assert_array_equal(token_ids, sample_batch(spec, step=5)[0])
+
+
+def test_each_counted_layer_has_its_formula_and_the_total_formula_reads_like_the_article():
+    from harness.contract import LAYER_PARAM_FORMULAS, total_param_formula
+
+    assert list(LAYER_PARAM_FORMULAS) == list(expected_layer_params(ModelSpec()))
+    assert total_param_formula() == "V*E + 4*(E*H + H*H + H) + (F + 1)"

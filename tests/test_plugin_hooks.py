@@ -1,6 +1,6 @@
 """Every hook spec has a test here, is called through a typed wrapper, and can be traced.
 
-Like datasette's ``test_plugin_hooks_have_tests``: a hook added to `harness.plugins.hook_callspecs` without a
+Like datasette's ``test_plugin_hooks_have_tests``: a hook added to `harness.plugins.hookspecs` without a
 ``test_hook_<name>`` in this module, or without its wrapper in `harness.plugins.hook_calls`, fails here.
 """
 

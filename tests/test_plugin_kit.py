@@ -97,7 +97,7 @@ def test_bench_plugins_lists_packages_hooks_and_what_they_provide(capsys):
     assert plugins["torch"]["package"] == "lstm-bench" and plugins["torch"]["status"] == "loaded"
     assert plugins["torch"]["hooks"] == ["bench_register_backends"]
     torch_backends = [name for name, info in discover().backends.items() if info.plugin == "torch"]
-    assert {"torch", "torch-compile"} <= set(torch_backends)
+    assert {"torch", "torch-compile", "torch-fp32"} <= set(torch_backends)
     assert plugins["torch"]["provides"] == [f"backend {name}" for name in torch_backends]
     assert plugins["params"]["provides"] == ["suite params"]
 

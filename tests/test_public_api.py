@@ -83,3 +83,43 @@ def test_the_public_api_imports_no_framework():
             "print(sorted({'torch', 'tensorflow', 'keras', 'jax', 'pandas', 'matplotlib'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+OLD_STYLE_PLUGIN = """
+from harness.hookspecs import hookimpl
+from harness.registry import BackendInfo
+from harness.spec import ModelSpec
+from harness.records import PASS, Record, Table
+
+
+@hookimpl
+def bench_register_backends(register):
+    register(BackendInfo(name="old-style", implementation="backends.numpy_backend:NumpyBackend", framework="NumPy"))
+"""
+
+
+def test_a_plugin_written_against_the_old_paths_still_registers_and_is_told_where_to_go(monkeypatch):
+    import types
+    import warnings
+
+    from harness.plugins.discovery import discover
+
+    for old in ("harness.hookspecs", "harness.registry", "harness.spec", "harness.records"):
+        monkeypatch.delitem(sys.modules, old, raising=False)
+    plugin = types.ModuleType("old_style_plugin")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(OLD_STYLE_PLUGIN, plugin.__dict__)
+    messages = [str(warning.message) for warning in caught if warning.category is DeprecationWarning]
+    assert "harness.hookspecs has moved: import hookimpl from harness.api (its home is now harness.plugins.hookspecs)" in messages
+    assert any(message.startswith("harness.records has moved") for message in messages)
+    assert plugin.hookimpl is harness.api.hookimpl and plugin.Table is harness.api.Table
+    registry = discover(extra_plugins=[plugin])
+    assert registry.problems == [] and registry.backends["old-style"].framework == "NumPy"
+
+
+def test_a_name_that_never_existed_is_still_an_import_error():
+    with pytest.raises(ImportError):
+        exec("from harness.spec import NoSuchThing", {})
+    with pytest.raises(ModuleNotFoundError):
+        exec("import harness.no_such_module", {})

@@ -183,3 +183,14 @@ def test_mann_whitney_matches_known_values():
     rng = __import__("numpy").random.default_rng(1)
     bimodal = list(rng.choice([1.0, 1.7], size=300) * rng.uniform(0.99, 1.01, size=300))
     assert mann_whitney_p_value(bimodal, [value * 1.2 for value in bimodal]) < 1e-6
+
+
+def test_a_run_is_read_as_its_suites_declared_even_when_their_plugin_is_gone(capsys, timed_run, monkeypatch):
+    declared = results.load_metadata(timed_run)["suites"]
+    assert declared["train"]["measures_time"] is True and declared["params"]["measures_time"] is False
+    monkeypatch.setenv("LSTM_BENCH_DISABLE_PLUGINS", "train,infer")
+    frame = results.load(timed_run)
+    assert set(frame[frame.measures_time].suite) == {"train", "infer"}
+    status, captured = report(capsys, timed_run, "--baseline", "numpy")
+    assert status == 0
+    assert "train on cpu (T=5, B=4)" in captured.out and "checks: params\n" in captured.out

@@ -13,7 +13,7 @@ from harness.conformance import check_backend, describe_failures
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "check", help="conformance kit: every check suite (params, shapes, gradients, training...) for one backend",
+        "check", help="conformance kit: every check suite (as the suites declare) for one backend vs the reference",
     )
     parser.add_argument("backend", metavar="BACKEND", help="the backend to check, e.g. jax")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")

@@ -52,10 +52,12 @@ def add_parser(subparsers) -> None:
     suites.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1,
                         help=f"CPU threads for every backend: torch, TensorFlow, BLAS (default: {os.cpu_count()})")
     suites.add_argument("--quick", action="store_true",
-                        help="smoke-test preset for train/infer: small model, hidden 32,64,128, short timing")
+                        help="smoke-test preset: each suite's small quick model and hidden sizes (train/infer: "
+                             "3 sizes), and short timing")
     suites.add_argument("--min-time", type=positive_seconds, help="seconds to sample each timing cell at least")
     suites.add_argument("--max-time", type=positive_seconds, help="seconds to sample each timing cell at most")
-    suites.add_argument("--warmup", type=non_negative_int, help="untimed steps after the first (default: 5, quick: 2)")
+    suites.add_argument("--warmup", type=non_negative_int, help=f"untimed steps after the first (default: {TimingBudget().warmup_steps}, "
+                             f"quick: {QUICK_BUDGET.warmup_steps})")
     run = parser.add_argument_group("run")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     run.add_argument("--out", type=Path, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
@@ -106,7 +108,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     if store is None:
         metadata = environment.collect(argv, registry.backends.values())
         metadata.update(run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
-                        cpu_gemm_peak_gflops=options.cpu_peak_gflops)
+                        cpu_gemm_peak_gflops=options.cpu_peak_gflops,
+                        suites={plan.suite.name: plan.suite.declaration() for plan in plans})
         store = RunStore(args.out, metadata)
     with ProgressBar(count_cells(request)) as bar:
         try:
@@ -178,7 +181,7 @@ def select_suites(names: list[str], registry: Registry) -> list[Suite]:
     """The suites named on the command line; ``all`` is every registered suite, ``checks`` every one
     that does not measure time."""
     if "all" in names:
-        return list(registry.suites.values())
+        return registry.ordered_suites()
     selected: list[Suite] = []
     for name in dict.fromkeys(names):
         if name == "checks":

@@ -117,14 +117,18 @@ class Registry:
 
         return register
 
+    def ordered_suites(self) -> list[Suite]:
+        """Every suite in the order each declares (`harness.suite.Suite.run_order`, then name)."""
+        return sorted(self.suites.values(), key=lambda suite: (suite.run_order, suite.name))
+
     def check_suites(self) -> list[Suite]:
         """The suites that check equivalence rather than measure time (``--suite checks``, ``bench check``),
-        as each suite declares it (`harness.suite.Suite.measures_time`)."""
-        return [suite for suite in self.suites.values() if not suite.measures_time]
+        as each suite declares it (`harness.suite.Suite.measures_time`), in run order."""
+        return [suite for suite in self.ordered_suites() if not suite.measures_time]
 
     def timing_suites(self) -> list[Suite]:
-        """The suites that measure time (``train``, ``infer``, and any a plugin adds)."""
-        return [suite for suite in self.suites.values() if suite.measures_time]
+        """The suites that measure time (``train``, ``infer``, and any a plugin adds), in run order."""
+        return [suite for suite in self.ordered_suites() if suite.measures_time]
 
     def backend(self, name: str) -> BackendInfo:
         """The backend called ``name``, or a `BenchUsageError` listing the known names."""

@@ -23,6 +23,7 @@ from harness.measurement.statistics import (
     median_ratio,
 )
 from harness.results.frame import load_metadata, rows
+from harness.results.record import PASS
 
 MACHINE_KEYS = ("cpu_model", "cpu_count", "machine", "os")
 SIGNIFICANCE_LEVEL = 0.05
@@ -94,7 +95,7 @@ def _timing_cells(run_dir: Path) -> dict[tuple, dict]:
     return {
         cell_key(row["suite"], row["backend"], row["device"], row): row
         for row in rows(run_dir)
-        if row.get("status") == "pass" and row.get("samples_seconds")
+        if row.get("status") == PASS and row.get("samples_seconds")
     }
 
 

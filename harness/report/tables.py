@@ -6,18 +6,12 @@ from typing import Any
 
 from harness.measurement.statistics import median_ratio
 from harness.rendering import Table
-
-
-def timing_suite_names() -> set[str]:
-    """The registered suites that measure time, as each suite declares (`harness.suite.Suite.measures_time`)."""
-    from harness.plugins.discovery import discover
-
-    return {suite.name for suite in discover().timing_suites()}
+from harness.results.record import PASS
 
 
 def timed_cells(frame):
     """The rows of passed timing cells: what the comparisons, plots and exports are made of."""
-    return frame[frame.suite.isin(timing_suite_names()) & (frame.status == "pass")]
+    return frame[frame.measures_time & (frame.status == PASS)]
 
 
 def environment_table(metadata: dict[str, Any]) -> Table:
@@ -80,7 +74,7 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
 
 def checks_table(frame) -> Table | None:
     """Per check suite and backend: how many cells passed, failed or errored, and the worst error."""
-    checks = frame[~frame.suite.isin(timing_suite_names())]
+    checks = frame[~frame.measures_time]
     if checks.empty:
         return None
     rows = []

@@ -7,7 +7,8 @@
 One row per record. Columns: ``run_id``, ``suite``, ``backend``, ``status``, ``message``, ``device``
 (``cpu`` for suites without a device), every `ModelSpec` field (``vocab_size``, ``embed_dim``,
 ``hidden``, ``seq_len``, ``batch_size``, ``return_sequences``, ``return_state``, ``seed``: all of
-`harness.model_spec.ModelSpec.field_names`), and every
+`harness.model_spec.ModelSpec.field_names`), ``measures_time`` (the record's suite is a timing suite, as
+the run's metadata says), and every
 suite field the record carries (timing: ``median_seconds``, ``iqr_seconds``, ``ci95_low_seconds``,
 ``samples_seconds`` (a list)...; params: ``total_params``, ``layers``; gradients: ``errors``; training:
 ``optimizers``). pandas is imported only when a run is loaded.
@@ -68,8 +69,22 @@ def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.Data
     """All records of a run as a DataFrame, one row per record (see the module docstring)."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows(resolve_run(run, out_dir)))
+    run_dir = resolve_run(run, out_dir)
+    frame = pd.DataFrame(rows(run_dir))
     for column in RECORD_COLUMNS:
         if column not in frame:
             frame[column] = None
+    frame["measures_time"] = frame.suite.isin(timing_suites(load_metadata(run_dir)))
     return frame
+
+
+def timing_suites(metadata: dict[str, Any]) -> set[str]:
+    """The suites of a run that measure time, as they declared it when the run was made (metadata
+    ``suites``); for a run saved before suites were declared there, as the installed suites declare it."""
+    declared = metadata.get("suites")
+    if isinstance(declared, dict):
+        return {name for name, declaration in declared.items()
+                if isinstance(declaration, dict) and declaration.get("measures_time")}
+    from harness.plugins.discovery import discover
+
+    return {suite.name for suite in discover().timing_suites()}

@@ -3,7 +3,7 @@
 Named in ``LSTM_BENCH_PLUGINS`` when pytest starts, both join the registry-derived tests with no list to edit.
 """
 
-from harness.api import PASS, BackendInfo, Record, Suite, Table, hookimpl
+from harness.api import FAIL, PASS, BackendInfo, Record, Suite, Table, hookimpl
 
 
 class ToyCountSuite(Suite):
@@ -16,7 +16,7 @@ class ToyCountSuite(Suite):
         return sorted(backend.build(spec).get_weights())
 
     def judge(self, spec, backend_name, measurement, options):
-        status = PASS if len(measurement) == 6 else "fail"
+        status = PASS if len(measurement) == 6 else FAIL
         return Record(self.name, backend_name, status, spec.to_dict(), "" if status == PASS else f"{measurement}")
 
     def tables(self, records):
