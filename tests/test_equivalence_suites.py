@@ -63,9 +63,9 @@ def test_issue_configuration_passes_with_errors_per_tensor_in_json(capsys, tmp_p
 def test_suite_checks_is_every_equivalence_suite_and_all_adds_timing(capsys, tmp_path):
     status, records = run_json(capsys, "--suite", "checks", "--backend", "numpy", "--steps", "3", "--out", str(tmp_path))
     assert status == 0
-    assert [record["suite"] for record in records if record["backend"] == "numpy"][:2] == ["params", "params"]
-    assert {record["suite"] for record in records} == {suite.name for suite in REGISTRY.check_suites()}
-    assert {"params", "shapes", "gradients", "training"} <= {record["suite"] for record in records}
+    in_run_order = list(dict.fromkeys(record["suite"] for record in records))
+    assert in_run_order == [suite.name for suite in REGISTRY.check_suites()]
+    assert in_run_order[:4] == ["params", "shapes", "gradients", "training"]  # the cheap checks first
     status, records = run_json(capsys, "--suite", "all", "--backend", "numpy", "--steps", "3", "--quick", "--hidden", "8",
                                "--max-time", "0.2", "--min-time", "0.1", "--out", str(tmp_path))
     assert status == 0
