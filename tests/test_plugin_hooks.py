@@ -101,3 +101,11 @@ def test_tracing_prints_every_hook_call_to_stderr():
 @pytest.mark.parametrize("value", [None, "", "0"])
 def test_no_trace_unless_asked(value):
     assert "lstm-bench trace" not in run_bench_list(value).stderr
+
+
+def test_a_workers_hook_calls_are_traced_in_benchs_stderr(tmp_path):
+    environment = {**os.environ, "LSTM_BENCH_TRACE_PLUGINS": "1"}
+    result = subprocess.run([sys.executable, "-m", "harness", "run", "--backend", "numpy", "--out", str(tmp_path)],
+                            capture_output=True, text=True, env=environment, check=True)
+    assert "lstm-bench trace: [worker numpy] bench_register_backends -> numpy: register(BackendInfo 'numpy')" in result.stderr
+    assert "250,115" in result.stdout

@@ -56,7 +56,8 @@ def add_parser(subparsers) -> None:
                              "3 sizes), and short timing")
     suites.add_argument("--min-time", type=positive_seconds, help="seconds to sample each timing cell at least")
     suites.add_argument("--max-time", type=positive_seconds, help="seconds to sample each timing cell at most")
-    suites.add_argument("--warmup", type=non_negative_int, help=f"untimed steps after the first (default: {TimingBudget().warmup_steps}, "
+    suites.add_argument("--warmup", type=non_negative_int,
+                        help=f"untimed steps after the first (default: {TimingBudget().warmup_steps}, "
                              f"quick: {QUICK_BUDGET.warmup_steps})")
     run = parser.add_argument_group("run")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
@@ -146,11 +147,11 @@ def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]
     options = ModelSpec.options()
     given = {name: getattr(args, name) for name in options if getattr(args, name) is not None}
     swept = [name for name, option in options.items() if option.sweep and name != "hidden"] + ["hidden"]
+    fixed = {name: value for name, value in given.items() if name not in swept}
     plans = []
     for suite in select_suites(args.suite, registry):
         base = suite.quick_spec if args.quick and suite.quick_spec else suite.default_spec
         suite_hidden = suite.quick_hidden if args.quick and suite.quick_hidden else suite.default_hidden
-        fixed = {name: value for name, value in given.items() if name not in swept}
         axes = [given.get(name, list(suite_hidden) if name == "hidden" else [getattr(base, name)]) for name in swept]
         specs = [ModelSpec(**{**base.to_dict(), **fixed, **dict(zip(swept, values))}) for values in itertools.product(*axes)]
         plans.append(SuitePlan(suite, specs))

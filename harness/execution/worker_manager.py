@@ -31,6 +31,7 @@ from harness.execution.protocol import (
     result_file,
     write_atomically,
 )
+from harness.plugins import hook_calls
 from harness.plugins.registry import BackendInfo
 
 POLL_SECONDS = 0.02
@@ -150,6 +151,7 @@ def _run_worker(
         finally:
             if process.poll() is None:
                 _kill(process)
+            hook_calls.forward_worker_trace(info.name, job_dir / STDERR_FILE)
 
 
 def worker_environment(info: BackendInfo, threads: int | None = None) -> dict[str, str]:

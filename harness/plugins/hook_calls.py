@@ -6,10 +6,12 @@ plugin. Each plugin's implementation is called on its own: one that raises becom
 naming it, and the other plugins still register.
 
 Set ``LSTM_BENCH_TRACE_PLUGINS=1`` to see every hook call on standard error, in ``bench`` and in every
-worker process (a worker's standard error is its ``stderr.log``)::
+worker process (each worker discovers plugins again; its trace lines are passed on to ``bench``'s
+standard error, prefixed with the backend, when the worker ends)::
 
     lstm-bench trace: bench_register_backends -> torch: register(BackendInfo 'torch')
     lstm-bench trace: bench_register_backends -> torch: returned after 0.1 ms, 3 registered
+    lstm-bench trace: [worker torch] bench_register_backends -> torch: register(BackendInfo 'torch')
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -54,6 +57,20 @@ def trace(message: str) -> None:
     """One trace line on standard error, when tracing is on."""
     if tracing():
         print(f"lstm-bench trace: {message}", file=sys.stderr, flush=True)
+
+
+def forward_worker_trace(backend: str, worker_stderr: Path) -> None:
+    """Pass a worker's trace lines on to this process's standard error, when tracing is on."""
+    if not tracing():
+        return
+    try:
+        lines = worker_stderr.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    prefix = "lstm-bench trace: "
+    for line in lines:
+        if line.startswith(prefix):
+            print(f"{prefix}[worker {backend}] {line[len(prefix):]}", file=sys.stderr, flush=True)
 
 
 def _call_each(caller: pluggy.HookCaller, registrar_for: RegistrarFor) -> list[PluginProblem]:
