@@ -3,8 +3,8 @@
 For every timing cell present in both runs (same suite, backend, device and spec), the ratio of
 medians B/A gets a 95% percentile-bootstrap interval from the raw samples, and the two-sided
 Mann-Whitney U test on the raw samples says whether the difference is significant (p < 0.05; see
-`harness.measurement.statistics`). A significant cell is *slower* when B/A > 1, *faster* when B/A < 1; others are
-*not significant*. A slower cell whose ratio exceeds ``1 + threshold`` is a regression (``bench
+`harness.measurement.statistics`). A significant cell is *slower* when B/A > 1, *faster* when B/A < 1;
+others are *not significant*. A slower cell whose ratio exceeds ``1 + threshold`` is a regression (``bench
 compare`` exits 1), like ``asv compare`` and ``pyperf compare_to``. Runs from different machines,
 thread counts or cell sets are refused unless forced.
 """
