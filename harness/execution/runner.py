@@ -1,8 +1,9 @@
 """Run suites across backends: one worker per backend, records judged and saved as outcomes arrive.
 
 This is the parent's loop: plan the cells (`harness.cell.Cell`) of every suite, hand each backend's
-pending cells to its worker (`harness.execution.worker_manager`), judge each outcome with its suite in
-this process, and append the record to the run directory (`harness.results.store`) the moment it exists.
+pending cells to an executor (`harness.execution.executor`; by default worker subprocesses on this
+machine), judge each outcome with its suite in this process, and append the record to the run directory
+(`harness.results.store`) the moment it exists.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 
 from harness.cell import Cell
 from harness.errors import one_line
+from harness.execution.executor import Executor, LocalExecutor
 from harness.execution.protocol import CellOutcome
-from harness.execution.worker_manager import WorkerLimits, run_cells
+from harness.execution.worker_manager import WorkerLimits
 from harness.model_spec import ModelSpec
 from harness.plugins.availability import probe
 from harness.plugins.registry import BackendInfo
@@ -70,8 +72,19 @@ def execute(
     store: RunStore,
     progress: Callable[[str], None] = lambda message: None,
     on_record: Callable[[Record], None] = lambda record: None,
+    executor: Executor | None = None,
 ) -> RunResult:
-    """Run ``request``; every record is appended to ``store`` the moment it exists."""
+    """Run ``request``; every record is appended to ``store`` the moment it exists.
+
+    :param executor: where the cells run; default a `LocalExecutor` with the request's limits (closed at
+        the end; an executor passed in stays open for its owner to close).
+    """
+    if executor is None:
+        local = LocalExecutor(request.limits)
+        try:
+            return execute(request, store, progress, on_record, local)
+        finally:
+            local.close()
     result = RunResult()
     suites = request.suites
 
@@ -97,7 +110,7 @@ def execute(
         def on_outcome(index: int, outcome: CellOutcome, info: BackendInfo = info, cells: list[Cell] = cells) -> None:
             keep(judge(suites[cells[index].suite], cells[index], info.name, outcome))
 
-        hello = run_cells(info, cells, on_outcome, limits=request.limits)
+        hello = executor.run_cells(info, cells, on_outcome)
         result.backend_details[info.name] = {
             "available": True,
             "plugin": info.plugin,

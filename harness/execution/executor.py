@@ -1,0 +1,44 @@
+"""The executor seam: where a backend's cells run. The runner hands each backend's pending cells to an
+`Executor` and judges the outcomes it streams back; it never starts a process itself.
+
+`LocalExecutor` (worker subprocesses on this machine, `harness.execution.worker_manager`) is the first
+implementation; a cluster executor (Dask) is meant to be the second, running the same worker on another
+host, so isolation, timeouts and memory limits stay what they are here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+from harness.cell import Cell
+from harness.execution.protocol import CellOutcome, WorkerHello
+from harness.execution.worker_manager import WorkerLimits, run_cells
+from harness.plugins.registry import BackendInfo
+
+
+class Executor(ABC):
+    """Runs one backend's cells somewhere and reports each outcome as it ends."""
+
+    @abstractmethod
+    def run_cells(
+        self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
+    ) -> WorkerHello | None:
+        """Run ``cells`` of backend ``info``; call ``on_outcome(index, outcome)`` once per cell, in order, as
+        each ends (a cell that could not run gets an outcome with its error). Returns what the backend's
+        worker said about itself (framework version, devices, threads), or None if no worker said hello."""
+
+    def close(self) -> None:
+        """Release what the executor holds (connections, processes); the default holds nothing."""
+
+
+class LocalExecutor(Executor):
+    """Each backend in its own worker subprocess on this machine, within ``limits``."""
+
+    def __init__(self, limits: WorkerLimits) -> None:
+        self.limits = limits
+
+    def run_cells(
+        self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
+    ) -> WorkerHello | None:
+        return run_cells(info, cells, on_outcome, limits=self.limits)
