@@ -17,7 +17,8 @@ loads only the plugin machinery, and nothing here ever imports a deep-learning f
 - What a backend is given: `ModelSpec`, `OptimizerSpec`; the canonical initial weights and batches
   (`keras_default_weights`, `sample_batch`, `sample_token_ids`).
 - Writing a suite: `Suite`, `SuiteOptions`, `Cell`, `Record` and its statuses, `Table`, the tolerances
-  and `tensor_error`; for a timing suite `TimingBudget`, `time_step` and `summarize`.
+  and `tensor_error`; for a timing suite `TimingBudget`, `time_step`, `summarize` and the analytic FLOPs
+  (`forward_flops`, `training_step_flops`).
 - Errors: `BenchUsageError` (the user's mistake: one line, exit 2).
 - The conformance kit: `check_backend`, `check_suite_names`, `ConformanceResult` (and the pytest plugin,
   ``pytest --bench-backend NAME`` with the ``bench_conformance`` fixture).
@@ -38,6 +39,7 @@ _HOMES = {
         "expected_total_params", "weight_shapes",
     ),
     "harness.errors": ("BenchUsageError",),
+    "harness.measurement.flops": ("forward_flops", "training_step_flops"),
     "harness.measurement.gemm_peak": ("GPU_GEMM_SIZE", "best_gflops"),
     "harness.measurement.statistics": ("summarize",),
     "harness.measurement.timer": ("TimingBudget", "time_step"),
@@ -74,4 +76,50 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
-    pass
+    from harness.canonical import keras_default_weights, sample_batch, sample_token_ids  # noqa: F401
+    from harness.cell import Cell  # noqa: F401
+    from harness.conformance import ConformanceResult, check_backend, check_suite_names  # noqa: F401
+    from harness.contract import (  # noqa: F401
+        FORWARD_OUTPUTS,
+        WEIGHT_NAMES,
+        Backend,
+        ClassifierModel,
+        ForwardOutput,
+        LayerSummary,
+        UnsupportedCapability,
+        check_weights,
+        expected_layer_output_shapes,
+        expected_layer_params,
+        expected_total_params,
+        weight_shapes,
+    )
+    from harness.errors import BenchUsageError  # noqa: F401
+    from harness.measurement.flops import forward_flops, training_step_flops  # noqa: F401
+    from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops  # noqa: F401
+    from harness.measurement.statistics import summarize  # noqa: F401
+    from harness.measurement.timer import TimingBudget, time_step  # noqa: F401
+    from harness.model_spec import ModelSpec  # noqa: F401
+    from harness.optimizers import OptimizerSpec  # noqa: F401
+    from harness.plugins.hookspecs import hookimpl  # noqa: F401
+    from harness.plugins.registry import BackendInfo  # noqa: F401
+    from harness.rendering import Table  # noqa: F401
+    from harness.results.record import (  # noqa: F401
+        ERROR,
+        FAIL,
+        PASS,
+        SKIPPED,
+        STATUSES,
+        UNAVAILABLE,
+        UNSUPPORTED,
+        Record,
+    )
+    from harness.suite import Suite, SuiteOptions  # noqa: F401
+    from harness.tolerances import (  # noqa: F401
+        GRADIENT_TOLERANCE,
+        LOSS_TOLERANCE,
+        OUTPUT_TOLERANCE,
+        TRAINING_TOLERANCE,
+        TensorError,
+        Tolerance,
+        tensor_error,
+    )

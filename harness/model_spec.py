@@ -9,6 +9,7 @@ field appears everywhere by being added here.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,15 +24,24 @@ class ModelOption:
         help: one line for ``bench run --help``.
         minimum: the smallest value an int field accepts (bool fields: None).
         sweep: a comma-separated list runs one spec per value (``--hidden 3,32,64``).
+        abbreviation: the letter `ModelSpec.label` shows it under (``H=3``); a field without one is shown
+            as ``name=value`` when it differs from its default.
+        flag: for a bool, the label's text when True and when False (``("seq", "last")``).
     """
 
     help: str
     minimum: int | None = None
     sweep: bool = False
+    abbreviation: str | None = None
+    flag: tuple[str, str] | None = None
 
 
-def _option(default: Any, help: str, *, minimum: int | None = None, sweep: bool = False) -> Any:
-    return field(default=default, metadata={"option": ModelOption(help, minimum, sweep)})
+def _option(default: Any, help: str, *, minimum: int | None = None, sweep: bool = False,
+            abbreviation: str | None = None, flag: tuple[str, str] | None = None) -> Any:
+    """A `ModelSpec` field: an int (give ``minimum``) or a bool; other types are refused here, at import."""
+    if isinstance(default, bool) != (minimum is None) or not isinstance(default, int):
+        raise TypeError(f"ModelSpec fields are ints with a minimum or bools without one, got {default!r}")
+    return field(default=default, metadata={"option": ModelOption(help, minimum, sweep, abbreviation, flag)})
 
 
 @dataclass(frozen=True)
@@ -53,13 +63,15 @@ class ModelSpec:
         seed: seed for weights and inputs, so that every backend sees the same numbers.
     """
 
-    vocab_size: int = _option(50000, "vocabulary size", minimum=1)
-    embed_dim: int = _option(5, "embedding width", minimum=1)
-    hidden: int = _option(3, "LSTM units; a comma list sweeps it, e.g. 3,32,64", minimum=1, sweep=True)
-    seq_len: int = _option(2, "tokens per example; a comma list sweeps it", minimum=1, sweep=True)
-    batch_size: int = _option(4, "examples per batch; a comma list sweeps it", minimum=1, sweep=True)
-    return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head")
-    return_state: bool = _option(False, "LSTM also returns its final (h, c)")
+    vocab_size: int = _option(50000, "vocabulary size", minimum=1, abbreviation="V")
+    embed_dim: int = _option(5, "embedding width", minimum=1, abbreviation="E")
+    hidden: int = _option(3, "LSTM units; a comma list sweeps it, e.g. 3,32,64", minimum=1, sweep=True,
+                          abbreviation="H")
+    seq_len: int = _option(2, "tokens per example; a comma list sweeps it", minimum=1, sweep=True, abbreviation="T")
+    batch_size: int = _option(4, "examples per batch; a comma list sweeps it", minimum=1, sweep=True,
+                              abbreviation="B")
+    return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head", flag=("seq", "last"))
+    return_state: bool = _option(False, "LSTM also returns its final (h, c)", flag=("+state", ""))
     seed: int = _option(0, "seed for weights and inputs (default: 0)", minimum=0)
 
     def __post_init__(self) -> None:
@@ -69,10 +81,8 @@ class ModelSpec:
                 if not isinstance(value, bool):
                     raise BenchUsageError(f"{spec_field.name}: {value!r} is not a bool (expected True or False)")
             elif isinstance(value, bool) or not isinstance(value, int) or value < option.minimum:
-                kind = {0: "non-negative integer", 1: "positive integer"}.get(option.minimum, "integer")
-                raise BenchUsageError(
-                    f"{spec_field.name}: {value!r} is not a {kind} (expected an int >= {option.minimum})"
-                )
+                kind = {0: "a non-negative integer", 1: "a positive integer"}.get(option.minimum, "an integer")
+                raise BenchUsageError(f"{spec_field.name}: {value!r} is not {kind} (expected an int >= {option.minimum})")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -98,9 +108,36 @@ class ModelSpec:
         return dataclasses.asdict(self)
 
     def label(self) -> str:
-        """A short human label, e.g. ``V=50000 E=5 H=3 T=2 B=4 seq``."""
-        flags = ("seq" if self.return_sequences else "last") + ("+state" if self.return_state else "")
-        return (
-            f"V={self.vocab_size} E={self.embed_dim} H={self.hidden} T={self.seq_len} "
-            f"B={self.batch_size} {flags}"
-        )
+        """A short human label that tells any two specs apart, e.g. ``V=50000 E=5 H=3 T=2 B=4 seq``: the
+        abbreviated fields, the flags, then ``name=value`` for every other field not at its default."""
+        parts, flags = [], ""
+        for name, option in self.options().items():
+            value = getattr(self, name)
+            if option.abbreviation:
+                parts.append(f"{option.abbreviation}={value}")
+            elif option.flag:
+                flags += option.flag[0] if value else option.flag[1]
+        return " ".join([*parts, flags, *self.differences_from_default(exclude=self.labelled_fields())]).strip()
+
+    @classmethod
+    def series_fields(cls) -> tuple[str, ...]:
+        """Every field but ``hidden``: the cells of one hidden-size sweep share all of these, so tables and
+        plots that put hidden on an axis group by them."""
+        return tuple(name for name in cls.field_names() if name != "hidden")
+
+    @classmethod
+    def labelled_fields(cls) -> tuple[str, ...]:
+        """The fields `label` always shows (by abbreviation or flag)."""
+        return tuple(name for name, option in cls.options().items() if option.abbreviation or option.flag)
+
+    def differences_from_default(self, exclude: tuple[str, ...] = ()) -> list[str]:
+        """``name=value`` for each field (not in ``exclude``) whose value is not its default."""
+        defaults = ModelSpec().to_dict()
+        return [f"{name}={value}" for name, value in self.to_dict().items()
+                if name not in exclude and value != defaults[name]]
+
+
+def varying_fields(specs: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[str]:
+    """The fields among ``fields`` whose value is not the same in all of ``specs`` (a spec, or a results
+    row that holds the fields): what a title must show to tell groups of cells apart."""
+    return [name for name in fields if len({spec.get(name) for spec in specs}) > 1]

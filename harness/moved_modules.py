@@ -35,6 +35,11 @@ class MovedModule(types.ModuleType):
         self._warned = False
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute == "__all__":  # ``from harness.records import *``
+            homes = [importlib.import_module(home) for home in self._homes]
+            return [name for module in homes for name, value in vars(module).items()
+                    if not name.startswith("_") and not isinstance(value, types.ModuleType)
+                    and type(value).__module__ != "__future__"]
         if attribute.startswith("__"):
             raise AttributeError(attribute)
         for home in self._homes:
@@ -42,7 +47,10 @@ class MovedModule(types.ModuleType):
             if hasattr(module, attribute):
                 if not self._warned:
                     self._warned = True
-                    warnings.warn(f"{self.__name__} has moved: import {attribute} from harness.api "
+                    from harness import api
+
+                    where = "harness.api" if attribute in api.__all__ else home
+                    warnings.warn(f"{self.__name__} has moved: import {attribute} from {where} "
                                   f"(its home is now {home})", DeprecationWarning, stacklevel=2)
                 return getattr(module, attribute)
         raise AttributeError(f"module {self.__name__!r} (moved to {', '.join(self._homes)}) has no attribute {attribute!r}")

@@ -20,7 +20,7 @@ from harness.measurement.memory import PeakRSSSampler
 from harness.measurement.scaling import crossovers, fit_power_law
 from harness.measurement.statistics import summarize
 from harness.measurement.timer import time_step
-from harness.model_spec import ModelSpec
+from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
 from harness.results.record import PASS, Record
 from harness.suite import Suite, SuiteOptions
@@ -108,15 +108,22 @@ class TimedSuite(Suite):
         for device in dict.fromkeys(record.details.get("device", "cpu") for record in records):
             on_device = [record for record in records if record.details.get("device", "cpu") == device]
             tables.append(self._figures(device, on_device))
-            for shape in dict.fromkeys(_shape(record) for record in on_device):
-                tables.extend(self._comparison(device, shape, [r for r in on_device if _shape(r) == shape]))
+            series = list(dict.fromkeys(_series(record) for record in on_device))
+            shown = ["seq_len", "batch_size", *varying_fields([dict(key) for key in series], ModelSpec.series_fields())]
+            for key in series:
+                where = " ".join(f"{_short(name)}={value}" for name, value in key if name in dict.fromkeys(shown))
+                tables.extend(self._comparison(device, where, [r for r in on_device if _series(r) == key]))
         return tables
 
     def _figures(self, device: str, records: list[Record]) -> Table:
         rows = []
-        for record in records:
+        specs = [ModelSpec(**record.spec).to_dict() for record in records]
+        extra = [name for name in varying_fields(specs, ModelSpec.series_fields()) if name not in ("seq_len", "batch_size")]
+        for record, spec in zip(records, specs):
             d = record.details
-            head = (record.backend, record.spec["seq_len"], record.spec["batch_size"], record.spec["hidden"])
+            apart = " ".join(f"{_short(name)}={spec[name]}" for name in extra)
+            backend = f"{record.backend} ({apart})" if apart else record.backend
+            head = (backend, record.spec["seq_len"], record.spec["batch_size"], record.spec["hidden"])
             if record.status != PASS:
                 rows.append((*head, f"{record.status}: {record.message}", *[""] * 9))
                 continue
@@ -143,14 +150,15 @@ class TimedSuite(Suite):
             align=("left", *["right"] * 13),
         )
 
-    def _comparison(self, device: str, shape: tuple[int, int], records: list[Record]) -> list[Table]:
+    def _comparison(self, device: str, series: str, records: list[Record]) -> list[Table]:
+        """Ratios, scaling and crossovers of one hidden-size sweep (``series``: what sets it apart)."""
         measured = [record for record in records if record.status == PASS]
         medians: dict[str, dict[int, float]] = {}
         for record in measured:
             medians.setdefault(record.backend, {})[record.spec["hidden"]] = record.details["median_seconds"]
         if not medians:
             return []
-        where = f"{self.name} on {device}, T={shape[0]} B={shape[1]}"
+        where = f"{self.name} on {device}, {series}"
         hiddens = sorted({hidden for by_hidden in medians.values() for hidden in by_hidden})
         ratio_rows = []
         for hidden in hiddens:
@@ -178,5 +186,11 @@ class TimedSuite(Suite):
         return tables
 
 
-def _shape(record: Record) -> tuple[int, int]:
-    return (record.spec["seq_len"], record.spec["batch_size"])
+def _series(record: Record) -> tuple:
+    """The hidden-size sweep a record belongs to: its spec's every field but hidden (defaults filled in)."""
+    spec = ModelSpec(**record.spec).to_dict()
+    return tuple((name, spec[name]) for name in ModelSpec.series_fields())
+
+
+def _short(name: str) -> str:
+    return ModelSpec.options()[name].abbreviation or name

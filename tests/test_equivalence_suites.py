@@ -65,7 +65,8 @@ def test_suite_checks_is_every_equivalence_suite_and_all_adds_timing(capsys, tmp
     assert status == 0
     in_run_order = list(dict.fromkeys(record["suite"] for record in records))
     assert in_run_order == [suite.name for suite in REGISTRY.check_suites()]
-    assert in_run_order[:4] == ["params", "shapes", "gradients", "training"]  # the cheap checks first
+    built_in = {"params", "shapes", "gradients", "training"}
+    assert [suite for suite in in_run_order if suite in built_in] == ["params", "shapes", "gradients", "training"]
     status, records = run_json(capsys, "--suite", "all", "--backend", "numpy", "--steps", "3", "--quick", "--hidden", "8",
                                "--max-time", "0.2", "--min-time", "0.1", "--out", str(tmp_path))
     assert status == 0

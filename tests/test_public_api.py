@@ -123,3 +123,10 @@ def test_a_name_that_never_existed_is_still_an_import_error():
         exec("from harness.spec import NoSuchThing", {})
     with pytest.raises(ModuleNotFoundError):
         exec("import harness.no_such_module", {})
+
+
+def test_the_names_static_checkers_see_are_the_public_names():
+    tree = ast.parse(Path(harness.api.__file__).read_text())
+    (block,) = [node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"]
+    imported = {alias.name for node in block.body for alias in node.names}
+    assert imported == set(harness.api.__all__)

@@ -52,3 +52,26 @@ def test_replace_validates_and_leaves_the_original_alone():
 def test_spec_is_frozen():
     with pytest.raises(AttributeError):
         ModelSpec().hidden = 4
+
+
+def test_the_label_tells_any_two_specs_apart():
+    assert ModelSpec().label() == "V=50000 E=5 H=3 T=2 B=4 seq"
+    assert ModelSpec(return_sequences=False, return_state=True).label() == "V=50000 E=5 H=3 T=2 B=4 last+state"
+    assert ModelSpec(seed=7).label() == "V=50000 E=5 H=3 T=2 B=4 seq seed=7"
+    assert ModelSpec.series_fields() == tuple(name for name in ModelSpec.field_names() if name != "hidden")
+
+
+def test_a_field_must_be_an_int_with_a_minimum_or_a_bool():
+    from harness.model_spec import _option
+
+    with pytest.raises(TypeError, match="ints with a minimum or bools"):
+        _option(0.5, "dropout")
+    with pytest.raises(TypeError):
+        _option(True, "flag", minimum=0)
+
+
+def test_varying_fields_names_what_sets_groups_apart():
+    from harness.model_spec import varying_fields
+
+    specs = [ModelSpec(hidden=h, seq_len=t).to_dict() for h in (2, 4) for t in (5, 9)]
+    assert varying_fields(specs, ModelSpec.series_fields()) == ["seq_len"]

@@ -3,6 +3,7 @@
 import json
 
 from harness.cli import main
+from harness.model_spec import ModelSpec
 
 from conftest import DEFAULT_BACKENDS
 
@@ -87,3 +88,21 @@ def test_lists_of_seq_len_and_batch_size_sweep_every_combination(capsys, tmp_pat
     status = main(["run", "--suite", "infer", "--backend", "numpy", "--device", "cpu", "--out", str(tmp_path), *argv])
     out = capsys.readouterr().out
     assert "infer on cpu, T=6 B=5: median time relative to the fastest backend" in out
+
+
+def test_sweeps_that_differ_beyond_t_and_b_get_tables_of_their_own():
+    from harness.plugins.discovery import discover
+    from harness.rendering import render_tables
+    from harness.results.record import PASS, Record
+
+    suite = discover().suite("train")
+    details = {"device": "cpu", "median_seconds": 0.01, "iqr_seconds": 0.001, "ci95_low_seconds": 0.009,
+               "ci95_high_seconds": 0.011, "samples": 10, "samples_per_second": 1.0, "tokens_per_second": 1.0,
+               "achieved_gflops": 1.0, "fraction_of_peak": None, "peak_memory_bytes": 0, "first_step_seconds": 0.1}
+    records = [Record("train", "numpy", PASS, ModelSpec(vocab_size=vocab, hidden=hidden).to_dict(),
+                      details={**details, "median_seconds": 0.01 * hidden * (2 if vocab == 200 else 1)})
+               for vocab in (100, 200) for hidden in (4, 8)]
+    text = render_tables(suite.tables(records), "table")
+    assert "train on cpu, V=100 T=2 B=4: median time relative to the fastest backend" in text
+    assert "train on cpu, V=200 T=2 B=4: median time relative to the fastest backend" in text
+    assert "numpy (V=100)" in text and "numpy (V=200)" in text

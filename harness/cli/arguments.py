@@ -16,7 +16,7 @@ def integer_at_least(minimum: int) -> Callable[[str], int]:
         except ValueError:
             value = minimum - 1
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {noun} (accepted: an integer >= {minimum})")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun} (accepted: an integer >= {minimum})")
         return value
 
     parse.__name__ = noun
@@ -34,16 +34,16 @@ def integer_list_at_least(minimum: int) -> Callable[[str], list[int]]:
                 values.append(one(part.strip()))
             except argparse.ArgumentTypeError:
                 raise argparse.ArgumentTypeError(
-                    f"{part.strip()!r} is not a {noun} (accepted: comma-separated integers >= {minimum}, e.g. 3,32,64)"
+                    f"{part.strip()!r} is not {noun} (accepted: comma-separated integers >= {minimum}, e.g. 3,32,64)"
                 ) from None
         return values
 
-    parse.__name__ = f"list of {noun}s"
+    parse.__name__ = f"list of integers >= {minimum}"
     return parse
 
 
 def _integer_noun(minimum: int) -> str:
-    return {0: "non-negative integer", 1: "positive integer"}.get(minimum, f"integer >= {minimum}")
+    return {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
 
 
 positive_int = integer_at_least(1)

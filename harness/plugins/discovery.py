@@ -62,11 +62,13 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
         version = entry_point.dist.version if entry_point.dist else "?"
         if not plugin_allowed(entry_point.name):
             registry.plugins.append(PluginRecord(entry_point.name, package, version, status="disabled"))
+            hook_calls.trace(f"plugin {registry.plugins[-1].name!r} is disabled (not loaded)")
             continue
         try:
             plugin = entry_point.load()
         except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
             registry.problems.append(PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {one_line(error)}"))
+            hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
             continue
         _register(manager, registry, plugin, name=entry_point.name, package=package, version=version)
 
@@ -75,11 +77,13 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
     for module_name in filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
         if not plugin_allowed(module_name):
             registry.plugins.append(PluginRecord(module_name, f"({EXTRA_PLUGINS_ENV})", "", status="disabled"))
+            hook_calls.trace(f"plugin {registry.plugins[-1].name!r} is disabled (not loaded)")
             continue
         try:
             plugin = importlib.import_module(module_name)
         except Exception as error:  # noqa: BLE001
             registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {one_line(error)}"))
+            hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
             continue
         if manager.is_registered(plugin):
             continue  # already loaded through its entry point
@@ -99,6 +103,7 @@ def _register(
         registered_name = manager.register(plugin, name=name)
     except Exception as error:  # noqa: BLE001 - PluginValidationError, duplicate names
         registry.problems.append(PluginProblem(name or repr(plugin), one_line(error)))
+        hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
         return
     implemented = tuple(caller.name for caller in manager.get_hookcallers(plugin) or ())
     registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version, hooks=implemented))

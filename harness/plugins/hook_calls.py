@@ -10,7 +10,7 @@ worker process (each worker discovers plugins again; its trace lines are passed 
 standard error, prefixed with the backend, when the worker ends)::
 
     lstm-bench trace: bench_register_backends -> torch: register(BackendInfo 'torch')
-    lstm-bench trace: bench_register_backends -> torch: returned after 0.1 ms, 3 registered
+    lstm-bench trace: bench_register_backends -> torch: returned after 0.1 ms, 3 register() call(s)
     lstm-bench trace: [worker torch] bench_register_backends -> torch: register(BackendInfo 'torch')
 """
 
@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from harness.suite import Suite
 
 TRACE_PLUGINS_ENV = "LSTM_BENCH_TRACE_PLUGINS"
-"""Any value but empty or ``0`` prints every hook call, and what each plugin registers, to stderr."""
+"""Any value but empty, ``0``, ``false``, ``no`` or ``off`` prints every hook call, and what each plugin
+registers, to stderr."""
+OFF_VALUES = ("", "0", "false", "no", "off")
 
 RegistrarFor = Callable[[str], Callable[[Any], None]]
 """Given a plugin's name, the ``register`` callback that records what that plugin registers."""
@@ -50,7 +52,7 @@ def register_suites(manager: pluggy.PluginManager, registrar_for: Callable[[str]
 
 def tracing() -> bool:
     """Whether ``LSTM_BENCH_TRACE_PLUGINS`` asks for hook tracing."""
-    return os.environ.get(TRACE_PLUGINS_ENV, "").strip() not in ("", "0")
+    return os.environ.get(TRACE_PLUGINS_ENV, "").strip().lower() not in OFF_VALUES
 
 
 def trace(message: str) -> None:
@@ -84,8 +86,8 @@ def _call_each(caller: pluggy.HookCaller, registrar_for: RegistrarFor) -> list[P
         def traced_register(item: Any, register: Callable[[Any], None] = register, where: str = where) -> None:
             nonlocal registered
             trace(f"{where}: register({_describe(item)})")
+            register(item)  # the registry refuses a duplicate by recording a problem, not by raising
             registered += 1
-            register(item)
 
         started = time.perf_counter()
         try:
@@ -94,7 +96,7 @@ def _call_each(caller: pluggy.HookCaller, registrar_for: RegistrarFor) -> list[P
             problems.append(PluginProblem(plugin, f"{caller.name} raised {one_line(error)}"))
             trace(f"{where}: raised {one_line(error)}")
             continue
-        trace(f"{where}: returned after {(time.perf_counter() - started) * 1e3:.1f} ms, {registered} registered")
+        trace(f"{where}: returned after {(time.perf_counter() - started) * 1e3:.1f} ms, {registered} register() call(s)")
     return problems
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from harness.model_spec import ModelSpec, varying_fields
 from harness.report.tables import timed_cells
 
 LIST_COLUMNS = ("samples_seconds",)
@@ -35,9 +36,12 @@ def to_csv(frame) -> str:
 def to_dashboard(frame) -> list[dict]:
     """The measured timing cells in github-action-benchmark's ``customSmallerIsBetter`` shape."""
     timed = timed_cells(frame)
+    apart = [name for name in varying_fields(timed.to_dict("records"), ModelSpec.series_fields())
+             if name not in ("seq_len", "batch_size")]
     return [
         {
-            "name": f"{row.suite}/{row.device}/{row.backend}/hidden={row.hidden}/T={row.seq_len}/B={row.batch_size}",
+            "name": f"{row.suite}/{row.device}/{row.backend}/hidden={row.hidden}/T={row.seq_len}/B={row.batch_size}"
+                    + "".join(f"/{name}={getattr(row, name)}" for name in apart),
             "unit": "ms",
             "value": row.median_seconds * 1e3,
             "range": f"{row.ci95_low_seconds * 1e3:.6g}-{row.ci95_high_seconds * 1e3:.6g}",

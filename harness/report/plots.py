@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.model_spec import ModelSpec, varying_fields
 from harness.report.tables import timed_cells
 
 
@@ -34,7 +35,11 @@ def timing_figures(frame) -> list[Figure]:
 
     timed = timed_cells(frame)
     figures = []
-    for (suite, device), group in timed.groupby(["suite", "device"], sort=False):
+    series_fields = list(ModelSpec.series_fields())
+    shown = varying_fields(timed.to_dict("records"), series_fields)
+    for key, group in timed.groupby(["suite", "device", *series_fields], sort=False, dropna=False):
+        suite, device, series = key[0], key[1], dict(zip(series_fields, key[2:]))
+        apart = " ".join(f"{ModelSpec.options()[name].abbreviation or name}={series[name]}" for name in shown)
         figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
         for backend, cells in group.groupby("backend", sort=False):
             cells = cells.sort_values("hidden")
@@ -62,9 +67,10 @@ def timing_figures(frame) -> list[Figure]:
             axis.set_ylabel(label)
             axis.grid(True, which="both", alpha=0.3)
             axis.legend()
-        title = f"{suite} on {device}"
+        title = f"{suite} on {device}" + (f" ({apart})" if apart else "")
         figure.suptitle(title)
-        figures.append(Figure(f"{suite}-{device}", title, _render(figure, "png"), _render(figure, "svg")))
+        name = f"{suite}-{device}" + ("-" + "-".join(f"{name}{series[name]}" for name in shown) if shown else "")
+        figures.append(Figure(name, title, _render(figure, "png"), _render(figure, "svg")))
         plt.close(figure)
     return figures
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.measurement.statistics import median_ratio
+from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
 from harness.results.record import PASS
 
@@ -43,11 +44,16 @@ def choose_baseline(frame, requested: str | None) -> str | None:
 
 
 def comparison_tables(frame, baseline: str | None) -> list[Table]:
-    """Per timing suite, device and (seq_len, batch): each backend's median and its speed-up over the
+    """Per timing suite, device and hidden-size sweep (every spec field but hidden; the title names T, B
+    and whatever else tells the sweeps apart): each backend's median and its speed-up over the
     baseline with a bootstrap 95% CI; ``*`` marks the fastest backend at each hidden size."""
     timed = timed_cells(frame)
     tables = []
-    for (suite, device, seq_len, batch), group in timed.groupby(["suite", "device", "seq_len", "batch_size"], sort=False):
+    series_fields = list(ModelSpec.series_fields())
+    shown = ["seq_len", "batch_size", *(name for name in varying_fields(timed.to_dict("records"), series_fields)
+                                        if name not in ("seq_len", "batch_size"))]
+    for key, group in timed.groupby(["suite", "device", *series_fields], sort=False, dropna=False):
+        suite, device, series = key[0], key[1], dict(zip(series_fields, key[2:]))
         backends = list(dict.fromkeys(group.backend))
         rows = []
         for hidden, cells in group.groupby("hidden"):
@@ -66,7 +72,8 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
                     text += f", {estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]"
                 row.append(("* " if backend == fastest else "") + text)
             rows.append(tuple(row))
-        title = (f"{suite} on {device} (T={seq_len}, B={batch}): median, and speed-up over {baseline} "
+        where = ", ".join(f"{ModelSpec.options()[name].abbreviation or name}={series[name]}" for name in shown)
+        title = (f"{suite} on {device} ({where}): median, and speed-up over {baseline} "
                  "with bootstrap 95% CI; * = fastest")
         tables.append(Table(title, ("hidden", *backends), tuple(rows), align=("right", *["right"] * len(backends))))
     return tables

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.cell import CELL_FIELDS
 from harness.errors import BenchUsageError
+from harness.model_spec import ModelSpec
 from harness.results.store import METADATA_FILE, RECORDS_FILE
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.Data
     for column in RECORD_COLUMNS:
         if column not in frame:
             frame[column] = None
+    for name, default in ModelSpec().to_dict().items():  # a record saved before a field existed has its default
+        frame[name] = frame[name].where(frame[name].notna(), default) if len(frame) else frame[name]
     frame["measures_time"] = frame.suite.isin(timing_suites(load_metadata(run_dir)))
     return frame
 
