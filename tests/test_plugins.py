@@ -97,3 +97,15 @@ def test_a_module_named_in_the_env_and_by_an_entry_point_is_registered_once(monk
     registry = discover()
     assert registry.problems == []
     assert [plugin.name for plugin in registry.plugins].count("torch") == 1
+
+
+def test_a_plugin_on_moved_paths_loads_and_bench_says_what_to_import_instead(use_plugins):
+    import subprocess
+    import sys
+
+    use_plugins("old_style_plugin")
+    result = subprocess.run([sys.executable, "-m", "harness", "list"], capture_output=True, text=True, check=True)
+    assert "old-style" in result.stdout
+    assert ("bench: warning: plugin old_style_plugin: harness.hookspecs has moved: import hookimpl from harness.api "
+            "(its home is now harness.plugins.hookspecs)") in result.stderr
+    assert "broken" not in result.stderr

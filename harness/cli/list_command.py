@@ -45,6 +45,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     print(render_tables([Table("backends", ("backend", "plugin (package)", "framework", "status", "devices", "description"), rows)], "table"))
     for problem in problems:
         print(f"broken plugin {problem['plugin']}: {problem['error']}", file=sys.stderr)
+    for warning in registry.warnings:
+        print(f"bench: warning: plugin {warning.plugin}: {warning.message}", file=sys.stderr)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from harness.plugins.discovery import DISABLE_PLUGINS_ENV, LOAD_PLUGINS_ENV, discover
 from harness.rendering import Table, render_tables
@@ -27,11 +28,12 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         provides.setdefault(plugin, []).append(f"suite {suite}")
     entries = [
         {"name": plugin.name, "package": plugin.package, "version": plugin.version, "hooks": list(plugin.hooks),
-         "status": plugin.status, "provides": provides.get(plugin.name, []), "error": None}
+         "status": plugin.status, "provides": provides.get(plugin.name, []), "error": None,
+         "warnings": [warning.message for warning in registry.warnings if warning.plugin == plugin.name]}
         for plugin in registry.plugins
     ] + [
         {"name": problem.plugin, "package": None, "version": None, "hooks": [], "status": "broken",
-         "provides": [], "error": problem.message}
+         "provides": [], "error": problem.message, "warnings": []}
         for problem in registry.problems
     ]
     if args.format == "json":
@@ -43,4 +45,6 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         for entry in entries
     )
     print(render_tables([Table("plugins", ("plugin", "package", "hooks", "status", "provides"), rows)], "table"))
+    for warning in registry.warnings:
+        print(f"bench: warning: plugin {warning.plugin}: {warning.message}", file=sys.stderr)
     return 0

@@ -86,7 +86,7 @@ def add_model_arguments(group) -> None:
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
     registry = discover()
-    for problem in registry.problems:
+    for problem in registry.problems + registry.warnings:
         print(f"bench: warning: plugin {problem.plugin}: {problem.message}", file=sys.stderr)
     if args.resume:
         store = RunStore.reopen(args.out, args.resume)

@@ -7,9 +7,11 @@ becomes a `PluginProblem` naming the plugin.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 
 import pluggy
@@ -65,7 +67,8 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
             hook_calls.trace(f"plugin {registry.plugins[-1].name!r} is disabled (not loaded)")
             continue
         try:
-            plugin = entry_point.load()
+            with _moved_path_warnings(registry, entry_point.name):
+                plugin = entry_point.load()
         except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
             registry.problems.append(PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {one_line(error)}"))
             hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
@@ -80,7 +83,8 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
             hook_calls.trace(f"plugin {registry.plugins[-1].name!r} is disabled (not loaded)")
             continue
         try:
-            plugin = importlib.import_module(module_name)
+            with _moved_path_warnings(registry, module_name):
+                plugin = importlib.import_module(module_name)
         except Exception as error:  # noqa: BLE001
             registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {one_line(error)}"))
             hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
@@ -88,6 +92,20 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
         if manager.is_registered(plugin):
             continue  # already loaded through its entry point
         _register(manager, registry, plugin, name=module_name, package=f"({EXTRA_PLUGINS_ENV})")
+
+
+@contextlib.contextmanager
+def _moved_path_warnings(registry: Registry, plugin: str) -> Iterator[None]:
+    """While ``plugin`` imports, collect its use of lstm-bench 0.1's moved paths (`harness.moved_modules`)
+    as `Registry.warnings`, which the CLI shows; other warnings pass through untouched."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if issubclass(warning.category, DeprecationWarning) and " has moved: import " in str(warning.message):
+            registry.warnings.append(PluginProblem(plugin, str(warning.message)))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _register(

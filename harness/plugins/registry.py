@@ -86,6 +86,8 @@ class Registry:
     """The plugin that registered each suite."""
     plugins: list[PluginRecord] = field(default_factory=list)
     problems: list[PluginProblem] = field(default_factory=list)
+    warnings: list[PluginProblem] = field(default_factory=list)
+    """Plugins that work but should change, e.g. imports from paths that moved (see `harness.moved_modules`)."""
 
     def backend_registrar(self, plugin: str) -> Callable[[BackendInfo], None]:
         """The ``register`` callback handed to ``plugin``'s ``bench_register_backends``."""
