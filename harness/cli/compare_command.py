@@ -23,6 +23,7 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.model_spec import ModelSpec, varying_fields
     from harness.rendering import Table
     from harness.report.run_comparison import compare_runs
     from harness.results.frame import resolve_run
@@ -43,9 +44,12 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
                        "verdict": cell.verdict, "regression": cell.regression} for cell in comparison.cells],
         }, indent=2))
         return 1 if regressions else 0
+    shown = ("hidden", "seq_len", "batch_size")
+    apart = [name for name in varying_fields([cell.cell for cell in comparison.cells], ModelSpec.series_fields())
+             if name not in shown]
     rows = tuple(
-        (cell.cell["suite"], cell.cell["device"], cell.cell["backend"], cell.cell["hidden"], cell.cell["seq_len"],
-         cell.cell["batch_size"], f"{cell.median_a_seconds * 1e3:.3f}", f"{cell.median_b_seconds * 1e3:.3f}",
+        (cell.cell["suite"], cell.cell["device"], cell.cell["backend"], *(cell.cell[name] for name in (*shown, *apart)),
+         f"{cell.median_a_seconds * 1e3:.3f}", f"{cell.median_b_seconds * 1e3:.3f}",
          f"{cell.estimate.ratio:.3f}", f"{cell.estimate.low:.3f}-{cell.estimate.high:.3f}", f"{cell.p_value:.2g}",
          cell.verdict + (" (regression)" if cell.regression else ""))
         for cell in comparison.cells
@@ -53,7 +57,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     table = Table(
         f"compare {run_a.name} (A) -> {run_b.name} (B): ratio of medians B/A (95% bootstrap CI), "
         "Mann-Whitney U p-value on the raw samples (significant below 0.05)",
-        ("suite", "device", "backend", "hidden", "T", "B", "A ms", "B ms", "B/A", "95% CI", "p", "verdict"), rows,
+        ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p", "verdict"), rows,
     )
     print(render_tables([table], args.format))
     counts = {verdict: sum(cell.verdict == verdict for cell in comparison.cells) for verdict in ("faster", "slower", "not significant")}
