@@ -120,6 +120,11 @@ class ModelSpec:
         return " ".join([*parts, flags, *self.differences_from_default(exclude=self.labelled_fields())]).strip()
 
     @classmethod
+    def short_name(cls, name: str) -> str:
+        """How labels and titles name field ``name``: its abbreviation (``H``), else the field name."""
+        return cls.options()[name].abbreviation or name
+
+    @classmethod
     def series_fields(cls) -> tuple[str, ...]:
         """Every field but ``hidden``: the cells of one hidden-size sweep share all of these, so tables and
         plots that put hidden on an axis group by them."""

@@ -109,9 +109,9 @@ class TimedSuite(Suite):
             on_device = [record for record in records if record.details.get("device", "cpu") == device]
             tables.append(self._figures(device, on_device))
             series = list(dict.fromkeys(_series(record) for record in on_device))
-            shown = ["seq_len", "batch_size", *varying_fields([dict(key) for key in series], ModelSpec.series_fields())]
+            shown = {"seq_len", "batch_size", *varying_fields([dict(key) for key in series], ModelSpec.series_fields())}
             for key in series:
-                where = " ".join(f"{_short(name)}={value}" for name, value in key if name in dict.fromkeys(shown))
+                where = " ".join(f"{ModelSpec.short_name(name)}={value}" for name, value in key if name in shown)
                 tables.extend(self._comparison(device, where, [r for r in on_device if _series(r) == key]))
         return tables
 
@@ -121,7 +121,7 @@ class TimedSuite(Suite):
         extra = [name for name in varying_fields(specs, ModelSpec.series_fields()) if name not in ("seq_len", "batch_size")]
         for record, spec in zip(records, specs):
             d = record.details
-            apart = " ".join(f"{_short(name)}={spec[name]}" for name in extra)
+            apart = " ".join(f"{ModelSpec.short_name(name)}={spec[name]}" for name in extra)
             backend = f"{record.backend} ({apart})" if apart else record.backend
             head = (backend, record.spec["seq_len"], record.spec["batch_size"], record.spec["hidden"])
             if record.status != PASS:
@@ -191,6 +191,3 @@ def _series(record: Record) -> tuple:
     spec = ModelSpec(**record.spec).to_dict()
     return tuple((name, spec[name]) for name in ModelSpec.series_fields())
 
-
-def _short(name: str) -> str:
-    return ModelSpec.options()[name].abbreviation or name

@@ -63,15 +63,13 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
         package = entry_point.dist.name if entry_point.dist else "?"
         version = entry_point.dist.version if entry_point.dist else "?"
         if not plugin_allowed(entry_point.name):
-            registry.plugins.append(PluginRecord(entry_point.name, package, version, status="disabled"))
-            hook_calls.trace(f"plugin {registry.plugins[-1].name!r} is disabled (not loaded)")
+            _disabled(registry, PluginRecord(entry_point.name, package, version, status="disabled"))
             continue
         try:
             with _moved_path_warnings(registry, entry_point.name):
                 plugin = entry_point.load()
         except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
-            registry.problems.append(PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {one_line(error)}"))
-            hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
+            _broken(registry, PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {one_line(error)}"))
             continue
         _register(manager, registry, plugin, name=entry_point.name, package=package, version=version)
 
@@ -79,19 +77,27 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
 def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> None:
     for module_name in filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
         if not plugin_allowed(module_name):
-            registry.plugins.append(PluginRecord(module_name, f"({EXTRA_PLUGINS_ENV})", "", status="disabled"))
-            hook_calls.trace(f"plugin {registry.plugins[-1].name!r} is disabled (not loaded)")
+            _disabled(registry, PluginRecord(module_name, f"({EXTRA_PLUGINS_ENV})", "", status="disabled"))
             continue
         try:
             with _moved_path_warnings(registry, module_name):
                 plugin = importlib.import_module(module_name)
         except Exception as error:  # noqa: BLE001
-            registry.problems.append(PluginProblem(module_name, f"cannot import {module_name}: {one_line(error)}"))
-            hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
+            _broken(registry, PluginProblem(module_name, f"cannot import {module_name}: {one_line(error)}"))
             continue
         if manager.is_registered(plugin):
             continue  # already loaded through its entry point
         _register(manager, registry, plugin, name=module_name, package=f"({EXTRA_PLUGINS_ENV})")
+
+
+def _disabled(registry: Registry, record: PluginRecord) -> None:
+    registry.plugins.append(record)
+    hook_calls.trace(f"plugin {record.name!r} is disabled (not loaded)")
+
+
+def _broken(registry: Registry, problem: PluginProblem) -> None:
+    registry.problems.append(problem)
+    hook_calls.trace(f"plugin {problem.plugin!r} is broken: {problem.message}")
 
 
 @contextlib.contextmanager
@@ -120,8 +126,7 @@ def _register(
     try:
         registered_name = manager.register(plugin, name=name)
     except Exception as error:  # noqa: BLE001 - PluginValidationError, duplicate names
-        registry.problems.append(PluginProblem(name or repr(plugin), one_line(error)))
-        hook_calls.trace(f"plugin {registry.problems[-1].plugin!r} is broken: {registry.problems[-1].message}")
+        _broken(registry, PluginProblem(name or repr(plugin), one_line(error)))
         return
     implemented = tuple(caller.name for caller in manager.get_hookcallers(plugin) or ())
     registry.plugins.append(PluginRecord(registered_name or repr(plugin), package, version, hooks=implemented))

@@ -39,7 +39,7 @@ def timing_figures(frame) -> list[Figure]:
     shown = varying_fields(timed.to_dict("records"), series_fields)
     for key, group in timed.groupby(["suite", "device", *series_fields], sort=False, dropna=False):
         suite, device, series = key[0], key[1], dict(zip(series_fields, key[2:]))
-        apart = " ".join(f"{ModelSpec.options()[name].abbreviation or name}={series[name]}" for name in shown)
+        apart = " ".join(f"{ModelSpec.short_name(name)}={series[name]}" for name in shown)
         figure, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
         for backend, cells in group.groupby("backend", sort=False):
             cells = cells.sort_values("hidden")

@@ -72,7 +72,7 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
                     text += f", {estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]"
                 row.append(("* " if backend == fastest else "") + text)
             rows.append(tuple(row))
-        where = ", ".join(f"{ModelSpec.options()[name].abbreviation or name}={series[name]}" for name in shown)
+        where = ", ".join(f"{ModelSpec.short_name(name)}={series[name]}" for name in shown)
         title = (f"{suite} on {device} ({where}): median, and speed-up over {baseline} "
                  "with bootstrap 95% CI; * = fastest")
         tables.append(Table(title, ("hidden", *backends), tuple(rows), align=("right", *["right"] * len(backends))))
