@@ -16,9 +16,12 @@ loads only the plugin machinery, and nothing here ever imports a deep-learning f
   `best_gflops` and `GPU_GEMM_SIZE`.
 - What a backend is given: `ModelSpec`, `OptimizerSpec`; the canonical initial weights and batches
   (`keras_default_weights`, `sample_batch`, `sample_token_ids`).
-- Writing a suite: `Suite`, `SuiteOptions`, `Cell`, `Record` and its statuses, `Table`, the tolerances
-  and `tensor_error`; for a timing suite `TimingBudget`, `time_step`, `summarize` and the analytic FLOPs
-  (`forward_flops`, `training_step_flops`).
+- Writing a suite: `Suite`, `SuiteOptions`, `Cell`, `NotRun` (a cell the backend did not run),
+  `Record` and its statuses, `Table`, the tolerances and `tensor_error`; for a timing suite
+  `TimingBudget`, `time_step`, `RoundMeasurement`, `summarize` and the analytic FLOPs (`forward_flops`,
+  `training_step_flops`).
+- Writing a per-cell add-on (a profiler, an energy meter): `CellAddon`, registered with the
+  ``bench_register_addons`` hook.
 - Errors: `BenchUsageError` (the user's mistake: one line, exit 2).
 - The conformance kit: `check_backend`, `check_suite_names`, `ConformanceResult` (and the pytest plugin,
   ``pytest --bench-backend NAME`` with the ``bench_conformance`` fixture).
@@ -30,6 +33,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _HOMES = {
+    "harness.addons.base": ("CellAddon",),
     "harness.canonical": ("keras_default_weights", "sample_batch", "sample_token_ids"),
     "harness.cell": ("Cell",),
     "harness.conformance": ("ConformanceResult", "check_backend", "check_suite_names"),
@@ -41,6 +45,7 @@ _HOMES = {
     "harness.errors": ("BenchUsageError",),
     "harness.measurement.flops": ("forward_flops", "training_step_flops"),
     "harness.measurement.gemm_peak": ("GPU_GEMM_SIZE", "best_gflops"),
+    "harness.measurement.round_measurement": ("RoundMeasurement",),
     "harness.measurement.statistics": ("summarize",),
     "harness.measurement.timer": ("TimingBudget", "time_step"),
     "harness.model_spec": ("ModelSpec",),
@@ -48,8 +53,11 @@ _HOMES = {
     "harness.plugins.hookspecs": ("hookimpl",),
     "harness.plugins.registry": ("BackendInfo",),
     "harness.rendering": ("Table",),
-    "harness.results.record": ("ERROR", "FAIL", "PASS", "SKIPPED", "STATUSES", "UNAVAILABLE", "UNSUPPORTED", "Record"),
-    "harness.suite": ("Suite", "SuiteOptions"),
+    "harness.results.record": (
+        "ERROR", "FAIL", "MEASURED_STATUSES", "PASS", "SKIPPED", "STATUSES", "UNAVAILABLE", "UNSTABLE", "UNSUPPORTED",
+        "Record",
+    ),
+    "harness.suite": ("NotRun", "Suite", "SuiteOptions"),
     "harness.tolerances": (
         "GRADIENT_TOLERANCE", "LOSS_TOLERANCE", "OUTPUT_TOLERANCE", "TRAINING_TOLERANCE", "TensorError", "Tolerance",
         "tensor_error",
@@ -76,6 +84,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
+    from harness.addons.base import CellAddon  # noqa: F401
     from harness.canonical import keras_default_weights, sample_batch, sample_token_ids  # noqa: F401
     from harness.cell import Cell  # noqa: F401
     from harness.conformance import ConformanceResult, check_backend, check_suite_names  # noqa: F401
@@ -96,6 +105,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.errors import BenchUsageError  # noqa: F401
     from harness.measurement.flops import forward_flops, training_step_flops  # noqa: F401
     from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops  # noqa: F401
+    from harness.measurement.round_measurement import RoundMeasurement  # noqa: F401
     from harness.measurement.statistics import summarize  # noqa: F401
     from harness.measurement.timer import TimingBudget, time_step  # noqa: F401
     from harness.model_spec import ModelSpec  # noqa: F401
@@ -106,14 +116,16 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.results.record import (  # noqa: F401
         ERROR,
         FAIL,
+        MEASURED_STATUSES,
         PASS,
         SKIPPED,
         STATUSES,
         UNAVAILABLE,
+        UNSTABLE,
         UNSUPPORTED,
         Record,
     )
-    from harness.suite import Suite, SuiteOptions  # noqa: F401
+    from harness.suite import NotRun, Suite, SuiteOptions  # noqa: F401
     from harness.tolerances import (  # noqa: F401
         GRADIENT_TOLERANCE,
         LOSS_TOLERANCE,

@@ -1,15 +1,16 @@
 """`Cell`: one unit of work for one backend, and the one definition of what identifies a result.
 
 A suite turns each requested spec into cells (`harness.suite.Suite.cells`: one per device for a
-per-device suite). A cell is what a worker process is asked to measure, what one `Record` reports, what
-``bench run --resume`` looks for before running it again, and what ``bench compare`` matches across
-two runs. All of them identify it by `cell_key`.
+per-device suite). A cell is what one `Record` reports, what ``bench run --resume`` looks for before
+running it again, and what ``bench compare`` matches across two runs. All of them identify it by
+`cell_key`. A timing cell is measured in several *rounds*, each in a fresh worker process: a worker is
+sent the cell with its `Cell.round` set, and the round is not part of the cell's identity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from harness.model_spec import ModelSpec
@@ -39,11 +40,13 @@ class Cell:
         suite: the suite's name; the worker finds the suite in its own registry.
         spec: the model this cell builds.
         options: the run's shared options, with ``device`` set to this cell's device.
+        round: which round of the cell a worker is asked to measure (0 for suites measured once).
     """
 
     suite: str
     spec: ModelSpec
     options: SuiteOptions
+    round: int = 0
 
     @property
     def device(self) -> str:
@@ -52,3 +55,7 @@ class Cell:
     def key(self, backend: str) -> tuple:
         """This cell's identity for ``backend`` (see `cell_key`)."""
         return cell_key(self.suite, backend, self.device, self.spec.to_dict())
+
+    def in_round(self, number: int) -> Cell:
+        """The same cell, to be measured as round ``number``."""
+        return replace(self, round=number)

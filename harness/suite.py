@@ -22,26 +22,45 @@ class SuiteOptions:
         steps: optimizer steps per training run (suite ``training``).
         devices: devices the per-device suites (timing, gradients, training) run on, one cell each.
         device: the device of this cell (set per cell by `Suite.cells`).
-        budget: how long to time each cell.
-        cpu_peak_gflops: the CPU's measured float32 GEMM throughput at the run's thread count.
+        budget: how long to time each cell, and in how many rounds (fresh worker processes).
+        threads: the run's CPU thread count (the CPU's GEMM peak is calibrated at it); None: the default.
     """
 
     steps: int = 20
     devices: tuple[str, ...] = ("cpu",)
     device: str = "cpu"
     budget: TimingBudget = field(default_factory=TimingBudget)
-    cpu_peak_gflops: float | None = None
+    threads: int | None = None
 
     def replace(self, **changes: Any) -> SuiteOptions:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """What `Suite.measure` returns for a cell the backend did not run: its record's status
+    (``skipped``: e.g. no such device; ``unsupported``: an optional capability the backend lacks) and why."""
+
+    status: str
+    reason: str
+
+    @classmethod
+    def skipped(cls, reason: str) -> NotRun:
+        return cls(SKIPPED, reason)
+
+    @classmethod
+    def unsupported(cls, reason: str) -> NotRun:
+        return cls(UNSUPPORTED, reason)
 
 
 class Suite(ABC):
     """A check or benchmark run for every selected backend and spec.
 
     The split keeps frameworks out of the parent process: `measure` runs inside the backend's worker
-    and returns plain, picklable data (dicts, tuples, NumPy arrays); `judge` turns that data into a
-    `Record` in the parent, where nothing but NumPy is imported.
+    and returns plain, picklable data (dataclasses, dicts, NumPy arrays), or a `NotRun` for a cell the
+    backend cannot run; `judge` turns that data into a `Record` in the parent, where nothing but NumPy is
+    imported. A suite that measures time asks for several rounds of each cell (`rounds`), each in a fresh
+    worker, and judges them together (`judge_rounds`).
     """
 
     name: ClassVar[str]
@@ -86,16 +105,37 @@ class Suite(ABC):
             return None
         return f"no {options.device} device for this backend (it has: {', '.join(devices)})"
 
-    def not_run(self, spec: ModelSpec, backend_name: str, measurement: Any, options: SuiteOptions,
-                kinds: tuple[str, ...] = (SKIPPED, UNSUPPORTED)) -> Record | None:
-        """The record of a cell the backend did not run, when `measure` returned ``{"skipped": why}`` or
-        ``{"unsupported": why}`` (the key is the record's status; only those in ``kinds`` count); None when
-        it ran."""
-        for status in kinds:
-            if isinstance(measurement, dict) and status in measurement:
-                return Record(self.name, backend_name, status, spec.to_dict(), f"{backend_name}: {measurement[status]}",
-                              self.record_details(options))
+    def not_run(self, spec: ModelSpec, backend_name: str, measurement: Any, options: SuiteOptions) -> Record | None:
+        """The record of a cell the backend did not run, when `measure` returned a `NotRun`; None when it ran.
+
+        A measurement of the 0.1 form, a dict ``{"skipped": why}`` or ``{"unsupported": why}``, is read the
+        same way, so older third-party suites keep working.
+        """
+        if isinstance(measurement, dict):
+            legacy = [status for status in (SKIPPED, UNSUPPORTED) if status in measurement]
+            measurement = NotRun(legacy[0], str(measurement[legacy[0]])) if legacy else measurement
+        if isinstance(measurement, NotRun):
+            return Record(self.name, backend_name, measurement.status, spec.to_dict(), f"{backend_name}: {measurement.reason}",
+                          self.record_details(options))
         return None
+
+    def rounds(self, options: SuiteOptions) -> int:
+        """How many rounds (fresh worker processes) each cell is measured in; checks need one."""
+        return 1
+
+    def judge_rounds(self, spec: ModelSpec, backend_name: str, measurements: list[Any], options: SuiteOptions) -> Record:
+        """The record of a cell from the measurements of all its rounds, in round order. A suite measured
+        once is judged by `judge` on its only measurement; a multi-round suite overrides this."""
+        return self.judge(spec, backend_name, measurements[0], options)
+
+    def round_to_json(self, measurement: Any) -> dict[str, Any]:
+        """One round's measurement as JSON, kept in the run directory until the cell's last round is done
+        (so an interrupted run resumes at the round it was on). Needed only when `rounds` exceeds 1."""
+        raise NotImplementedError(f"suite {self.name!r} measures more than one round but cannot save a round")
+
+    def round_from_json(self, data: dict[str, Any]) -> Any:
+        """The measurement saved by `round_to_json`."""
+        raise NotImplementedError(f"suite {self.name!r} measures more than one round but cannot load a round")
 
     @abstractmethod
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> Any:

@@ -8,7 +8,7 @@ against finite differences in the tests). Tolerances are documented in `harness.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from harness.canonical import sample_batch
 from harness.cell import Cell
@@ -16,8 +16,8 @@ from harness.contract import FORWARD_OUTPUTS, WEIGHT_NAMES, Backend, Unsupported
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
-from harness.results.record import FAIL, PASS, SKIPPED, UNSUPPORTED, Record
-from harness.suite import Suite, SuiteOptions
+from harness.results.record import FAIL, PASS, UNSUPPORTED, Record
+from harness.suite import NotRun, Suite, SuiteOptions
 from harness.tolerances import (
     GRADIENT_TOLERANCE,
     LOSS_TOLERANCE,
@@ -42,6 +42,15 @@ def tolerance_of(tensor: str):
     return GRADIENT_TOLERANCE if tensor.startswith("grad ") else OUTPUT_TOLERANCE
 
 
+@dataclass
+class GradientErrors:
+    """The worker's measurement: each tensor's error against the reference; ``unsupported`` says why the
+    backend computed no gradients (the forward outputs are still compared)."""
+
+    errors: dict[str, TensorError]
+    unsupported: str | None = None
+
+
 class GradientsSuite(Suite):
     """One forward and one backward pass per backend, against the float64 reference."""
 
@@ -54,10 +63,10 @@ class GradientsSuite(Suite):
         # States are compared too; they do not change the loss.
         return super().cells(spec.replace(return_state=True), options)
 
-    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
+    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> GradientErrors | NotRun:
         missing = self.device_unavailable(backend, options)
         if missing:
-            return {"skipped": missing}
+            return NotRun.skipped(missing)
         token_ids, labels = sample_batch(spec)
         model, reference = loaded_model(backend, spec, options.device), reference_model(spec)
         actual, expected = model.forward(token_ids), reference.forward(token_ids)
@@ -65,23 +74,23 @@ class GradientsSuite(Suite):
         try:
             loss, gradients = model.loss_and_gradients(token_ids, labels)
         except UnsupportedCapability as reason:
-            return {"errors": errors, "unsupported": str(reason)}
+            return GradientErrors(errors, unsupported=str(reason))
         reference_loss, reference_gradients = reference.loss_and_gradients(token_ids, labels)
         errors["loss"] = tensor_error(loss, reference_loss)
         for name in WEIGHT_NAMES:
             errors[f"grad {name}"] = tensor_error(gradients.get(name), reference_gradients[name])
-        return {"errors": errors}
+        return GradientErrors(errors)
 
-    def judge(self, spec: ModelSpec, backend_name: str, measurement: dict[str, Any], options: SuiteOptions) -> Record:
-        skipped = self.not_run(spec, backend_name, measurement, options, kinds=(SKIPPED,))
+    def judge(self, spec: ModelSpec, backend_name: str, measurement: GradientErrors | NotRun, options: SuiteOptions) -> Record:
+        skipped = self.not_run(spec, backend_name, measurement, options)
         if skipped:
-            return skipped  # "unsupported" still compares the forward outputs, below
-        errors: dict[str, TensorError] = measurement["errors"]
+            return skipped
+        errors = measurement.errors
         problems = failures(errors, tolerance_of)
         details = {**self.record_details(options),
                    "errors": {name: error.to_json(tolerance_of(name)) for name, error in errors.items()}}
-        if "unsupported" in measurement and not problems:
-            return Record(self.name, backend_name, UNSUPPORTED, spec.to_dict(), f"{backend_name}: {measurement['unsupported']}", details)
+        if measurement.unsupported and not problems:
+            return Record(self.name, backend_name, UNSUPPORTED, spec.to_dict(), f"{backend_name}: {measurement.unsupported}", details)
         message = f"{backend_name}: " + "; ".join(problems) if problems else ""
         return Record(self.name, backend_name, FAIL if problems else PASS, spec.to_dict(), message, details)
 

@@ -20,7 +20,7 @@ from harness.optimizers import OptimizerSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
 from harness.results.record import FAIL, PASS, Record
-from harness.suite import Suite, SuiteOptions
+from harness.suite import NotRun, Suite, SuiteOptions
 from harness.tolerances import LOSS_TOLERANCE, TRAINING_TOLERANCE, tensor_error
 from suites.reference_checks import (
     describe_failure,
@@ -49,10 +49,10 @@ class TrainingSuite(Suite):
     description = "SGD and Adam trajectories (loss and weights, step by step) vs the NumPy float64 reference, per device"
     per_device = True
 
-    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
+    def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any] | NotRun:
         missing = self.device_unavailable(backend, options)
         if missing:
-            return {"skipped": missing}
+            return NotRun.skipped(missing)
         initial = {name: value.astype(np.float64) for name, value in keras_default_weights(spec).items()}
         runs = {}
         for optimizer in TRAINING_OPTIMIZERS:
@@ -63,7 +63,7 @@ class TrainingSuite(Suite):
                 try:
                     loss = model.train_step(token_ids, labels, optimizer)
                 except UnsupportedCapability as reason:
-                    return {"unsupported": str(reason)}
+                    return NotRun.unsupported(str(reason))
                 reference_loss = reference.train_step(token_ids, labels, optimizer)
                 weights, reference_weights = model.get_weights(), reference.get_weights()
                 errors = {"loss": tensor_error(loss, reference_loss)}

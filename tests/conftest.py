@@ -4,12 +4,17 @@ backends the tests run, read from the registry (never listed by hand)."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from harness.measurement.gemm_peak import CACHE_DIR_ENV
 from harness.plugins.availability import probe
 from harness.plugins.discovery import EXTRA_PLUGINS_ENV, discover
+
+os.environ[CACHE_DIR_ENV] = tempfile.mkdtemp(prefix="lstm-bench-test-cache-")
+"""The GEMM peak is calibrated once per test session, in a cache of its own, never the user's."""
 
 TEST_PLUGINS_DIR = Path(__file__).parent / "plugins"
 REGISTRY = discover()

@@ -23,7 +23,7 @@ def hook_names() -> list[str]:
 
 
 def test_there_are_hooks_to_check():
-    assert hook_names() == ["bench_register_backends", "bench_register_suites"]
+    assert hook_names() == ["bench_register_addons", "bench_register_backends", "bench_register_suites"]
 
 
 @pytest.mark.parametrize("hook", hook_names())
@@ -55,6 +55,33 @@ def test_hook_bench_register_suites(use_plugins):
     assert registry.suite("toy-count") in registry.check_suites()
     assert registry.suite("toy-count") not in registry.timing_suites()
     assert {suite.name for suite in registry.timing_suites()} >= {"train", "infer"}
+
+
+def test_hook_bench_register_addons(use_plugins, tmp_path, capsys):
+    use_plugins("toy_plugin")
+    registry = discover()
+    assert {"memory", "machine"} <= set(registry.addons), "the built-ins, registered through entry points"
+    assert registry.addons["toy-clock"].__name__ == "ToyClockAddon"
+    from harness.cli import main
+
+    argv = ["run", "--suite", "infer", "--backend", "numpy", "--hidden", "4", "--vocab-size", "20", "--seq-len", "2",
+            "--batch-size", "2", "--min-time", "0.05", "--max-time", "0.1", "--rounds", "2", "--out", str(tmp_path),
+            "--format", "json"]
+    assert main(argv) == 0
+    (record,) = __import__("json").loads(capsys.readouterr().out)["records"]
+    for details in record["round_details"]:
+        assert set(details["addons"]) == {"memory", "machine", "toy-clock"}
+        assert 0 < details["addons"]["toy-clock"]["wall_seconds"] < 60
+
+
+def test_an_addon_registration_that_is_not_an_addon_class_is_one_problem():
+    class NotAnAddon:
+        @hookimpl
+        def bench_register_addons(self, register):
+            register(object())
+
+    registry = discover(extra_plugins=[NotAnAddon()])
+    assert any("register() takes a CellAddon subclass" in problem.message for problem in registry.problems)
 
 
 def test_a_raising_hook_is_one_problem_and_the_others_register():

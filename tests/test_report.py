@@ -14,7 +14,7 @@ from harness.cli import main
 from harness.results.store import METADATA_FILE, RECORDS_FILE
 
 TINY = ["--hidden", "8,16,32", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
-        "--min-time", "0.1", "--max-time", "0.2", "--warmup", "1", "--device", "cpu"]
+        "--min-time", "0.1", "--max-time", "0.2", "--warmup", "1", "--device", "cpu", "--rounds", "3"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -53,7 +53,8 @@ def test_report_table_compares_backends_against_a_baseline(capsys, timed_run):
     status, captured = report(capsys, timed_run, "--baseline", "numpy")
     assert status == 0
     out = captured.out
-    assert "train on cpu (T=5, B=4): median, and speed-up over numpy with bootstrap 95% CI; * = fastest" in out
+    assert ("train on cpu (T=5, B=4): median, and speed-up over numpy with 95% CI over rounds (paired by round); "
+            "* = fastest; ! = unstable") in out
     assert "x [" in out and "* " in out
     assert "checks: params\n" in out and "total 1,385, 2,481, 6,209" in out  # the title names the suites the run held
 
@@ -115,14 +116,14 @@ def test_csv_and_dashboard_exports(capsys, timed_run):
     assert "-" in entry["range"] and "n=" in entry["extra"]
 
 
-def copy_run(run_dir: Path, destination: Path, *, slowdown: float = 1.0, metadata_changes=None) -> Path:
-    """A copy of a run whose timing samples are all multiplied by ``slowdown``."""
-    copy = destination / (run_dir.name + "-copy")
+def copy_run(run_dir: Path, destination: Path, *, slowdown: float = 1.0, metadata_changes=None, name="copy",
+             records=None) -> Path:
+    """A copy of a run whose timings are all multiplied by ``slowdown`` (``records``: replace them)."""
+    copy = destination / (run_dir.name + "-" + name)
     shutil.copytree(run_dir, copy)
     lines = []
-    for line in (copy / RECORDS_FILE).read_text().splitlines():
-        record = json.loads(line)
-        for key in ("samples_seconds",):
+    for record in records if records is not None else [json.loads(line) for line in (copy / RECORDS_FILE).read_text().splitlines()]:
+        for key in ("samples_seconds", "round_medians_seconds"):
             if key in record:
                 record[key] = [value * slowdown for value in record[key]]
         for key in ("median_seconds", "ci95_low_seconds", "ci95_high_seconds"):
@@ -136,22 +137,73 @@ def copy_run(run_dir: Path, destination: Path, *, slowdown: float = 1.0, metadat
     return copy
 
 
-def test_compare_flags_a_20_percent_slowdown_and_exits_1(capsys, timed_run, tmp_path):
-    slower = copy_run(timed_run, tmp_path, slowdown=1.2)
-    status = main(["compare", str(timed_run), str(slower), "--format", "json"])
+@pytest.fixture()
+def quiet_run(timed_run, tmp_path):
+    """The timed run with every timing cell's 5 round medians 1% apart, as a quiet machine gives."""
+    records = []
+    for line in (timed_run / RECORDS_FILE).read_text().splitlines():
+        record = json.loads(line)
+        if "round_medians_seconds" in record:
+            median = record["median_seconds"]
+            record.update(status="pass", message="", round_medians_seconds=[median * f for f in (0.98, 0.99, 1.0, 1.01, 1.02)])
+        records.append(record)
+    return copy_run(timed_run, tmp_path, name="quiet", records=records)
+
+
+def test_compare_flags_a_20_percent_slowdown_and_exits_1(capsys, quiet_run, tmp_path):
+    slower = copy_run(quiet_run, tmp_path, slowdown=1.2)
+    status = main(["compare", str(quiet_run), str(slower), "--format", "json"])
     document = json.loads(capsys.readouterr().out)
     assert status == 1
     assert len(document["cells"]) == 12 and document["regressions"] == 12
     assert all(cell["verdict"] == "slower" and cell["ratio"] == pytest.approx(1.2) for cell in document["cells"])
+    assert all(cell["ci95"][0] < 1.2 < cell["ci95"][1] and cell["p_adjusted"] < 0.05 for cell in document["cells"])
     assert document["geometric_mean_ratio"] == pytest.approx(1.2)
 
 
-def test_compare_of_an_identical_copy_finds_nothing_and_exits_0(capsys, timed_run, tmp_path):
-    same = copy_run(timed_run, tmp_path)
-    status = main(["compare", str(timed_run), str(same)])
+def test_compare_of_an_identical_copy_finds_nothing_and_exits_0(capsys, quiet_run, tmp_path):
+    same = copy_run(quiet_run, tmp_path)
+    status = main(["compare", str(quiet_run), str(same)])
     out = capsys.readouterr().out
     assert status == 0
-    assert "12 not significant" in out and "0 regression(s) beyond 5%" in out and "geometric mean B/A: 1.000" in out
+    assert "12 not significant" in out and "0 regression(s) beyond the 10% noise floor" in out
+    assert "geometric mean B/A: 1.000" in out
+
+
+def test_a_significant_slowdown_below_the_noise_floor_is_not_a_regression(capsys, quiet_run, tmp_path):
+    slower = copy_run(quiet_run, tmp_path, slowdown=1.05)
+    status = main(["compare", str(quiet_run), str(slower), "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == 0 and document["regressions"] == 0 and document["min_effect"] == 0.10
+    assert all(cell["verdict"] == "slower" and "within the 10% noise floor" in cell["note"] for cell in document["cells"])
+    assert main(["compare", str(quiet_run), str(slower), "--min-effect", "2%"]) == 1
+    assert "12 regression(s) beyond the 2% noise floor" in capsys.readouterr().out
+
+
+def test_unstable_cells_are_named_and_never_a_regression(capsys, quiet_run, tmp_path):
+    records = [json.loads(line) for line in (quiet_run / RECORDS_FILE).read_text().splitlines()]
+    for record in records:
+        if record["suite"] == "train" and record["backend"] == "numpy":
+            record.update(status="unstable", message="numpy: machine busy: other processes used 1.90 CPUs (limit 0.5) in 3 of 5 round(s)")
+    busy = copy_run(quiet_run, tmp_path, slowdown=3.0, name="busy", records=records)
+    status = main(["compare", str(quiet_run), str(busy), "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    unstable = [cell for cell in document["cells"] if cell["verdict"] == "unstable"]
+    assert len(unstable) == 3 and all(not cell["regression"] for cell in unstable)
+    assert all(cell["note"].startswith("B: machine busy: other processes used 1.90 CPUs") for cell in unstable)
+    assert status == 1 and document["regressions"] == 9  # the other, stable cells are 3x slower
+    main(["compare", str(quiet_run), str(busy)])
+    assert "3 unstable cell(s) not judged: rerun them on a quiet machine" in capsys.readouterr().out
+
+
+def test_runs_saved_before_rounds_are_compared_but_never_judged(capsys, quiet_run, tmp_path):
+    records = [json.loads(line) for line in (quiet_run / RECORDS_FILE).read_text().splitlines()]
+    for record in records:
+        record.pop("round_medians_seconds", None)
+    old = copy_run(quiet_run, tmp_path, name="old", records=records)
+    assert main(["compare", str(old), str(copy_run(old, tmp_path, slowdown=2.0)), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {cell["verdict"] for cell in document["cells"]} == {"too few rounds"}
 
 
 def test_compare_refuses_another_machine_unless_forced(capsys, timed_run, tmp_path):
@@ -170,19 +222,7 @@ def test_report_and_compare_bad_input_is_one_line(capsys, timed_run, tmp_path):
     assert main(["report", str(timed_run), "--baseline", "jax"]) == 2
     assert "--baseline: 'jax' is not in run" in capsys.readouterr().err
     assert main(["compare", str(timed_run), str(timed_run), "--threshold", "lots"]) == 2
-    assert "argument --threshold: 'lots' is not a percentage" in capsys.readouterr().err
-
-
-def test_mann_whitney_matches_known_values():
-    from harness.measurement.statistics import mann_whitney_p_value
-
-    # By hand: U = 0, mean 12.5, sd sqrt(5*5*11/12) = 4.787, z = (12.5 - 0.5) / 4.787 = 2.507,
-    # two-sided p = erfc(2.507 / sqrt 2) = 0.01219 (scipy's mannwhitneyu, asymptotic, gives the same).
-    assert mann_whitney_p_value([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(0.01219, abs=1e-5)
-    assert mann_whitney_p_value([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == pytest.approx(1.0)
-    rng = __import__("numpy").random.default_rng(1)
-    bimodal = list(rng.choice([1.0, 1.7], size=300) * rng.uniform(0.99, 1.01, size=300))
-    assert mann_whitney_p_value(bimodal, [value * 1.2 for value in bimodal]) < 1e-6
+    assert "argument --min-effect/--threshold: 'lots' is not a percentage" in capsys.readouterr().err
 
 
 def test_a_run_is_read_as_its_suites_declared_even_when_their_plugin_is_gone(capsys, timed_run, monkeypatch):

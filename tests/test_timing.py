@@ -37,6 +37,12 @@ def test_tiny_samples_get_the_full_range():
     assert median_confidence_interval([3.0, 1.0, 2.0]) == (1.0, 3.0)
 
 
+def test_median_ci_ranks_match_the_binomial_by_hand():
+    # n = 20: P(Binomial(20, 0.5) <= 5) = 0.0207 <= 0.025 < P(<= 6) = 0.0577, so the interval runs from the
+    # 6th to the 15th order statistic.
+    assert median_confidence_interval([float(i) for i in range(1, 21)]) == (6.0, 15.0)
+
+
 def test_measure_separates_the_first_step_and_honours_the_budget():
     calls = []
 
@@ -60,8 +66,29 @@ def test_flops_of_the_article_model_by_hand():
     assert training_step_flops(spec) == 3 * (960 + 576 + 48)
 
 
-def test_power_law_exponent_and_crossover():
-    assert fit_power_law({32: 1.0, 64: 4.0, 128: 16.0}) == pytest.approx(2.0)
-    assert fit_power_law({32: 1.0}) is None
-    medians = {"a": {32: 1.0, 64: 2.0, 128: 4.0}, "b": {32: 0.5, 64: 2.5, 128: 9.0}}
-    assert crossovers(medians) == [("a", "b", 64)]
+def test_power_law_exponent_has_an_interval_and_needs_three_sizes():
+    exact = fit_power_law({32: 1.0, 64: 4.0, 128: 16.0})
+    assert exact.estimate == pytest.approx(2.0) and exact.low == pytest.approx(2.0) and exact.high == pytest.approx(2.0)
+    noisy = fit_power_law({32: 1.0, 64: 4.4, 128: 15.0, 256: 66.0})
+    assert noisy.low < noisy.estimate < noisy.high and noisy.covers(2.0)
+    # By hand for {1, 2.1, 3.9} on 32, 64, 128: slope of log y on log x with 1 residual degree of freedom.
+    by_hand = fit_power_law({32: 1.0, 64: 2.1, 128: 3.9})
+    assert by_hand.estimate == pytest.approx(math.log(3.9) / (2 * math.log(2)), rel=0.02)
+    assert fit_power_law({32: 1.0, 64: 4.0}) is None and fit_power_law({32: 1.0}) is None
+
+
+def test_crossovers_count_only_significant_changes_of_order():
+    significant = {  # order(a, b, hidden): -1 a faster, +1 a slower, 0 not significant
+        ("a", "b"): {32: 1, 64: 0, 128: -1, 256: -1},
+        ("a", "c"): {32: 1, 64: 0, 128: 0, 256: 1},
+        ("b", "c"): {32: 0, 64: 0, 128: 0, 256: 0},
+    }
+
+    def order(first, second, hidden):
+        return significant[first, second][hidden]
+
+    (found,) = crossovers(["a", "b", "c"], [32, 64, 128, 256], order)
+    assert (found.faster, found.slower, found.hidden, found.slower_until) == ("a", "b", 128, 32)
+    flip_flop = {("a", "b"): {32: 1, 64: -1, 128: 1}}
+    both = crossovers(["a", "b"], [32, 64, 128], lambda first, second, hidden: flip_flop[first, second][hidden])
+    assert [(c.faster, c.hidden, c.slower_until) for c in both] == [("a", 64, 32), ("b", 128, 64)]

@@ -1,4 +1,4 @@
-"""``bench compare RUN_A RUN_B``: per cell B/A with a bootstrap significance test; exit 1 on a regression."""
+"""``bench compare RUN_A RUN_B``: per cell B/A over round medians, Holm-adjusted; exit 1 on a regression."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ import json
 from pathlib import Path
 
 from harness.cli.arguments import percentage
-from harness.rendering import render_tables
+
+METHOD = ("B/A = ratio of the geometric means of the cells' round medians, 95% CI and p-value from Welch's t-test "
+          "on their logarithms; p-values Holm-adjusted over all cells; a regression is significant (adjusted p < 0.05) "
+          "and beyond the noise floor; unstable cells are not judged")
 
 
 def add_parser(subparsers) -> None:
+    from harness.report.run_comparison import DEFAULT_MIN_EFFECT
+
     parser = subparsers.add_parser("compare", help="compare two saved runs cell by cell, with significance")
     parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, directory, or 'latest')")
     parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it")
     parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are saved (default: ./results)")
-    parser.add_argument("--threshold", type=percentage, default=0.05,
-                        help="a significant slowdown beyond this is a regression, exit 1 (default: 5%%)")
+    parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=DEFAULT_MIN_EFFECT,
+                        metavar="PERCENT",
+                        help="noise floor: a significant slowdown is a regression (exit 1) only beyond this "
+                             f"(default: {DEFAULT_MIN_EFFECT:.0%}, this machine's run-to-run drift; see docs/methodology.md)")
     parser.add_argument("--force", action="store_true", help="compare runs from different machines or configurations")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     parser.set_defaults(handler=handle)
@@ -24,24 +31,26 @@ def add_parser(subparsers) -> None:
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.model_spec import ModelSpec, varying_fields
-    from harness.rendering import Table
-    from harness.report.run_comparison import compare_runs
+    from harness.rendering import Table, render_tables
+    from harness.report.run_comparison import VERDICTS, compare_runs
     from harness.results.frame import resolve_run
 
     run_a, run_b = resolve_run(args.run_a, args.results_dir), resolve_run(args.run_b, args.results_dir)
-    comparison = compare_runs(run_a, run_b, threshold=args.threshold, force=args.force)
+    comparison = compare_runs(run_a, run_b, min_effect=args.min_effect, force=args.force)
     regressions = comparison.regressions
     if args.format == "json":
         print(json.dumps({
-            "run_a": run_a.name, "run_b": run_b.name, "threshold": args.threshold,
-            "method": "ratio of medians B/A with a 95% percentile-bootstrap CI; significance: two-sided "
-                      "Mann-Whitney U on the raw samples, p < 0.05",
+            "run_a": run_a.name, "run_b": run_b.name, "min_effect": args.min_effect, "method": METHOD,
             "geometric_mean_ratio": comparison.geometric_mean_ratio,
             "regressions": len(regressions),
+            "counts": {verdict: comparison.count(verdict) for verdict in VERDICTS},
             "cells": [{**cell.cell, "median_a_seconds": cell.median_a_seconds, "median_b_seconds": cell.median_b_seconds,
-                       "ratio": cell.estimate.ratio, "ci95": [cell.estimate.low, cell.estimate.high],
-                       "p_value": cell.p_value,
-                       "verdict": cell.verdict, "regression": cell.regression} for cell in comparison.cells],
+                       "ratio": cell.ratio,
+                       "ci95": [cell.estimate.low, cell.estimate.high] if cell.estimate else None,
+                       "p_value": cell.estimate.p_value if cell.estimate else None, "p_adjusted": cell.p_adjusted,
+                       "rounds": list(cell.rounds), "between_round_spread": list(cell.spreads),
+                       "verdict": cell.verdict, "regression": cell.regression, "note": cell.note}
+                      for cell in comparison.cells],
         }, indent=2))
         return 1 if regressions else 0
     shown = ("hidden", "seq_len", "batch_size")
@@ -49,19 +58,25 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
              if name not in shown]
     rows = tuple(
         (cell.cell["suite"], cell.cell["device"], cell.cell["backend"], *(cell.cell[name] for name in (*shown, *apart)),
-         f"{cell.median_a_seconds * 1e3:.3f}", f"{cell.median_b_seconds * 1e3:.3f}",
-         f"{cell.estimate.ratio:.3f}", f"{cell.estimate.low:.3f}-{cell.estimate.high:.3f}", f"{cell.p_value:.2g}",
-         cell.verdict + (" (regression)" if cell.regression else ""))
+         f"{cell.median_a_seconds * 1e3:.3f}", f"{cell.median_b_seconds * 1e3:.3f}", f"{cell.ratio:.3f}",
+         f"{cell.estimate.low:.3f}-{cell.estimate.high:.3f}" if cell.estimate else "-",
+         f"{cell.p_adjusted:.2g}" if cell.p_adjusted is not None else "-",
+         " / ".join(f"{spread:.1%}" if spread is not None else "-" for spread in cell.spreads),
+         cell.verdict + (" (regression)" if cell.regression else "") + (f": {cell.note}" if cell.note else ""))
         for cell in comparison.cells
     )
     table = Table(
-        f"compare {run_a.name} (A) -> {run_b.name} (B): ratio of medians B/A (95% bootstrap CI), "
-        "Mann-Whitney U p-value on the raw samples (significant below 0.05)",
-        ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p", "verdict"), rows,
+        f"compare {run_a.name} (A) -> {run_b.name} (B): B/A over round medians (95% CI), Holm-adjusted p, "
+        f"round spread in A / B; regression = significant and beyond {args.min_effect:.0%}",
+        ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p (Holm)",
+         "round spread", "verdict"), rows,
     )
     print(render_tables([table], args.format))
-    counts = {verdict: sum(cell.verdict == verdict for cell in comparison.cells) for verdict in ("faster", "slower", "not significant")}
-    print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; " + ", ".join(f"{n} {v}" for v, n in counts.items())
-          + f"; {len(regressions)} regression(s) beyond {args.threshold:.0%}"
-          + (f"; cells only in A: {comparison.only_in_a}, only in B: {comparison.only_in_b}" if comparison.only_in_a or comparison.only_in_b else ""))
+    counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
+    unstable = comparison.count("unstable")
+    print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "
+          f"{len(regressions)} regression(s) beyond the {args.min_effect:.0%} noise floor"
+          + (f"; {unstable} unstable cell(s) not judged: rerun them on a quiet machine" if unstable else "")
+          + (f"; cells only in A: {comparison.only_in_a}, only in B: {comparison.only_in_b}"
+             if comparison.only_in_a or comparison.only_in_b else ""))
     return 1 if regressions else 0

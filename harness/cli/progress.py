@@ -8,11 +8,12 @@ from tqdm import tqdm
 
 
 class ProgressBar:
-    """Counts recorded cells; `write` prints a message above the bar without breaking it."""
+    """Counts finished rounds of cells (a check cell is one round); `write` prints a message above the bar
+    without breaking it."""
 
     def __init__(self, total: int) -> None:
         self.interactive = sys.stderr.isatty()
-        self.bar = tqdm(total=total, unit="cell", file=sys.stderr, dynamic_ncols=True, disable=not self.interactive)
+        self.bar = tqdm(total=total, unit="round", file=sys.stderr, dynamic_ncols=True, disable=not self.interactive)
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -20,8 +21,9 @@ class ProgressBar:
     def __exit__(self, *exc) -> None:
         self.bar.close()
 
-    def advance(self, record) -> None:
-        self.bar.set_postfix_str(f"{record.suite}/{record.backend}", refresh=False)
+    def advance(self, backend: str, cell) -> None:
+        """One round of ``cell`` ended for ``backend``."""
+        self.bar.set_postfix_str(f"{cell.suite}/{backend} hidden {cell.spec.hidden} round {cell.round + 1}", refresh=False)
         self.bar.update(1)
 
     def write(self, message: str) -> None:

@@ -38,7 +38,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     if args.baseline and args.baseline not in set(frame.backend):
         raise BenchUsageError(f"--baseline: {args.baseline!r} is not in run {run_dir.name} "
                               f"(backends: {', '.join(sorted(set(frame.backend)))})")
-    report_tables = [tables.environment_table(metadata), *tables.comparison_tables(frame, baseline)]
+    report_tables = [tables.environment_table(metadata, frame), *tables.comparison_tables(frame, baseline)]
     checks = tables.checks_table(frame)
     if checks is not None:
         report_tables.append(checks)

@@ -19,17 +19,17 @@ from harness.cli.arguments import (
 )
 from harness.cli.progress import ProgressBar
 from harness.errors import BenchUsageError
-from harness.execution.runner import RunRequest, SuitePlan, count_cells, execute
+from harness.execution.runner import RunRequest, SuitePlan, count_rounds, execute
 from harness.execution.worker_manager import WorkerLimits
-from harness.measurement.gemm_peak import cpu_sgemm_gflops
-from harness.measurement.timer import QUICK_BUDGET, TimingBudget
+from harness.measurement.machine_state import machine_facts
+from harness.measurement.timer import MIN_ROUNDS, QUICK_BUDGET, TimingBudget
 from harness.model_spec import ModelSpec
 from harness.plugins.availability import nvidia_gpu_visible, probe
 from harness.plugins.discovery import discover
 from harness.plugins.registry import BackendInfo, Registry
 from harness.rendering import FORMATS, render_json, render_tables
-from harness.results.record import FAILING_STATUSES, STATUSES, Record
-from harness.results.store import RunStore, load_records
+from harness.results.record import FAILING_STATUSES, STATUSES, UNSTABLE, Record
+from harness.results.store import RunStore, load_records, load_rounds
 from harness.suite import Suite, SuiteOptions
 
 DEVICES = ("cpu", "cuda", "all")
@@ -54,8 +54,16 @@ def add_parser(subparsers) -> None:
     suites.add_argument("--quick", action="store_true",
                         help="smoke-test preset: each suite's small quick model and hidden sizes (train/infer: "
                              "3 sizes), and short timing")
-    suites.add_argument("--min-time", type=positive_seconds, help="seconds to sample each timing cell at least")
-    suites.add_argument("--max-time", type=positive_seconds, help="seconds to sample each timing cell at most")
+    suites.add_argument("--rounds", type=positive_int,
+                        help=f"fresh worker processes per timing cell, interleaved across backends (default: "
+                             f"{TimingBudget().rounds}, quick: {QUICK_BUDGET.rounds}; below {MIN_ROUNDS} cells are "
+                             "marked unstable)")
+    suites.add_argument("--min-time", type=positive_seconds,
+                        help=f"seconds to sample each round of a timing cell at least (default: {TimingBudget().min_seconds:g}, "
+                             f"quick: {QUICK_BUDGET.min_seconds:g})")
+    suites.add_argument("--max-time", type=positive_seconds,
+                        help=f"seconds to sample each round at most (default: {TimingBudget().max_seconds:g}, "
+                             f"quick: {QUICK_BUDGET.max_seconds:g})")
     suites.add_argument("--warmup", type=non_negative_int,
                         help=f"untimed steps after the first (default: {TimingBudget().warmup_steps}, "
                              f"quick: {QUICK_BUDGET.warmup_steps})")
@@ -93,28 +101,28 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         saved = store.metadata.get("run_arguments", [])
         args = _reparse(saved, output_format=args.format, out=args.out)
         previous = load_records(store.directory)
+        saved_rounds = load_rounds(store.directory)
     else:
-        store, previous = None, []
+        store, previous, saved_rounds = None, [], {}
     plans = plan_suites(args, registry)
     backends = select_backends(args.backend, registry)
-    saved_peak = store.metadata.get("cpu_gemm_peak_gflops") if store else None
-    options = suite_options(args, plans, cpu_peak_gflops=saved_peak)
+    options = suite_options(args)
     done = frozenset(record.cell_key() for record in previous)
     limits = WorkerLimits(
         cell_timeout_seconds=args.timeout,
         threads=args.threads,
         memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
     )
-    request = RunRequest(plans, backends, options, limits, done_keys=done)
+    request = RunRequest(plans, backends, options, limits, done_keys=done, saved_rounds=saved_rounds)
     if store is None:
         metadata = environment.collect(argv, registry.backends.values())
         metadata.update(run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
-                        cpu_gemm_peak_gflops=options.cpu_peak_gflops,
+                        rounds=options.budget.rounds, machine_state=machine_facts(),
                         suites={plan.suite.name: plan.suite.declaration() for plan in plans})
         store = RunStore(args.out, metadata)
-    with ProgressBar(count_cells(request)) as bar:
+    with ProgressBar(count_rounds(request)) as bar:
         try:
-            result = execute(request, store, progress=bar.write, on_record=bar.advance)
+            result = execute(request, store, progress=bar.write, on_round=bar.advance)
         except KeyboardInterrupt:
             store.finish(status="interrupted")
             bar.write(f"interrupted; finished results are kept in {store.directory}; "
@@ -128,6 +136,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     print(render([plan.suite for plan in plans], records, store, args.format))
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     print(f"bench: {summary}; saved {store.directory}", file=sys.stderr)
+    for record in (record for record in records if record.status == UNSTABLE):
+        print(f"bench: unstable: {record.suite} {record.device} hidden {record.spec['hidden']}: {record.message}", file=sys.stderr)
     return exit_status
 
 
@@ -158,14 +168,14 @@ def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]
     return plans
 
 
-def suite_options(args: argparse.Namespace, plans: list[SuitePlan], cpu_peak_gflops: float | None = None) -> SuiteOptions:
-    """Options every cell gets; the CPU's GEMM peak is measured once when a timing suite runs (a resumed
-    run keeps the peak it measured at first, so that all its cells share one denominator)."""
+def suite_options(args: argparse.Namespace) -> SuiteOptions:
+    """Options every cell gets: the devices, the timing budget (rounds and per-round limits), the threads."""
     devices = ("cpu", "cuda") if args.device == "all" and nvidia_gpu_visible() else (
         ("cpu",) if args.device == "all" else (args.device,)
     )
     base = QUICK_BUDGET if args.quick else TimingBudget()
     budget = TimingBudget(
+        rounds=args.rounds or base.rounds,
         warmup_steps=base.warmup_steps if args.warmup is None else args.warmup,
         min_seconds=args.min_time or base.min_seconds,
         max_seconds=max(args.max_time or base.max_seconds, args.min_time or 0),
@@ -173,9 +183,7 @@ def suite_options(args: argparse.Namespace, plans: list[SuitePlan], cpu_peak_gfl
         max_samples=base.max_samples,
         target_ci_width=base.target_ci_width,
     )
-    timing = any(plan.suite.measures_time for plan in plans)
-    peak = cpu_peak_gflops or (cpu_sgemm_gflops(args.threads) if timing and "cpu" in devices else None)
-    return SuiteOptions(steps=args.steps, devices=devices, budget=budget, cpu_peak_gflops=peak)
+    return SuiteOptions(steps=args.steps, devices=devices, budget=budget, threads=args.threads)
 
 
 def select_suites(names: list[str], registry: Registry) -> list[Suite]:

@@ -32,13 +32,17 @@ def result_file(index: int) -> str:
 
 @dataclass
 class WorkerHello:
-    """What the worker says once its backend is loaded: the framework's own version, devices and threads."""
+    """What the worker says once its backend is loaded: the framework's own version, devices and threads,
+    its resident memory right after loading the framework (the framework's import cost, before any model),
+    and the machine it runs on (facts are taken where the cells run)."""
 
     framework_version: str = ""
     devices: list[str] = field(default_factory=list)
     pid: int = 0
     threads: int | None = None
     error: str | None = None
+    import_rss_bytes: int | None = None
+    machine: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,27 +1,33 @@
-"""Run suites across backends: one worker per backend, records judged and saved as outcomes arrive.
+"""Run suites across backends, in rounds: records judged and saved as outcomes arrive.
 
-This is the parent's loop: plan the cells (`harness.cell.Cell`) of every suite, hand each backend's
-pending cells to an executor (`harness.execution.executor`; by default worker subprocesses on this
-machine), judge each outcome with its suite in this process, and append the record to the run directory
-(`harness.results.store`) the moment it exists.
+This is the parent's loop: plan the cells (`harness.cell.Cell`) of every suite, then run *rounds*. In
+round 0 every backend's pending cells (checks and timing) run in one worker per backend; in each further
+round, the timing cells that need another round (`harness.suite.Suite.rounds`) run again, each backend in a
+fresh worker process, backends taking turns, so that drift of the machine hits every backend alike and
+the variation between processes is measured, not hidden. Cells go to an executor
+(`harness.execution.executor`; by default worker subprocesses on this machine). A cell's record is judged
+by its suite in this process once its last round is in, and appended to the run directory
+(`harness.results.store`) the moment it exists; the rounds before it are kept in the run directory, so
+``--resume`` continues at the round it was on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.cell import Cell
 from harness.errors import one_line
 from harness.execution.executor import Executor, LocalExecutor
-from harness.execution.protocol import CellOutcome
+from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.worker_manager import WorkerLimits
 from harness.model_spec import ModelSpec
 from harness.plugins.availability import probe
 from harness.plugins.registry import BackendInfo
 from harness.results.record import ERROR, UNAVAILABLE, Record
 from harness.results.store import RunStore
-from harness.suite import Suite, SuiteOptions
+from harness.suite import NotRun, Suite, SuiteOptions
 
 
 @dataclass
@@ -42,6 +48,8 @@ class RunRequest:
     limits: WorkerLimits = field(default_factory=WorkerLimits)
     done_keys: frozenset = frozenset()
     """Cells already recorded (`harness.results.record.Record.cell_key`), skipped when resuming a run."""
+    saved_rounds: dict[tuple, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    """Rounds already measured of cells not yet recorded, by cell key and round (`harness.results.store.load_rounds`)."""
 
     @property
     def suites(self) -> dict[str, Suite]:
@@ -73,26 +81,30 @@ def execute(
     progress: Callable[[str], None] = lambda message: None,
     on_record: Callable[[Record], None] = lambda record: None,
     executor: Executor | None = None,
+    on_round: Callable[[str, Cell], None] = lambda backend, cell: None,
 ) -> RunResult:
     """Run ``request``; every record is appended to ``store`` the moment it exists.
 
     :param executor: where the cells run; default a `LocalExecutor` with the request's limits (closed at
         the end; an executor passed in stays open for its owner to close).
+    :param on_round: called with the backend's name and the cell (its round set) as each round of a cell ends.
     """
     if executor is None:
         local = LocalExecutor(request.limits)
         try:
-            return execute(request, store, progress, on_record, local)
+            return execute(request, store, progress, on_record, local, on_round)
         finally:
             local.close()
     result = RunResult()
     suites = request.suites
+    _prepare_judging()
 
     def keep(record: Record) -> None:
         result.records.append(record)
         store.append(record)
         on_record(record)
 
+    open_cells: dict[str, list[Cell]] = {}
     for info in request.backends:
         cells = pending_cells(request, info.name)
         if not cells:
@@ -105,21 +117,96 @@ def execute(
                 keep(Record(cell.suite, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
                             suites[cell.suite].record_details(cell.options)))
             continue
-        progress(f"{info.name}: running {len(cells)} cell(s) in a worker process")
+        open_cells[info.name] = cells
+    backends = {info.name: info for info in request.backends}
+    rounds = _Rounds(request, suites)
+    total_rounds = max((rounds.wanted(cell) for cells in open_cells.values() for cell in cells), default=0)
+    for number in range(total_rounds):
+        for name, cells in open_cells.items():
+            todo = [cell.in_round(number) for cell in cells if rounds.needs(name, cell, number)]
+            if not todo:
+                continue
+            progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
+                     + f"running {len(todo)} cell(s) in a fresh worker process")
 
-        def on_outcome(index: int, outcome: CellOutcome, info: BackendInfo = info, cells: list[Cell] = cells) -> None:
-            keep(judge(suites[cells[index].suite], cells[index], info.name, outcome))
+            def on_outcome(index: int, outcome: CellOutcome, name: str = name, todo: list[Cell] = todo) -> None:
+                cell = todo[index]
+                record = rounds.add(name, cell, outcome, store)
+                on_round(name, cell)
+                if record is not None:
+                    keep(record)
 
-        hello = executor.run_cells(info, cells, on_outcome)
-        result.backend_details[info.name] = {
-            "available": True,
-            "plugin": info.plugin,
-            "framework_version": hello.framework_version if hello else None,
-            "devices": hello.devices if hello else None,
-            "threads": hello.threads if hello else None,
-            "load_error": hello.error if hello else None,
-        }
+            hello = executor.run_cells(backends[name], todo, on_outcome)
+            if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
+                result.backend_details[name] = _backend_details(backends[name], hello)
     return result
+
+
+def _prepare_judging() -> None:
+    """Import what judging needs before any worker starts timing: the parent judges a cell while the
+    worker times the next one, and a first import of ``scipy.stats`` there (about a CPU-second) would be
+    measured as load on the machine, and slow the cell being timed."""
+    import scipy.stats  # noqa: F401
+
+
+class _Rounds:
+    """Which rounds of which cells are measured, and the record of a cell once its last round is in."""
+
+    def __init__(self, request: RunRequest, suites: dict[str, Suite]) -> None:
+        self.suites = suites
+        self.measurements: dict[tuple, dict[int, Any]] = {}
+        self.seconds: dict[tuple, float] = {}
+        self.closed: set[tuple] = set()
+        for key, saved in request.saved_rounds.items():
+            suite = suites.get(key[0])
+            if suite is None:
+                continue
+            try:
+                self.measurements[key] = {number: suite.round_from_json(data) for number, data in saved.items()}
+            except Exception:  # noqa: BLE001, S112 - an unreadable saved round is measured again
+                continue
+
+    def wanted(self, cell: Cell) -> int:
+        return max(self.suites[cell.suite].rounds(cell.options), 1)
+
+    def needs(self, backend: str, cell: Cell, number: int) -> bool:
+        key = cell.key(backend)
+        return key not in self.closed and number < self.wanted(cell) and number not in self.measurements.get(key, {})
+
+    def remaining(self, backend: str, cells: list[Cell]) -> int:
+        return sum(self.needs(backend, cell, number) for cell in cells for number in range(self.wanted(cell)))
+
+    def add(self, backend: str, cell: Cell, outcome: CellOutcome, store: RunStore) -> Record | None:
+        """Take one round's outcome; the cell's record when it is complete (or failed), else None."""
+        key, suite = cell.key(backend), self.suites[cell.suite]
+        self.seconds[key] = self.seconds.get(key, 0.0) + outcome.seconds
+        if not outcome.ok:
+            self.closed.add(key)
+            prefix = f"round {cell.round + 1}: " if self.wanted(cell) > 1 else ""
+            return _error_record(suite, cell, backend, f"{prefix}{outcome.error}", outcome.traceback)
+        measured = self.measurements.setdefault(key, {})
+        measured[cell.round] = outcome.value
+        if len(measured) < self.wanted(cell) and not isinstance(outcome.value, NotRun):
+            try:
+                store.append_round(key, cell.round, suite.round_to_json(outcome.value))
+            except Exception:  # noqa: BLE001, S110 - a round that cannot be saved only costs a resume
+                pass
+            return None
+        self.closed.add(key)
+        return judge(suite, cell, backend, [measured[number] for number in sorted(measured)], self.seconds[key])
+
+
+def _backend_details(info: BackendInfo, hello: WorkerHello | None) -> dict[str, Any]:
+    return {
+        "available": True,
+        "plugin": info.plugin,
+        "framework_version": hello.framework_version if hello else None,
+        "devices": hello.devices if hello else None,
+        "threads": hello.threads if hello else None,
+        "import_rss_bytes": hello.import_rss_bytes if hello else None,
+        "machine": hello.machine if hello else None,
+        "load_error": hello.error if hello else None,
+    }
 
 
 def pending_cells(request: RunRequest, backend_name: str) -> list[Cell]:
@@ -127,21 +214,25 @@ def pending_cells(request: RunRequest, backend_name: str) -> list[Cell]:
     return [cell for cell in plan_cells(request) if cell.key(backend_name) not in request.done_keys]
 
 
-def count_cells(request: RunRequest) -> int:
-    """How many cells the request will record (for a progress bar)."""
-    return sum(len(pending_cells(request, info.name)) for info in request.backends)
+def count_rounds(request: RunRequest) -> int:
+    """How many rounds of cells the request will run (for a progress bar): a check cell counts one, a
+    timing cell one per round it still needs."""
+    rounds = _Rounds(request, request.suites)
+    return sum(rounds.remaining(info.name, pending_cells(request, info.name)) for info in request.backends)
 
 
-def judge(suite: Suite, cell: Cell, backend_name: str, outcome: CellOutcome) -> Record:
-    """The record of one cell's outcome: the suite's verdict, or an error that says why there is none."""
-    spec, options = cell.spec, cell.options
-    if not outcome.ok:
-        return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: {outcome.error}",
-                      {**suite.record_details(options), "traceback": outcome.traceback})
+def judge(suite: Suite, cell: Cell, backend_name: str, measurements: list[Any], seconds: float = 0.0) -> Record:
+    """The record of a cell from its rounds' measurements: the suite's verdict, or an error that says why
+    there is none."""
     try:
-        record = suite.judge(spec, backend_name, outcome.value, options)
+        record = suite.judge_rounds(cell.spec, backend_name, measurements, cell.options)
     except Exception as error:  # noqa: BLE001 - a suite bug must not lose the run
-        return Record(suite.name, backend_name, ERROR, spec.to_dict(), f"{backend_name}: judging failed: {one_line(error)}",
-                      suite.record_details(options))
-    record.details.setdefault("task_seconds", round(outcome.seconds, 6))
+        return Record(suite.name, backend_name, ERROR, cell.spec.to_dict(), f"{backend_name}: judging failed: {one_line(error)}",
+                      suite.record_details(cell.options))
+    record.details.setdefault("task_seconds", round(seconds, 6))
     return record
+
+
+def _error_record(suite: Suite, cell: Cell, backend_name: str, error: str, traceback: str | None) -> Record:
+    return Record(suite.name, backend_name, ERROR, cell.spec.to_dict(), f"{backend_name}: {error}",
+                  {**suite.record_details(cell.options), "traceback": traceback})

@@ -8,12 +8,14 @@ points, same environment), so the backend and the suites are found by name.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import time
 import traceback
 from pathlib import Path
 
 from harness.cell import Cell
+from harness.environment import cpu_model
 from harness.errors import one_line
 from harness.execution.protocol import (
     HELLO_FILE,
@@ -24,6 +26,7 @@ from harness.execution.protocol import (
     result_file,
     write_atomically,
 )
+from harness.measurement.memory import current_rss_bytes
 
 
 def die_with_parent() -> None:
@@ -64,6 +67,8 @@ def run_job(job_dir: Path) -> None:
         hello.threads = limit_blas_threads()
         hello.framework_version = backend.framework_version()
         hello.devices = list(backend.devices())
+        hello.import_rss_bytes = current_rss_bytes()
+        hello.machine = {"host": platform.node(), "cpu_model": cpu_model(), "cpu_count": os.cpu_count()}
     except Exception as error:  # noqa: BLE001 - reported to the parent, cell by cell
         hello.error = one_line(error)
     write_atomically(job_dir / HELLO_FILE, hello)

@@ -2,13 +2,13 @@
 
 On Linux the kernel keeps the peak itself (``VmHWM`` in /proc/self/status) and lets a process reset it
 (writing ``5`` to /proc/self/clear_refs), so measuring costs nothing while the code runs: no sampling
-thread competes with the timed code for the GIL. Elsewhere a sampling thread is the fallback.
+thread competes with the timed code for the GIL. Elsewhere a sampling thread reading ``psutil`` is the
+fallback.
 """
 
 from __future__ import annotations
 
 import re
-import resource
 import threading
 from pathlib import Path
 
@@ -27,14 +27,16 @@ def kernel_peak_rss_bytes() -> int | None:
 
 
 def current_rss_bytes() -> int:
-    """Resident memory now (``VmRSS``), or the lifetime peak where /proc is missing."""
+    """Resident memory now (``VmRSS``; ``psutil`` where /proc is missing, e.g. macOS)."""
     try:
         match = re.search(r"VmRSS:\s+(\d+) kB", STATUS.read_text())
         if match:
             return int(match.group(1)) * 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
 
 
 class PeakRSSSampler:

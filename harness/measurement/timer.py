@@ -1,7 +1,9 @@
-"""Timing method: first step apart, warm-up, then repeats until a time budget or a tight enough CI.
+"""Timing method for one round: first step apart, warm-up, then repeats until a time budget or a tight
+enough CI of this round's median.
 
-The timed function must return only when the device has finished (backends synchronise inside it).
-The samples are summarised by `harness.measurement.statistics`.
+A cell is measured in several rounds, each in a fresh worker process (`harness.execution.runner`); this
+module times one of them. The timed function must return only when the device has finished (backends
+synchronise inside it). The samples are summarised by `harness.measurement.statistics`.
 """
 
 from __future__ import annotations
@@ -17,27 +19,38 @@ from harness.measurement.statistics import median_confidence_interval
 
 @dataclass(frozen=True)
 class TimingBudget:
-    """How long to measure one cell.
+    """How long to measure one cell: ``rounds`` fresh worker processes, each timing the step within the
+    per-round limits below. The defaults are chosen from measurements on a 2-core machine
+    (docs/methodology.md, "Rounds").
 
     Attributes:
-        warmup_steps: untimed steps after the first one (caches, allocator, autotuning).
-        min_seconds: keep sampling at least this long...
+        rounds: fresh worker processes per timing cell, interleaved across backends.
+        warmup_steps: untimed steps after the first one, in every round (caches, allocator, autotuning).
+        min_seconds: keep sampling a round at least this long...
         max_seconds: ...and at most this long,
-        min_samples: with at least this many samples,
+        min_samples: with at least this many samples (the documented minimum, `MIN_SAMPLES_PER_ROUND`,
+            unless the user lowers it, which marks the cell unstable),
         max_samples: and at most this many;
-        target_ci_width: stop early (after min_seconds) once the 95% CI of the median is narrower than
-            this fraction of the median.
+        target_ci_width: stop a round early (after min_seconds) once the 95% CI of its median is narrower
+            than this fraction of the median.
     """
 
-    warmup_steps: int = 5
-    min_seconds: float = 2.0
-    max_seconds: float = 20.0
+    rounds: int = 10
+    warmup_steps: int = 3
+    min_seconds: float = 0.5
+    max_seconds: float = 2.0
     min_samples: int = 10
     max_samples: int = 10_000
-    target_ci_width: float = 0.02
+    target_ci_width: float = 0.03
 
 
-QUICK_BUDGET = TimingBudget(warmup_steps=2, min_seconds=0.3, max_seconds=2.0, min_samples=5, target_ci_width=0.05)
+MIN_ROUNDS = 3
+"""Fewer rounds than this and a cell's interval cannot be trusted: it is marked ``unstable``."""
+MIN_SAMPLES_PER_ROUND = 5
+"""Fewer samples in a round than this and its median is not a median: the cell is marked ``unstable``."""
+
+QUICK_BUDGET = TimingBudget(rounds=3, warmup_steps=2, min_seconds=0.25, max_seconds=1.0, min_samples=MIN_SAMPLES_PER_ROUND,
+                            target_ci_width=0.05)
 
 
 @dataclass(frozen=True)
@@ -56,15 +69,18 @@ def time_step(step: Callable[[], object], budget: TimingBudget) -> TimingResult:
     for _ in range(budget.warmup_steps):
         step()
     samples: list[float] = []
+    next_check = budget.min_samples
+    least = min(budget.min_samples, MIN_SAMPLES_PER_ROUND)  # past max_seconds a slow step stops at the minimum
     sampling_started = time.perf_counter()
     while True:
         before = time.perf_counter()
         step()
         samples.append(time.perf_counter() - before)
         elapsed = time.perf_counter() - sampling_started
-        if len(samples) >= budget.max_samples or (elapsed >= budget.max_seconds and len(samples) >= 3):
+        if len(samples) >= budget.max_samples or (elapsed >= budget.max_seconds and len(samples) >= least):
             break
-        if len(samples) >= budget.min_samples and elapsed >= budget.min_seconds:
+        if len(samples) >= budget.min_samples and elapsed >= budget.min_seconds and len(samples) >= next_check:
+            next_check = len(samples) + max(1, len(samples) // 10)  # the CI costs ~2 ms: not after every step
             low, high = median_confidence_interval(samples)
             if (high - low) <= budget.target_ci_width * float(np.median(samples)):
                 break

@@ -55,6 +55,7 @@ def discover(extra_plugins: Iterable[object] = ()) -> Registry:
         _register(manager, registry, plugin, name=getattr(plugin, "__name__", None), package="(in-process)")
     registry.problems += hook_calls.register_suites(manager, registry.suite_registrar)
     registry.problems += hook_calls.register_backends(manager, registry.backend_registrar)
+    registry.problems += hook_calls.register_addons(manager, registry.addon_registrar)
     return registry
 
 

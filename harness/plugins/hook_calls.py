@@ -29,6 +29,7 @@ from harness.errors import one_line
 from harness.plugins.registry import BackendInfo, PluginProblem
 
 if TYPE_CHECKING:
+    from harness.addons.base import CellAddon
     from harness.suite import Suite
 
 TRACE_PLUGINS_ENV = "LSTM_BENCH_TRACE_PLUGINS"
@@ -48,6 +49,11 @@ def register_backends(manager: pluggy.PluginManager, registrar_for: Callable[[st
 def register_suites(manager: pluggy.PluginManager, registrar_for: Callable[[str], Callable[[Suite], None]]) -> list[PluginProblem]:
     """Call every plugin's ``bench_register_suites(register)``; the problems of those that raised."""
     return _call_each(manager.hook.bench_register_suites, registrar_for)
+
+
+def register_addons(manager: pluggy.PluginManager, registrar_for: Callable[[str], Callable[[type[CellAddon]], None]]) -> list[PluginProblem]:
+    """Call every plugin's ``bench_register_addons(register)``; the problems of those that raised."""
+    return _call_each(manager.hook.bench_register_addons, registrar_for)
 
 
 def tracing() -> bool:
@@ -102,4 +108,5 @@ def _call_each(caller: pluggy.HookCaller, registrar_for: RegistrarFor) -> list[P
 
 def _describe(item: Any) -> str:
     name = getattr(item, "name", None)
-    return f"{type(item).__name__} {name!r}" if isinstance(name, str) else repr(item)
+    kind = item.__name__ if isinstance(item, type) else type(item).__name__
+    return f"{kind} {name!r}" if isinstance(name, str) else repr(item)

@@ -1,4 +1,4 @@
-"""What plugins registered: backends (declared lazily), suites, and the plugins that failed."""
+"""What plugins registered: backends (declared lazily), suites, add-ons, and the plugins that failed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import BenchUsageError
 
 if TYPE_CHECKING:
+    from harness.addons.base import CellAddon
     from harness.contract import Backend
     from harness.suite import Suite
 
@@ -84,6 +85,8 @@ class Registry:
     suites: dict[str, Suite] = field(default_factory=dict)
     suite_plugins: dict[str, str] = field(default_factory=dict)
     """The plugin that registered each suite."""
+    addons: dict[str, type[CellAddon]] = field(default_factory=dict)
+    """Per-cell add-on classes by name (`harness.addons.base.CellAddon`), in registration order."""
     plugins: list[PluginRecord] = field(default_factory=list)
     problems: list[PluginProblem] = field(default_factory=list)
     warnings: list[PluginProblem] = field(default_factory=list)
@@ -116,6 +119,20 @@ class Registry:
                 return
             self.suites[suite.name] = suite
             self.suite_plugins[suite.name] = plugin
+
+        return register
+
+    def addon_registrar(self, plugin: str) -> Callable[[type[CellAddon]], None]:
+        """The ``register`` callback handed to ``plugin``'s ``bench_register_addons``."""
+        from harness.addons.base import CellAddon
+
+        def register(addon: type[CellAddon]) -> None:
+            if not (isinstance(addon, type) and issubclass(addon, CellAddon)):
+                raise TypeError(f"register() takes a CellAddon subclass, got {addon!r}")
+            if addon.name in self.addons:
+                self.problems.append(PluginProblem(plugin, f"add-on name {addon.name!r} is already registered; ignored"))
+                return
+            self.addons[addon.name] = addon
 
         return register
 

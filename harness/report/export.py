@@ -17,8 +17,8 @@ import json
 from harness.model_spec import ModelSpec, varying_fields
 from harness.report.tables import timed_cells
 
-LIST_COLUMNS = ("samples_seconds",)
-NESTED_COLUMNS = ("layers", "errors", "optimizers", "outputs", "expected_outputs", "layer_output_shapes", "traceback")
+LIST_COLUMNS = ("samples_seconds", "round_medians_seconds", "round_sample_counts")
+NESTED_COLUMNS = ("round_details", "layers", "errors", "optimizers", "outputs", "expected_outputs", "layer_output_shapes", "traceback")
 
 
 def to_csv(frame) -> str:
@@ -45,8 +45,9 @@ def to_dashboard(frame) -> list[dict]:
             "unit": "ms",
             "value": row.median_seconds * 1e3,
             "range": f"{row.ci95_low_seconds * 1e3:.6g}-{row.ci95_high_seconds * 1e3:.6g}",
-            "extra": (f"n={row.samples} iqr={row.iqr_seconds * 1e3:.4g}ms samples/s={row.samples_per_second:,.0f} "
-                      f"tokens/s={row.tokens_per_second:,.0f} run={row.run_id}"),
+            "extra": (f"n={row.samples} rounds={getattr(row, 'rounds', 1)} iqr={row.iqr_seconds * 1e3:.4g}ms "
+                      f"samples/s={row.samples_per_second:,.0f} tokens/s={row.tokens_per_second:,.0f} run={row.run_id}"
+                      + (f" unstable: {row.message}" if row.status == "unstable" else "")),
         }
         for row in timed.itertuples()
     ]

@@ -1,8 +1,8 @@
 """Plots with matplotlib: one figure per timing suite and device, saved as PNG and SVG.
 
 Each figure has four panels against hidden size, one line per backend: median time (log-log, error
-bars from the 95% CI of the median), throughput (samples/s), % of the device's GEMM peak, and peak
-memory. matplotlib is imported here only, with the non-interactive Agg backend.
+bars from the 95% CI over rounds), throughput (samples/s), % of the device's GEMM peak, and peak
+memory (on the CPU the worker's resident memory, framework included; on a GPU the device allocator's). matplotlib is imported here only, with the non-interactive Agg backend.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from harness.model_spec import ModelSpec, varying_fields
 from harness.report.tables import timed_cells
@@ -45,16 +47,18 @@ def timing_figures(frame) -> list[Figure]:
             cells = cells.sort_values("hidden")
             hidden = cells.hidden.to_numpy()
             median_ms = cells.median_seconds.to_numpy() * 1e3
-            errors = [median_ms - cells.ci95_low_seconds.to_numpy() * 1e3, cells.ci95_high_seconds.to_numpy() * 1e3 - median_ms]
+            errors = np.clip([median_ms - cells.ci95_low_seconds.to_numpy() * 1e3,
+                              cells.ci95_high_seconds.to_numpy() * 1e3 - median_ms], 0, None)
             axes[0, 0].errorbar(hidden, median_ms, yerr=errors, marker="o", capsize=3, label=backend)
             axes[0, 1].plot(hidden, cells.samples_per_second, marker="o", label=backend)
             axes[1, 0].plot(hidden, 100 * cells.fraction_of_peak.astype(float), marker="o", label=backend)
             axes[1, 1].plot(hidden, cells.peak_memory_bytes.astype(float) / 2**20, marker="o", label=backend)
         panels = (
-            (axes[0, 0], "median time per step (ms), 95% CI", True),
+            (axes[0, 0], "median time per step (ms), 95% CI over rounds", True),
             (axes[0, 1], "throughput (samples/s)", False),
             (axes[1, 0], "% of GEMM peak", False),
-            (axes[1, 1], "peak memory (MiB)", False),
+            (axes[1, 1], "peak memory (MiB): worker RSS with framework" if device == "cpu"
+             else "peak memory (MiB): device allocated", False),
         )
         hiddens = sorted(set(group.hidden))
         for axis, label, log_y in panels:

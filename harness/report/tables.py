@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.measurement.statistics import median_ratio
+from harness.measurement.statistics import ratio_of_cells
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
-from harness.results.record import PASS
+from harness.results.record import MEASURED_STATUSES
 
 
 def timed_cells(frame):
-    """The rows of passed timing cells: what the comparisons, plots and exports are made of."""
-    return frame[frame.measures_time & (frame.status == PASS)]
+    """The rows of measured timing cells (``pass`` and ``unstable``): what the comparisons, plots and
+    exports are made of."""
+    return frame[frame.measures_time & frame.status.isin(list(MEASURED_STATUSES))]
 
 
-def environment_table(metadata: dict[str, Any]) -> Table:
+def round_medians(cell) -> list[float]:
+    """A row's round medians; a row saved before rounds existed is one round."""
+    medians = getattr(cell, "round_medians_seconds", None)
+    return list(medians) if isinstance(medians, list) and medians else [cell.median_seconds]
+
+
+def environment_table(metadata: dict[str, Any], frame=None) -> Table:
     """Where and how the run happened."""
     packages = ", ".join(f"{name} {version}" for name, version in metadata.get("packages", {}).items() if version)
     rows = [
@@ -27,11 +34,42 @@ def environment_table(metadata: dict[str, Any]) -> Table:
         ("os", metadata.get("os", "")),
         ("cpu", f"{metadata.get('cpu_model', '')} ({metadata.get('cpu_count', '?')} cores)"),
         ("threads", metadata.get("threads", "")),
-        ("CPU GEMM peak", f"{metadata['cpu_gemm_peak_gflops']:.1f} GFLOP/s" if metadata.get("cpu_gemm_peak_gflops") else "-"),
+        ("CPU GEMM peak", _cpu_peak(metadata, frame)),
+        ("machine at start", _machine_state(metadata.get("machine_state"))),
         ("packages", packages),
         ("git commit", metadata.get("git_commit") or "-"),
     ]
     return Table("environment", ("field", "value"), tuple(rows))
+
+
+def _cpu_peak(metadata: dict[str, Any], frame) -> str:
+    """The CPU's GEMM peak the run's cells used (calibrated once per machine, with its date)."""
+    if metadata.get("cpu_gemm_peak_gflops"):
+        return f"{metadata['cpu_gemm_peak_gflops']:.1f} GFLOP/s"
+    if frame is None or "device_peak_gflops" not in frame:
+        return "-"
+    cpu = timed_cells(frame)
+    cpu = cpu[(cpu.device == "cpu") & cpu.device_peak_gflops.notna()]
+    if cpu.empty:
+        return "-"
+    row = cpu.iloc[0]
+    when = getattr(row, "device_peak_calibrated_at", None)
+    return f"{row.device_peak_gflops:.1f} GFLOP/s" + (f" (calibrated {when})" if isinstance(when, str) else "")
+
+
+def _machine_state(state: dict[str, Any] | None) -> str:
+    if not isinstance(state, dict):
+        return "-"
+    parts = []
+    if state.get("load_average"):
+        parts.append("load " + " ".join(f"{value:.2f}" for value in state["load_average"]))
+    if state.get("cpu_busy_fraction") is not None:
+        parts.append(f"CPU {state['cpu_busy_fraction']:.0%} busy")
+    if state.get("cpu_frequency_mhz"):
+        parts.append(f"{state['cpu_frequency_mhz']:.0f} MHz")
+    if state.get("cpu_governor"):
+        parts.append(f"governor {state['cpu_governor']}")
+    return ", ".join(parts) or "-"
 
 
 def choose_baseline(frame, requested: str | None) -> str | None:
@@ -66,15 +104,16 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
                 if cell is None:
                     row.append("-")
                     continue
-                text = f"{cell.median_seconds * 1e3:.3f} ms"
+                text = f"{cell.median_seconds * 1e3:.3f} ms" + (" !" if cell.status == "unstable" else "")
                 if reference is not None and backend != baseline:
-                    estimate = median_ratio(cell.samples_seconds, reference.samples_seconds)
-                    text += f", {estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]"
+                    estimate = ratio_of_cells(round_medians(cell), round_medians(reference), paired=True)
+                    text += (f", {estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]" if estimate
+                             else f", {reference.median_seconds / cell.median_seconds:.2f}x")
                 row.append(("* " if backend == fastest else "") + text)
             rows.append(tuple(row))
         where = ", ".join(f"{ModelSpec.short_name(name)}={series[name]}" for name in shown)
         title = (f"{suite} on {device} ({where}): median, and speed-up over {baseline} "
-                 "with bootstrap 95% CI; * = fastest")
+                 "with 95% CI over rounds (paired by round); * = fastest; ! = unstable")
         tables.append(Table(title, ("hidden", *backends), tuple(rows), align=("right", *["right"] * len(backends))))
     return tables
 

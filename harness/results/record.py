@@ -13,9 +13,14 @@ ERROR = "error"
 UNAVAILABLE = "unavailable"
 UNSUPPORTED = "unsupported"
 SKIPPED = "skipped"
+UNSTABLE = "unstable"
 
-STATUSES = (PASS, FAIL, ERROR, UNAVAILABLE, UNSUPPORTED, SKIPPED)
+STATUSES = (PASS, UNSTABLE, FAIL, ERROR, UNAVAILABLE, UNSUPPORTED, SKIPPED)
 """Every status, in the order summaries list them."""
+
+MEASURED_STATUSES = frozenset({PASS, UNSTABLE})
+"""Statuses of a timing cell that has figures: ``unstable`` ones are shown, marked, and never decide a
+comparison."""
 
 FAILING_STATUSES = frozenset({FAIL, ERROR})
 """Statuses that make ``bench run`` exit with 1. An unavailable backend that was not asked for by name,
@@ -29,7 +34,9 @@ class Record:
     Attributes:
         suite: suite name (``params``).
         backend: backend name (``torch``).
-        status: ``pass``, ``fail``, ``error`` (the backend raised or its worker crashed), ``unavailable``
+        status: ``pass``, ``unstable`` (a timing cell measured, but its figures may mislead: too few
+            rounds or samples, rounds too far apart, or a busy machine; the message says which),
+            ``fail``, ``error`` (the backend raised or its worker crashed), ``unavailable``
             (its framework is not installed), ``unsupported`` (it lacks an optional capability) or
             ``skipped`` (e.g. a timing cell for a device the backend does not have, with the reason).
         spec: the `ModelSpec` fields this record is about.

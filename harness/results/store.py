@@ -1,8 +1,11 @@
-"""A run on disk: ``<out>/<run-id>/metadata.json`` and ``records.jsonl``.
+"""A run on disk: ``<out>/<run-id>/metadata.json``, ``records.jsonl`` and ``rounds.jsonl``.
 
 Each record is appended as one JSON line, flushed and fsynced the moment it is judged, so an
-interrupted or crashed run keeps everything it finished. ``metadata.json`` is written at the start
-(environment, command line) and rewritten at the end with the outcome.
+interrupted or crashed run keeps everything it finished. ``rounds.jsonl`` holds each finished round of a
+timing cell whose other rounds are still to come (one JSON line: the cell's key, the round, the round's
+measurement), so that ``--resume`` continues at the round it was on; the cell's record, once judged, holds
+every round itself. ``metadata.json`` is written at the start (environment, command line) and rewritten at
+the end with the outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from harness.results.record import Record
 
 METADATA_FILE = "metadata.json"
 RECORDS_FILE = "records.jsonl"
+ROUNDS_FILE = "rounds.jsonl"
 
 
 def new_run_id() -> str:
@@ -58,8 +62,15 @@ class RunStore:
 
     def append(self, record: Record) -> None:
         """Add one record durably (append, flush, fsync)."""
-        with open(self.directory / RECORDS_FILE, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record.to_json(), sort_keys=False) + "\n")
+        self._append_line(RECORDS_FILE, record.to_json())
+
+    def append_round(self, key: tuple, round_number: int, measurement: dict[str, Any]) -> None:
+        """Keep one finished round of the cell ``key`` (`harness.cell.cell_key`) until its record exists."""
+        self._append_line(ROUNDS_FILE, {"cell": list(key), "round": round_number, "measurement": measurement})
+
+    def _append_line(self, name: str, document: dict[str, Any]) -> None:
+        with open(self.directory / name, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(document, sort_keys=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -78,3 +89,22 @@ def load_records(run_directory: Path) -> list[Record]:
     """Every record saved in a run directory, in the order they were written."""
     lines = (Path(run_directory) / RECORDS_FILE).read_text(encoding="utf-8").splitlines()
     return [Record.from_json(json.loads(line)) for line in lines if line.strip()]
+
+
+def load_rounds(run_directory: Path) -> dict[tuple, dict[int, dict[str, Any]]]:
+    """The saved rounds of a run by cell key, then round number; a line that cannot be read (the last one
+    of a run killed while writing it) is left out, and its round is measured again."""
+    try:
+        lines = (Path(run_directory) / ROUNDS_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    rounds: dict[tuple, dict[int, dict[str, Any]]] = {}
+    for line in lines:
+        try:
+            saved = json.loads(line)
+            key, number, measurement = tuple(saved["cell"]), int(saved["round"]), saved["measurement"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        if isinstance(measurement, dict):
+            rounds.setdefault(key, {})[number] = measurement
+    return rounds

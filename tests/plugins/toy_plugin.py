@@ -1,9 +1,12 @@
-"""A toy third-party plugin: one backend (the NumPy reference under another name) and one check suite.
+"""A toy third-party plugin: one backend (the NumPy reference under another name), one check suite and
+one per-cell add-on.
 
 Named in ``LSTM_BENCH_PLUGINS`` when pytest starts, both join the registry-derived tests with no list to edit.
 """
 
-from harness.api import FAIL, PASS, BackendInfo, Record, Suite, Table, hookimpl
+import time
+
+from harness.api import FAIL, PASS, BackendInfo, CellAddon, Record, Suite, Table, hookimpl
 
 
 class ToyCountSuite(Suite):
@@ -32,3 +35,23 @@ def bench_register_backends(register):
 @hookimpl
 def bench_register_suites(register):
     register(ToyCountSuite())
+
+
+class ToyClockAddon(CellAddon):
+    """Wall time of the round, by its own clock: proof that an add-on's figures reach the record."""
+
+    name = "toy-clock"
+
+    def start(self):
+        self.started = time.monotonic()
+
+    def stop(self):
+        self.stopped = time.monotonic()
+
+    def figures(self):
+        return {"wall_seconds": self.stopped - self.started}
+
+
+@hookimpl
+def bench_register_addons(register):
+    register(ToyClockAddon)

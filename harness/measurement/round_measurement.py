@@ -1,0 +1,38 @@
+"""`RoundMeasurement`: what one round of one timing cell measured in its worker, as the parent receives it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RoundMeasurement:
+    """One round of a timing cell, measured in a fresh worker process.
+
+    Attributes:
+        first_step_seconds: the round's first (cold: tracing, compiling, allocating) step.
+        samples_seconds: the timed steps after warm-up, in order.
+        peak_device_bytes: the device allocator's peak during the round (GPU cells), else None.
+        device_peak: the device's GEMM peak (`harness.measurement.gemm_peak.machine_peak`), or None.
+        addons: each add-on's figures by its name (`harness.addons.base.CellAddon`).
+    """
+
+    first_step_seconds: float
+    samples_seconds: list[float]
+    peak_device_bytes: int | None = None
+    device_peak: dict[str, Any] | None = None
+    addons: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoundMeasurement:
+        return cls(
+            first_step_seconds=float(data["first_step_seconds"]),
+            samples_seconds=[float(value) for value in data["samples_seconds"]],
+            peak_device_bytes=data.get("peak_device_bytes"),
+            device_peak=data.get("device_peak"),
+            addons=dict(data.get("addons") or {}),
+        )

@@ -1,0 +1,58 @@
+"""A run on a busy machine is marked ``unstable``, not ``pass``, and ``bench compare`` says so.
+
+The load is real: busy-looping processes, one per core, for the whole run.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.cli import main
+
+TINY = ["--suite", "infer", "--backend", "numpy", "--hidden", "8,16", "--vocab-size", "100", "--embed-dim", "8",
+        "--seq-len", "5", "--batch-size", "4", "--min-time", "0.3", "--max-time", "0.5", "--warmup", "1",
+        "--rounds", "3", "--device", "cpu", "--threads", "1", "--format", "json"]
+
+
+@pytest.fixture
+def busy_machine():
+    """One busy-looping process per core until the test ends."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+    yield
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+
+
+def run(capsys, out, *extra):
+    status = main(["run", *TINY, "--out", str(out), *extra])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out), captured.err
+
+
+def test_a_run_on_a_busy_machine_is_unstable_and_compare_says_so(capsys, tmp_path, busy_machine):
+    status, document, err = run(capsys, tmp_path / "busy")
+    assert status == 0, "unstable is reported, not failed"
+    records = document["records"]
+    assert [record["status"] for record in records] == ["unstable", "unstable"]
+    for record in records:
+        assert "machine busy: other processes used" in record["message"]
+        others = [details["addons"]["machine"]["other_processes_cpus"] for details in record["round_details"]]
+        assert max(others) > 0.5
+    assert "unstable: infer cpu hidden 8: numpy: " in err and "2 unstable" in err
+    busy_dir = tmp_path / "busy" / document["run_id"]
+    assert main(["compare", str(busy_dir), str(busy_dir), "--format", "json"]) == 0
+    comparison = json.loads(capsys.readouterr().out)
+    assert {cell["verdict"] for cell in comparison["cells"]} == {"unstable"}
+    assert all(cell["note"].startswith("A: machine busy") for cell in comparison["cells"])
+
+
+def test_too_few_rounds_is_unstable_with_the_reason(capsys, tmp_path):
+    status, document, _ = run(capsys, tmp_path, "--rounds", "2")
+    assert status == 0
+    for record in document["records"]:
+        assert record["status"] == "unstable"
+        assert "2 round(s), fewer than the 3 an interval over rounds needs" in record["message"]
