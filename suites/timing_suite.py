@@ -128,6 +128,7 @@ class TimedSuite(Suite):
         peak = device_peak["gflops"] if device_peak else None
         on_cpu = options.device == "cpu"
         memory = [measured.addons.get("memory", {}) for measured in rounds]
+        device_bytes = _largest([measured.peak_device_bytes for measured in rounds])
         details.update(
             stats,
             ci95_method="t-interval over round medians" if interval else "order statistics of one round's samples",
@@ -143,9 +144,9 @@ class TimedSuite(Suite):
             device_peak_gflops=peak,
             device_peak_calibrated_at=device_peak.get("calibrated_at") if device_peak else None,
             fraction_of_peak=gflops / peak if peak else None,
-            peak_memory_bytes=_largest([m.get("peak_rss_bytes") for m in memory]) if on_cpu else _largest([m.peak_device_bytes for m in rounds]),
+            peak_memory_bytes=_largest([figures.get("peak_rss_bytes") for figures in memory]) if on_cpu else device_bytes,
             peak_memory_kind="worker RSS" if on_cpu else "device allocated",
-            cell_memory_bytes=_largest([m.get("cell_memory_bytes") for m in memory]) if on_cpu else _largest([m.peak_device_bytes for m in rounds]),
+            cell_memory_bytes=_largest([figures.get("cell_memory_bytes") for figures in memory]) if on_cpu else device_bytes,
             round_details=[{"median_seconds": one["median_seconds"], "iqr_seconds": one["iqr_seconds"],
                             "samples": one["samples"], "first_step_seconds": measured.first_step_seconds,
                             "addons": measured.addons} for one, measured in zip(round_stats, rounds)],
@@ -302,7 +303,7 @@ def _device_peak(backend: Backend, device: str, threads: int | None) -> dict[str
 
 
 def _largest(values: list[int | None]) -> int | None:
-    present = [value for value in values if value]
+    present = [value for value in values if value is not None]
     return max(present) if present else None
 
 

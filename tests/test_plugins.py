@@ -17,7 +17,8 @@ def test_builtins_are_registered_through_the_entry_point_group():
     packages = {plugin.name: plugin.package for plugin in registry.plugins}
     assert {name: packages.get(name) for name in builtins} == {name: "lstm-bench" for name in builtins}
     from_entry_points = {plugin.name for plugin in registry.plugins if plugin.package == "lstm-bench"}
-    providers = {info.plugin for info in registry.backends.values()} | set(registry.suite_plugins.values())
+    providers = ({info.plugin for info in registry.backends.values()} | set(registry.suite_plugins.values())
+                 | set(registry.addon_plugins.values()))
     assert providers & from_entry_points == builtins
     assert registry.backends["torch"].plugin == "torch"
     assert registry.problems == []

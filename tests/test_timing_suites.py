@@ -44,7 +44,9 @@ def test_every_cell_reports_the_figures(capsys, tmp_path):
         assert record["ci95_method"] == "t-interval over round medians"
         assert record["samples_per_second"] == record["spec"]["batch_size"] / record["median_seconds"]
         assert record["fraction_of_peak"] == record["achieved_gflops"] / record["device_peak_gflops"]
-        assert 0 < record["cell_memory_bytes"] <= record["peak_memory_bytes"]
+        assert 0 <= record["cell_memory_bytes"] <= record["peak_memory_bytes"]
+        memory = [details["addons"]["memory"] for details in record["round_details"]]
+        assert all(0 < figures["start_rss_bytes"] <= figures["peak_rss_bytes"] for figures in memory)
         machine = [details["addons"]["machine"] for details in record["round_details"]]
         assert all(figures["other_processes_cpus"] >= 0 and figures["own_cpus"] > 0 for figures in machine)
     train = next(record for record in measured if record["suite"] == "train" and record["spec"]["hidden"] == 8)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from harness.cell import Cell
 from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.worker_manager import WorkerLimits, run_cells
+from harness.plugins.availability import Availability, probe
 from harness.plugins.registry import BackendInfo
 
 
@@ -27,6 +28,12 @@ class Executor(ABC):
         """Run ``cells`` of backend ``info``; call ``on_outcome(index, outcome)`` once per cell, in order, as
         each ends (a cell that could not run gets an outcome with its error). Returns what the backend's
         worker said about itself (framework version, devices, threads), or None if no worker said hello."""
+
+    def availability(self, info: BackendInfo) -> Availability:
+        """Whether ``info``'s framework is installed *where the cells will run*; the default asks this
+        machine's installed distributions (`harness.plugins.availability.probe`). An executor that runs
+        cells elsewhere asks there."""
+        return probe(info)
 
     def close(self) -> None:
         """Release what the executor holds (connections, processes); the default holds nothing."""

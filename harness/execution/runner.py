@@ -1,4 +1,5 @@
-"""Run suites across backends, in rounds: records judged and saved as outcomes arrive.
+"""Run suites across backends, in rounds: each round's outcomes saved as they arrive, records judged and
+saved as soon as judging cannot disturb a timing.
 
 This is the parent's loop: plan the cells (`harness.cell.Cell`) of every suite, then run *rounds*. In
 round 0 every backend's pending cells (checks and timing) run in one worker per backend; in each further
@@ -6,9 +7,11 @@ round, the timing cells that need another round (`harness.suite.Suite.rounds`) r
 fresh worker process, backends taking turns, so that drift of the machine hits every backend alike and
 the variation between processes is measured, not hidden. Cells go to an executor
 (`harness.execution.executor`; by default worker subprocesses on this machine). A cell's record is judged
-by its suite in this process once its last round is in, and appended to the run directory
-(`harness.results.store`) the moment it exists; the rounds before it are kept in the run directory, so
-``--resume`` continues at the round it was on.
+by its suite in this process once its last round is in: a check at once, a timing cell once its worker has
+exited (so that judging never competes with a worker's timing; an interrupted run judges what is complete
+before it stops), and appended to the run directory (`harness.results.store`) the moment
+it exists; every measured round is kept in the run directory as it arrives, so ``--resume`` continues at
+the round it was on.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from harness.execution.executor import Executor, LocalExecutor
 from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.worker_manager import WorkerLimits
 from harness.model_spec import ModelSpec
-from harness.plugins.availability import probe
 from harness.plugins.registry import BackendInfo
 from harness.results.record import ERROR, UNAVAILABLE, Record
 from harness.results.store import RunStore
@@ -97,7 +99,6 @@ def execute(
             local.close()
     result = RunResult()
     suites = request.suites
-    _prepare_judging()
 
     def keep(record: Record) -> None:
         result.records.append(record)
@@ -109,7 +110,7 @@ def execute(
         cells = pending_cells(request, info.name)
         if not cells:
             continue
-        availability = probe(info)
+        availability = executor.availability(info)
         if not availability.available:
             progress(f"{info.name}: unavailable: {availability.reason}")
             result.backend_details[info.name] = {"available": False, "reason": availability.reason}
@@ -121,32 +122,40 @@ def execute(
     backends = {info.name: info for info in request.backends}
     rounds = _Rounds(request, suites)
     total_rounds = max((rounds.wanted(cell) for cells in open_cells.values() for cell in cells), default=0)
-    for number in range(total_rounds):
+
+    def judge_complete(name: str, cells: list[Cell]) -> None:
+        for cell in cells:
+            if rounds.complete(name, cell):
+                keep(rounds.record(name, cell))
+
+    for name, cells in open_cells.items():  # resuming: cells whose every round was saved
+        judge_complete(name, cells)
+
+    try:
+        for number in range(total_rounds):
+            for name, cells in open_cells.items():
+                todo = [cell.in_round(number) for cell in cells if rounds.needs(name, cell, number)]
+                if not todo:
+                    continue
+                progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
+                         + f"running {len(todo)} cell(s) in a fresh worker process")
+
+                def on_outcome(index: int, outcome: CellOutcome, name: str = name, todo: list[Cell] = todo) -> None:
+                    cell = todo[index]
+                    rounds.add(name, cell, outcome, store)
+                    on_round(name, cell)
+                    if not suites[cell.suite].measures_time and rounds.complete(name, cell):
+                        keep(rounds.record(name, cell))  # a check: judged at once, it is cheap
+
+                hello = executor.run_cells(backends[name], todo, on_outcome)
+                if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
+                    result.backend_details[name] = _backend_details(backends[name], hello)
+                judge_complete(name, todo)  # timing cells: once the worker is gone, never beside its timing
+    except KeyboardInterrupt:
         for name, cells in open_cells.items():
-            todo = [cell.in_round(number) for cell in cells if rounds.needs(name, cell, number)]
-            if not todo:
-                continue
-            progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
-                     + f"running {len(todo)} cell(s) in a fresh worker process")
-
-            def on_outcome(index: int, outcome: CellOutcome, name: str = name, todo: list[Cell] = todo) -> None:
-                cell = todo[index]
-                record = rounds.add(name, cell, outcome, store)
-                on_round(name, cell)
-                if record is not None:
-                    keep(record)
-
-            hello = executor.run_cells(backends[name], todo, on_outcome)
-            if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
-                result.backend_details[name] = _backend_details(backends[name], hello)
+            judge_complete(name, cells)
+        raise
     return result
-
-
-def _prepare_judging() -> None:
-    """Import what judging needs before any worker starts timing: the parent judges a cell while the
-    worker times the next one, and a first import of ``scipy.stats`` there (about a CPU-second) would be
-    measured as load on the machine, and slow the cell being timed."""
-    import scipy.stats  # noqa: F401
 
 
 class _Rounds:
@@ -156,6 +165,7 @@ class _Rounds:
         self.suites = suites
         self.measurements: dict[tuple, dict[int, Any]] = {}
         self.seconds: dict[tuple, float] = {}
+        self.errors: dict[tuple, tuple[int, CellOutcome]] = {}
         self.closed: set[tuple] = set()
         for key, saved in request.saved_rounds.items():
             suite = suites.get(key[0])
@@ -171,29 +181,47 @@ class _Rounds:
 
     def needs(self, backend: str, cell: Cell, number: int) -> bool:
         key = cell.key(backend)
-        return key not in self.closed and number < self.wanted(cell) and number not in self.measurements.get(key, {})
+        if key in self.closed or key in self.errors or number >= self.wanted(cell):
+            return False
+        measured = self.measurements.get(key, {})
+        return number not in measured and not any(isinstance(value, NotRun) for value in measured.values())
 
     def remaining(self, backend: str, cells: list[Cell]) -> int:
         return sum(self.needs(backend, cell, number) for cell in cells for number in range(self.wanted(cell)))
 
-    def add(self, backend: str, cell: Cell, outcome: CellOutcome, store: RunStore) -> Record | None:
-        """Take one round's outcome; the cell's record when it is complete (or failed), else None."""
+    def add(self, backend: str, cell: Cell, outcome: CellOutcome, store: RunStore) -> None:
+        """Take one round's outcome; a measured round of a multi-round suite is saved at once (``rounds.jsonl``)."""
         key, suite = cell.key(backend), self.suites[cell.suite]
         self.seconds[key] = self.seconds.get(key, 0.0) + outcome.seconds
         if not outcome.ok:
-            self.closed.add(key)
-            prefix = f"round {cell.round + 1}: " if self.wanted(cell) > 1 else ""
-            return _error_record(suite, cell, backend, f"{prefix}{outcome.error}", outcome.traceback)
-        measured = self.measurements.setdefault(key, {})
-        measured[cell.round] = outcome.value
-        if len(measured) < self.wanted(cell) and not isinstance(outcome.value, NotRun):
+            self.errors[key] = (cell.round, outcome)
+            return
+        self.measurements.setdefault(key, {})[cell.round] = outcome.value
+        if self.wanted(cell) > 1 and not isinstance(outcome.value, NotRun):
             try:
                 store.append_round(key, cell.round, suite.round_to_json(outcome.value))
             except Exception:  # noqa: BLE001, S110 - a round that cannot be saved only costs a resume
                 pass
-            return None
+
+    def complete(self, backend: str, cell: Cell) -> bool:
+        """Whether the cell is ready to be judged: every round in, a round not run, or an error."""
+        key = cell.key(backend)
+        if key in self.closed:
+            return False
+        measured = self.measurements.get(key, {})
+        return (key in self.errors or len(measured) >= self.wanted(cell)
+                or any(isinstance(value, NotRun) for value in measured.values()))
+
+    def record(self, backend: str, cell: Cell) -> Record:
+        """The cell's record (once `complete`): its suite's verdict over all rounds, or the error."""
+        key, suite = cell.key(backend), self.suites[cell.suite]
         self.closed.add(key)
-        return judge(suite, cell, backend, [measured[number] for number in sorted(measured)], self.seconds[key])
+        if key in self.errors:
+            number, error = self.errors[key]
+            prefix = f"round {number + 1}: " if self.wanted(cell) > 1 else ""
+            return _error_record(suite, cell, backend, f"{prefix}{error.error}", error.traceback)
+        measured = self.measurements[key]
+        return judge(suite, cell, backend, [measured[number] for number in sorted(measured)], self.seconds.get(key, 0.0))
 
 
 def _backend_details(info: BackendInfo, hello: WorkerHello | None) -> dict[str, Any]:

@@ -169,11 +169,17 @@ def worker_environment(info: BackendInfo, threads: int | None = None) -> dict[st
 
 
 def process_rss_bytes(pid: int) -> int:
-    """Resident memory of process ``pid`` (Linux /proc); 0 when it cannot be read."""
+    """Resident memory of process ``pid`` (Linux /proc; ``psutil`` elsewhere); 0 when it cannot be read."""
     try:
         with open(f"/proc/{pid}/statm") as handle:
             return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.Process(pid).memory_info().rss)
+    except Exception:  # noqa: BLE001 - psutil.NoSuchProcess, AccessDenied...: no reading
         return 0
 
 

@@ -87,6 +87,8 @@ class Registry:
     """The plugin that registered each suite."""
     addons: dict[str, type[CellAddon]] = field(default_factory=dict)
     """Per-cell add-on classes by name (`harness.addons.base.CellAddon`), in registration order."""
+    addon_plugins: dict[str, str] = field(default_factory=dict)
+    """The plugin that registered each add-on."""
     plugins: list[PluginRecord] = field(default_factory=list)
     problems: list[PluginProblem] = field(default_factory=list)
     warnings: list[PluginProblem] = field(default_factory=list)
@@ -133,6 +135,7 @@ class Registry:
                 self.problems.append(PluginProblem(plugin, f"add-on name {addon.name!r} is already registered; ignored"))
                 return
             self.addons[addon.name] = addon
+            self.addon_plugins[addon.name] = plugin
 
         return register
 

@@ -1,10 +1,9 @@
 """A run on disk: ``<out>/<run-id>/metadata.json``, ``records.jsonl`` and ``rounds.jsonl``.
 
 Each record is appended as one JSON line, flushed and fsynced the moment it is judged, so an
-interrupted or crashed run keeps everything it finished. ``rounds.jsonl`` holds each finished round of a
-timing cell whose other rounds are still to come (one JSON line: the cell's key, the round, the round's
-measurement), so that ``--resume`` continues at the round it was on; the cell's record, once judged, holds
-every round itself. ``metadata.json`` is written at the start (environment, command line) and rewritten at
+interrupted or crashed run keeps everything it finished. ``rounds.jsonl`` holds each round of a timing
+cell as it is measured (one JSON line: the cell's key, the round, the round's measurement), so that
+``--resume`` continues at the round it was on; the cell's record, once judged, holds every round itself. ``metadata.json`` is written at the start (environment, command line) and rewritten at
 the end with the outcome.
 """
 
@@ -65,7 +64,7 @@ class RunStore:
         self._append_line(RECORDS_FILE, record.to_json())
 
     def append_round(self, key: tuple, round_number: int, measurement: dict[str, Any]) -> None:
-        """Keep one finished round of the cell ``key`` (`harness.cell.cell_key`) until its record exists."""
+        """Keep one measured round of the cell ``key`` (`harness.cell.cell_key`) durably, as it arrives."""
         self._append_line(ROUNDS_FILE, {"cell": list(key), "round": round_number, "measurement": measurement})
 
     def _append_line(self, name: str, document: dict[str, Any]) -> None:
