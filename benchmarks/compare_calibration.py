@@ -12,6 +12,11 @@ floor's default comes from it).
 B with ``--slowdown`` (a fraction) of extra work in every step; counts the pairs where ``bench compare``
 exits 1, and how often each cell's 95% interval covers the planted ratio ``1 + slowdown``.
 
+``recompare``: no new runs; compares the runs already saved under ``--out`` (in the order they were made,
+as pairs 1-2, 3-4, ...) again with ``--compare-args`` (e.g. another ``--min-effect``), and, with
+``--a-vs-a``, the A runs of consecutive pairs (1-3, 3-5, ...): identical configurations a few minutes
+apart, the false alarms of a power experiment.
+
 Arguments after ``--`` go to ``bench run`` (replacing the defaults). Runs are saved under ``--out``
 (default: a temporary directory) and a JSON summary is printed at the end.
 """
@@ -30,7 +35,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 FALSE_ALARM_RUN = ["--suite", "train,infer", "--quick"]
-POWER_RUN = ["--suite", "train,infer", "--hidden", "128"]
+POWER_RUN = ["--suite", "train,infer", "--hidden", "128", "--threads", "1"]
 
 
 def bench(arguments: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess:
@@ -58,7 +63,8 @@ def compare(out: Path, run_a: str, run_b: str, environment: dict[str, str], extr
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("false-alarms", "power"))
+    parser.add_argument("mode", choices=("false-alarms", "power", "recompare"))
+    parser.add_argument("--a-vs-a", action="store_true", help="recompare: the A runs of consecutive pairs")
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--slowdown", type=float, default=0.10, help="power: the planted slowdown, a fraction")
     parser.add_argument("--out", type=Path, default=None)
@@ -75,6 +81,9 @@ def main() -> None:
     else:
         run_arguments = run_arguments or FALSE_ALARM_RUN
     extra = arguments.compare_args.split()
+    if arguments.mode == "recompare":
+        recompare(out, base, extra, arguments)
+        return
     pairs = []
     for number in range(arguments.pairs):
         started = time.monotonic()
@@ -104,6 +113,23 @@ def main() -> None:
         "out": str(out), "pair_details": pairs,
     }
     print(json.dumps(summary, indent=1))
+
+
+def recompare(out: Path, environment: dict[str, str], extra: list[str], arguments: argparse.Namespace) -> None:
+    """Compare saved runs again: pairs (1, 2), (3, 4)...; with ``--a-vs-a`` (1, 3), (3, 5)..."""
+    runs = sorted(path.name for path in out.iterdir() if (path / "metadata.json").exists())
+    pairs = list(zip(runs[0::2], runs[2::2])) if arguments.a_vs_a else list(zip(runs[0::2], runs[1::2]))
+    truth = 1.0 if arguments.a_vs_a else 1 + arguments.slowdown
+    flagged, covered, cells = 0, 0, 0
+    for run_a, run_b in pairs:
+        status, document = compare(out, run_a, run_b, environment, extra)
+        flagged += status == 1
+        cells += len(document["cells"])
+        covered += sum(cell["ci95"] is not None and cell["ci95"][0] <= truth <= cell["ci95"][1] for cell in document["cells"])
+        print(f"{run_a} -> {run_b}: exit {status}, ratios {[round(cell['ratio'], 3) for cell in document['cells']]}, "
+              f"adjusted p {[round(cell['p_adjusted'], 4) if cell['p_adjusted'] is not None else None for cell in document['cells']]}")
+    print(json.dumps({"pairs": len(pairs), "exit_1": flagged, "intervals_covering": f"{covered}/{cells}",
+                      "truth": truth, "compare_args": extra}))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """A backend with a planted slowdown, to measure whether ``bench compare`` finds what is really there.
 
-Backend ``planted`` is the built-in PyTorch backend whose timed steps (training and inference) do their
-real work and then ``LSTM_BENCH_PLANTED_SLOWDOWN`` (a fraction: 0.10 = 10%) more: a busy loop as long as
-that fraction of the step's own running median duration. Run A with the variable at 0 and run B at 0.10,
-and B's cells are truly 1.10x slower. Used by ``benchmarks/compare_calibration.py``; load it with
+Backend ``planted`` is the NumPy reference whose timed steps (training and inference) do their real work
+and then ``LSTM_BENCH_PLANTED_SLOWDOWN`` (a fraction: 0.10 = 10%) more: a busy loop as long as that
+fraction of the step's own running median duration. Run A with the variable at 0 and run B at 0.10, both
+with ``--threads 1``, and B's cells are truly 1.10x slower. (Not PyTorch: with a multi-threaded pool the
+busy loop lets the pool's threads fall asleep between steps, and waking them slows the real step too, so
+the truth would no longer be 1.10: a first attempt on torch measured 1.19-1.33.) Used by ``benchmarks/compare_calibration.py``; load it with
 ``LSTM_BENCH_PLUGINS=benchmarks.planted_slowdown`` from the repository root.
 """
 
@@ -20,12 +22,12 @@ SLOWDOWN_ENV = "LSTM_BENCH_PLANTED_SLOWDOWN"
 
 
 class PlantedSlowdownBackend:
-    """The torch backend, its timed steps slowed by a known fraction."""
+    """The NumPy reference, its timed steps slowed by a known fraction."""
 
     def __init__(self) -> None:
-        from backends.torch_backend import TorchBackend
+        from backends.numpy_backend import NumpyBackend
 
-        self._inner = TorchBackend()
+        self._inner = NumpyBackend()
         self.slowdown = float(os.environ.get(SLOWDOWN_ENV, "0") or 0)
 
     def __getattr__(self, name):
@@ -68,5 +70,5 @@ class PlantedModel:
 @hookimpl
 def bench_register_backends(register):
     register(BackendInfo(name="planted", implementation="benchmarks.planted_slowdown:PlantedSlowdownBackend",
-                         framework="PyTorch", requires=("torch",), default=False,
-                         description="benchmark aid: torch with a planted slowdown (LSTM_BENCH_PLANTED_SLOWDOWN)"))
+                         framework="NumPy", requires=("numpy",), default=False,
+                         description="benchmark aid: the NumPy reference with a planted slowdown (LSTM_BENCH_PLANTED_SLOWDOWN)"))

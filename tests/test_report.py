@@ -166,7 +166,7 @@ def test_compare_of_an_identical_copy_finds_nothing_and_exits_0(capsys, quiet_ru
     status = main(["compare", str(quiet_run), str(same)])
     out = capsys.readouterr().out
     assert status == 0
-    assert "12 not significant" in out and "0 regression(s) beyond the 10% noise floor" in out
+    assert "12 not significant" in out and "0 regression(s) beyond the 15% noise floor" in out
     assert "geometric mean B/A: 1.000" in out
 
 
@@ -174,8 +174,8 @@ def test_a_significant_slowdown_below_the_noise_floor_is_not_a_regression(capsys
     slower = copy_run(quiet_run, tmp_path, slowdown=1.05)
     status = main(["compare", str(quiet_run), str(slower), "--format", "json"])
     document = json.loads(capsys.readouterr().out)
-    assert status == 0 and document["regressions"] == 0 and document["min_effect"] == 0.10
-    assert all(cell["verdict"] == "slower" and "within the 10% noise floor" in cell["note"] for cell in document["cells"])
+    assert status == 0 and document["regressions"] == 0 and document["min_effect"] == 0.15
+    assert all(cell["verdict"] == "slower" and "within the 15% noise floor" in cell["note"] for cell in document["cells"])
     assert main(["compare", str(quiet_run), str(slower), "--min-effect", "2%"]) == 1
     assert "12 regression(s) beyond the 2% noise floor" in capsys.readouterr().out
 

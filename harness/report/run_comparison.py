@@ -31,9 +31,10 @@ from harness.results.record import MEASURED_STATUSES, UNSTABLE
 
 MACHINE_KEYS = ("cpu_model", "cpu_count", "machine", "os")
 SIGNIFICANCE_LEVEL = 0.05
-DEFAULT_MIN_EFFECT = 0.10
-"""The default noise floor: back-to-back identical ``--quick`` runs on a 2-core machine differed by up to
-this much in a cell's B/A (docs/methodology.md, "Noise floor"); pass ``--min-effect`` to change it."""
+DEFAULT_MIN_EFFECT = 0.15
+"""The default noise floor: identical runs a few minutes apart on this project's 2-core machine differed
+by up to 17% in a cell's B/A (90th percentile 13%) with no load the guest could see (docs/methodology.md,
+"Measured"); pass ``--min-effect`` to change it for a quieter machine."""
 FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS = (
     "faster", "slower", "not significant", "unstable", "too few rounds")
 VERDICTS = (FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS)
