@@ -58,7 +58,7 @@ class Suite(ABC):
 
     The split keeps frameworks out of the parent process: `measure` runs inside the backend's worker
     and returns plain, picklable data (dataclasses, dicts, NumPy arrays), or a `NotRun` for a cell the
-    backend cannot run; `judge` turns that data into a `Record` in the parent, where nothing but NumPy is
+    backend cannot run; `judge` turns that data into a `Record` in the parent, where no framework is
     imported. A suite that measures time asks for several rounds of each cell (`rounds`), each in a fresh
     worker, and judges them together (`judge_rounds`).
     """
