@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli.run_command import render_records
-from harness.results.record import PASS, UNSUPPORTED, Record
+from harness.results.record import PASS, UNSTABLE, UNSUPPORTED, Record
 
 from conftest import REGISTRY, backend_params
 
@@ -58,7 +58,9 @@ def test_every_backend_passes_every_check_suite(every_backend_checked, backend):
 @pytest.mark.parametrize("suite", sorted(REGISTRY.suites))
 def test_every_suite_runs_judges_and_tabulates(every_suite_run, suite):
     records = [record for record in every_suite_run if record.suite == suite]
-    assert records and all(record.status == PASS for record in records), [record.message for record in records]
+    # a timing cell may be unstable on a noisy machine (tiny rounds, counter granularity); it still has figures
+    accepted = {PASS, UNSTABLE} if REGISTRY.suite(suite).measures_time else {PASS}
+    assert records and all(record.status in accepted for record in records), [record.message for record in records]
     text = render_records([REGISTRY.suite(suite)], records, "table")
     assert "numpy" in text
 
