@@ -195,8 +195,9 @@ class TorchClassifier(ClassifierModel):
 
         def step():
             with torch.inference_mode():
-                self.run(token_ids_tensor)
+                predictions = self.run(token_ids_tensor)
             self._synchronize()
+            return predictions
 
         return step
 

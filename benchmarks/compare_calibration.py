@@ -10,7 +10,11 @@ floor's default comes from it).
 
 ``power``: pairs of runs of the ``planted`` backend (``benchmarks/planted_slowdown.py``), A at no slowdown,
 B with ``--slowdown`` (a fraction) of extra work in every step; counts the pairs where ``bench compare``
-exits 1, and how often each cell's 95% interval covers the planted ratio ``1 + slowdown``.
+exits 1, and how often each cell's 95% interval covers the planted ratio ``1 + slowdown``. With
+``--control numpy`` the control backend is measured in the same runs and ``bench compare --control numpy``
+judges the planted cells relative to it, round by round:
+
+    python benchmarks/compare_calibration.py power --pairs 10 --slowdown 0.10 --control numpy
 
 ``recompare``: no new runs; compares the runs already saved under ``--out`` (in the order they were made,
 as pairs 1-2, 3-4, ...) again with ``--compare-args`` (e.g. another ``--min-effect``), and, with
@@ -69,6 +73,7 @@ def main() -> None:
     parser.add_argument("--slowdown", type=float, default=0.10, help="power: the planted slowdown, a fraction")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--compare-args", default="", help="extra arguments for bench compare, space-separated")
+    parser.add_argument("--control", default=None, help="power: a backend measured beside planted, the compare's --control")
     arguments, run_arguments = parser.parse_known_args()
     run_arguments = [argument for argument in run_arguments if argument != "--"]
     out = arguments.out or Path(tempfile.mkdtemp(prefix="lstm-bench-calibration-"))
@@ -77,10 +82,11 @@ def main() -> None:
     if arguments.mode == "power":
         base["LSTM_BENCH_PLUGINS"] = ",".join(filter(None, [base.get("LSTM_BENCH_PLUGINS"), "benchmarks.planted_slowdown"]))
         run_arguments = run_arguments or POWER_RUN
-        run_arguments = [*run_arguments, "--backend", "planted"] if "--backend" not in run_arguments else run_arguments
+        backends = ",".join(filter(None, ["planted", arguments.control]))
+        run_arguments = [*run_arguments, "--backend", backends] if "--backend" not in run_arguments else run_arguments
     else:
         run_arguments = run_arguments or FALSE_ALARM_RUN
-    extra = arguments.compare_args.split()
+    extra = arguments.compare_args.split() + (["--control", arguments.control] if arguments.control else [])
     if arguments.mode == "recompare":
         recompare(out, base, extra, arguments)
         return
@@ -93,7 +99,7 @@ def main() -> None:
         run_b = one_run(out, run_arguments, environment_b)
         status, document = compare(out, run_a, run_b, base, extra)
         truth = 1 + arguments.slowdown if arguments.mode == "power" else 1.0
-        cells = document["cells"]
+        cells = [cell for cell in document["cells"] if cell["verdict"] != "control"]
         covered = sum(cell["ci95"] is not None and cell["ci95"][0] <= truth <= cell["ci95"][1] for cell in cells)
         pairs.append({"runs": [run_a, run_b], "exit": status, "regressions": document["regressions"],
                       "counts": document["counts"], "ratios": [cell["ratio"] for cell in cells],
@@ -104,6 +110,7 @@ def main() -> None:
     ratios = sorted(abs(math.log(ratio)) for pair in pairs for ratio in pair["ratios"])
     summary = {
         "mode": arguments.mode, "pairs": len(pairs), "run_arguments": run_arguments, "slowdown": arguments.slowdown,
+        "compare_args": extra,
         "exit_1": sum(pair["exit"] == 1 for pair in pairs),
         "intervals_covering_truth": f"{sum(p['covered'] for p in pairs)}/{sum(p['cells'] for p in pairs)}",
         "abs_log_ratio_p50": ratios[len(ratios) // 2] if ratios else None,
@@ -123,11 +130,12 @@ def recompare(out: Path, environment: dict[str, str], extra: list[str], argument
     flagged, covered, cells = 0, 0, 0
     for run_a, run_b in pairs:
         status, document = compare(out, run_a, run_b, environment, extra)
+        judged = [cell for cell in document["cells"] if cell["verdict"] != "control"]
         flagged += status == 1
-        cells += len(document["cells"])
-        covered += sum(cell["ci95"] is not None and cell["ci95"][0] <= truth <= cell["ci95"][1] for cell in document["cells"])
-        print(f"{run_a} -> {run_b}: exit {status}, ratios {[round(cell['ratio'], 3) for cell in document['cells']]}, "
-              f"adjusted p {[round(cell['p_adjusted'], 4) if cell['p_adjusted'] is not None else None for cell in document['cells']]}")
+        cells += len(judged)
+        covered += sum(cell["ci95"] is not None and cell["ci95"][0] <= truth <= cell["ci95"][1] for cell in judged)
+        print(f"{run_a} -> {run_b}: exit {status}, ratios {[round(cell['ratio'], 3) for cell in judged]}, "
+              f"adjusted p {[round(cell['p_adjusted'], 4) if cell['p_adjusted'] is not None else None for cell in judged]}")
     print(json.dumps({"pairs": len(pairs), "exit_1": flagged, "intervals_covering": f"{covered}/{cells}",
                       "truth": truth, "compare_args": extra}))
 

@@ -40,17 +40,21 @@ class Cell:
         suite: the suite's name; the worker finds the suite in its own registry.
         spec: the model this cell builds.
         options: the run's shared options, with ``device`` set to this cell's device.
-        round: which round of the cell a worker is asked to measure (0 for suites measured once).
     """
 
     suite: str
     spec: ModelSpec
     options: SuiteOptions
-    round: int = 0
 
     @property
     def device(self) -> str:
         return self.options.device
+
+    @property
+    def round(self) -> int:
+        """Which round of the cell a worker is asked to measure (0 for suites measured once): the
+        options' ``round``, which the suite's `measure` sees."""
+        return self.options.round
 
     def key(self, backend: str) -> tuple:
         """This cell's identity for ``backend`` (see `cell_key`)."""
@@ -58,4 +62,4 @@ class Cell:
 
     def in_round(self, number: int) -> Cell:
         """The same cell, to be measured as round ``number``."""
-        return replace(self, round=number)
+        return replace(self, options=self.options.replace(round=number))

@@ -225,13 +225,41 @@ class ClassifierModel(ABC):
         """For timing: put the batch on the model's device once and return a function that runs one full
         optimizer step (forward, loss, backward, update) and returns only when the device has finished.
 
-        Nothing outside the returned function is timed; everything inside it is.
+        Nothing outside the returned function is timed; everything inside it is. The step works on the
+        model itself: after a call, `get_weights` returns the updated weights, and each call continues the
+        optimizer state as `train_step` does. The ``train`` suite verifies this outside the timed region
+        (``suites.timed_work``): from the canonical weights, one call must leave the weights where the
+        reference's one step puts them, and later calls must keep moving them. What it returns is ignored.
         """
         raise UnsupportedCapability(f"{type(self).__name__} does not implement prepare_train_step")
 
     def prepare_inference(self, token_ids: np.ndarray) -> Callable[[], object]:
-        """For timing: like `prepare_train_step`, for a forward pass without gradients."""
+        """For timing: put the batch on the model's device once and return a function that runs a forward
+        pass without gradients and returns the batch's **predictions** ``(B, 1)`` once the device has
+        finished (anything `output_to_numpy` reads: a NumPy array, a framework tensor, a `ForwardOutput`).
+
+        The function must compute from the model's current weights at every call: the ``infer`` suite
+        prepares several batches, rotates through them, checks each answer against the reference and,
+        after sampling, changes the weights with `set_weights` and expects the answer to follow
+        (``suites.timed_work``). Converting the answer to NumPy happens outside the timed region.
+        """
         raise UnsupportedCapability(f"{type(self).__name__} does not implement prepare_inference")
+
+    def output_to_numpy(self, output: object) -> np.ndarray:
+        """The predictions a prepared inference returned, as a NumPy array; called outside the timed region.
+
+        The default reads a `ForwardOutput`'s ``predictions``, then anything NumPy converts (``__array__``,
+        a ``.numpy()`` method, after ``.cpu()`` where the object has one). Override it for other types.
+        """
+        if isinstance(output, ForwardOutput):
+            output = output.predictions
+        if hasattr(output, "detach"):
+            output = output.detach()
+        if hasattr(output, "cpu"):
+            output = output.cpu()
+        if hasattr(output, "numpy") and not isinstance(output, np.ndarray):
+            output = output.numpy()
+        return np.asarray(output)
 
     def reset_peak_device_memory(self) -> None:
         """Start a new peak-memory window on an accelerator (no-op on the CPU)."""

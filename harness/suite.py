@@ -11,7 +11,7 @@ from harness.contract import Backend
 from harness.measurement.timer import TimingBudget
 from harness.model_spec import ModelSpec
 from harness.rendering import Table
-from harness.results.record import SKIPPED, UNSUPPORTED, Record
+from harness.results.record import FAIL, SKIPPED, UNSUPPORTED, Record
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class SuiteOptions:
         device: the device of this cell (set per cell by `Suite.cells`).
         budget: how long to time each cell, and in how many rounds (fresh worker processes).
         threads: the run's CPU thread count (the CPU's GEMM peak is calibrated at it); None: the default.
+        round: which round of a multi-round cell is being measured (set per round by `Cell.in_round`);
+            the timing suites verify against the reference in round 0 only.
     """
 
     steps: int = 20
@@ -31,6 +33,7 @@ class SuiteOptions:
     device: str = "cpu"
     budget: TimingBudget = field(default_factory=TimingBudget)
     threads: int | None = None
+    round: int = 0
 
     def replace(self, **changes: Any) -> SuiteOptions:
         return replace(self, **changes)
@@ -39,7 +42,8 @@ class SuiteOptions:
 @dataclass(frozen=True)
 class NotRun:
     """What `Suite.measure` returns for a cell the backend did not run: its record's status
-    (``skipped``: e.g. no such device; ``unsupported``: an optional capability the backend lacks) and why."""
+    (``skipped``: e.g. no such device; ``unsupported``: an optional capability the backend lacks;
+    ``fail``: the work to be measured is not the verified work) and why."""
 
     status: str
     reason: str
@@ -51,6 +55,12 @@ class NotRun:
     @classmethod
     def unsupported(cls, reason: str) -> NotRun:
         return cls(UNSUPPORTED, reason)
+
+    @classmethod
+    def failed(cls, reason: str) -> NotRun:
+        """A cell that cannot be measured because the backend's work is wrong (e.g. a timed closure that
+        does not do the verified work): its record fails, and no further round is run."""
+        return cls(FAIL, reason)
 
 
 class Suite(ABC):

@@ -1,9 +1,11 @@
-"""Suite ``infer``: time one forward pass without gradients per cell."""
+"""Suite ``infer``: time one forward pass without gradients per cell, rotating through distinct batches whose
+answers are verified against the reference (`suites.timed_work`)."""
 
 from __future__ import annotations
 
 from harness.measurement.flops import forward_flops
 from harness.plugins.hookspecs import hookimpl
+from suites.timed_work import InferenceWork, expected_predictions, inference_batches
 from suites.timing_suite import TimedSuite
 
 
@@ -15,8 +17,11 @@ class InferSuite(TimedSuite):
     description = "time one inference pass (forward only, no gradients) across hidden sizes"
     step_noun = "inference pass, no gradients"
 
-    def prepare(self, model, token_ids, labels):
-        return model.prepare_inference(token_ids)
+    def expected(self, spec):
+        return expected_predictions(spec, inference_batches(spec))
+
+    def prepare(self, model, spec, device, expected):
+        return InferenceWork(model, spec, device, inference_batches(spec), expected)
 
     def flops(self, spec):
         return forward_flops(spec)

@@ -20,7 +20,6 @@ import numpy as np
 from harness.addons.base import collect_figures, running
 from harness.addons.machine_load import busy_reason
 from harness.addons.registered import registered_addons
-from harness.canonical import sample_batch
 from harness.contract import Backend, ClassifierModel, UnsupportedCapability
 from harness.measurement.gemm_peak import cpu_sgemm_gflops, machine_peak
 from harness.measurement.round_measurement import RoundMeasurement
@@ -29,8 +28,9 @@ from harness.measurement.statistics import between_round_spread, cell_interval, 
 from harness.measurement.timer import MIN_ROUNDS, MIN_SAMPLES_PER_ROUND, time_step
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
-from harness.results.record import MEASURED_STATUSES, PASS, UNSTABLE, Record
+from harness.results.record import MEASURED_STATUSES, PASS, UNSTABLE, Record, round_medians
 from harness.suite import NotRun, Suite, SuiteOptions
+from suites.timed_work import InferenceWork, TimedWorkMismatch, TrainWork
 
 TIMING_DEFAULT_SPEC = ModelSpec(vocab_size=20000, embed_dim=128, hidden=32, seq_len=100, batch_size=64)
 """A realistic text classifier: 20k-word vocabulary, 128-wide embeddings, 100-token reviews, batch 64."""
@@ -60,8 +60,14 @@ class TimedSuite(Suite):
     step_noun: ClassVar[str]
 
     @abstractmethod
-    def prepare(self, model: ClassifierModel, token_ids: np.ndarray, labels: np.ndarray) -> Callable[[], object]:
-        """The step to time, with its inputs already on the model's device."""
+    def expected(self, spec: ModelSpec) -> Any:
+        """The reference's answers the cell's closures are verified against (`suites.timed_work`); computed
+        in the cell's first round only, before the add-ons start."""
+
+    @abstractmethod
+    def prepare(self, model: ClassifierModel, spec: ModelSpec, device: str, expected: Any) -> TrainWork | InferenceWork:
+        """The work to time, with its inputs already on the model's device, and its verification
+        (``expected`` is None after the first round)."""
 
     @abstractmethod
     def flops(self, spec: ModelSpec) -> int:
@@ -71,27 +77,33 @@ class TimedSuite(Suite):
         return options.budget.rounds
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> RoundMeasurement | NotRun:
-        """One round: build, prepare, time, inside every add-on; then the device's GEMM peak (cached)."""
+        """One round: build, prepare, verify the first step, time, check again, inside every add-on; then
+        the device's GEMM peak (cached). A closure that does not do the verified work fails the cell."""
         device = options.device
         missing = self.device_unavailable(backend, options)
         if missing:
             return NotRun.skipped(missing)
-        token_ids, labels = sample_batch(spec)
+        expected = self.expected(spec) if options.round == 0 else None
         addons = [addon() for addon in registered_addons()]
         with running(addons):
             try:
                 model = backend.build(spec, device)
-                step = self.prepare(model, token_ids, labels)
+                work = self.prepare(model, spec, device, expected)
             except UnsupportedCapability as reason:
                 return NotRun.unsupported(str(reason))
             model.reset_peak_device_memory()
-            timing = time_step(step, options.budget)
+            try:
+                timing = time_step(work.step, options.budget, after_first_step=work.after_first_step)
+                work.after_sampling()
+            except TimedWorkMismatch as mismatch:
+                return NotRun.failed(str(mismatch))
         return RoundMeasurement(
             first_step_seconds=timing.first_step_seconds,
             samples_seconds=list(timing.samples_seconds),
             peak_device_bytes=model.peak_device_memory_bytes(),
             device_peak=_device_peak(backend, device, options.threads),
             addons=collect_figures(addons),
+            verified=work.verified.to_json() if work.verified else None,
         )
 
     def round_to_json(self, measurement: RoundMeasurement | NotRun) -> dict[str, Any]:
@@ -115,10 +127,10 @@ class TimedSuite(Suite):
         rounds: list[RoundMeasurement] = measurements
         details = self.record_details(options)
         round_stats = [summarize(measured.samples_seconds) for measured in rounds]
-        round_medians = [stats["median_seconds"] for stats in round_stats]
+        medians = [stats["median_seconds"] for stats in round_stats]
         pooled = [sample for measured in rounds for sample in measured.samples_seconds]
         stats = summarize(pooled)
-        interval = cell_interval(round_medians)
+        interval = cell_interval(medians)
         if interval is not None:
             stats.update(ci95_low_seconds=interval.low, ci95_high_seconds=interval.high)
         median = stats["median_seconds"]
@@ -127,15 +139,17 @@ class TimedSuite(Suite):
         device_peak = rounds[0].device_peak
         peak = device_peak["gflops"] if device_peak else None
         on_cpu = options.device == "cpu"
-        memory = [measured.addons.get("memory", {}) for measured in rounds]
-        device_bytes = _largest([measured.peak_device_bytes for measured in rounds])
+        unburdened = rounds[1:] or rounds  # the first round also holds the reference's answers (`expected`)
+        memory = [measured.addons.get("memory", {}) for measured in unburdened]
+        device_bytes = _largest([measured.peak_device_bytes for measured in unburdened])
+        verified = next((measured.verified for measured in rounds if measured.verified), None)
         details.update(
             stats,
             ci95_method="t-interval over round medians" if interval else "order statistics of one round's samples",
             rounds=len(rounds),
-            round_medians_seconds=round_medians,
+            round_medians_seconds=medians,
             round_sample_counts=[len(measured.samples_seconds) for measured in rounds],
-            between_round_spread=between_round_spread(round_medians),
+            between_round_spread=between_round_spread(medians),
             first_step_seconds=float(np.median([measured.first_step_seconds for measured in rounds])),
             samples_per_second=spec.batch_size / median,
             tokens_per_second=spec.batch_size * spec.seq_len / median,
@@ -151,6 +165,7 @@ class TimedSuite(Suite):
                             "samples": one["samples"], "first_step_seconds": measured.first_step_seconds,
                             "addons": measured.addons} for one, measured in zip(round_stats, rounds)],
             samples_seconds=pooled,
+            timed_work=verified,
         )
         reasons = instability(round_stats, rounds, details["between_round_spread"])
         if reasons:
@@ -222,7 +237,8 @@ class TimedSuite(Suite):
 
         def ratio(a: str, b: str, hidden: int):
             """B/A at ``hidden``, paired by round (the rounds of one run ran side by side)."""
-            return ratio_of_cells(_round_medians(measured[a, hidden]), _round_medians(measured[b, hidden]), paired=True)
+            return ratio_of_cells(round_medians(measured[a, hidden].details), round_medians(measured[b, hidden].details),
+                                  paired=True)
 
         ratio_rows = []
         for hidden in hiddens:
@@ -305,11 +321,6 @@ def _device_peak(backend: Backend, device: str, threads: int | None) -> dict[str
 def _largest(values: list[int | None]) -> int | None:
     present = [value for value in values if value is not None]
     return max(present) if present else None
-
-
-def _round_medians(record: Record) -> list[float]:
-    """A record's round medians; a record saved before rounds existed counts as one round."""
-    return record.details.get("round_medians_seconds") or [record.details["median_seconds"]]
 
 
 def _mebibytes(value: int | None) -> str:

@@ -1,14 +1,15 @@
-"""Suite ``train``: time one full optimizer step (forward, loss, backward, Adam update) per cell."""
+"""Suite ``train``: time one full optimizer step (forward, loss, backward, Adam update) per cell, verified
+against the reference's step first (`suites.timed_work`)."""
 
 from __future__ import annotations
 
+from harness.canonical import sample_batch
 from harness.measurement.flops import training_step_flops
-from harness.optimizers import OptimizerSpec
 from harness.plugins.hookspecs import hookimpl
+from suites.timed_work import TIMING_OPTIMIZER, TrainWork, expected_train_change
 from suites.timing_suite import TimedSuite
 
-TIMING_OPTIMIZER = OptimizerSpec("adam", learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
-"""Keras' defaults, the article's ``optimizer='adam'``."""
+__all__ = ["TIMING_OPTIMIZER", "TrainSuite"]
 
 
 class TrainSuite(TimedSuite):
@@ -19,8 +20,11 @@ class TrainSuite(TimedSuite):
     description = "time one training step (forward, loss, backward, Adam update) across hidden sizes"
     step_noun = "training step: forward, loss, backward, Adam update"
 
-    def prepare(self, model, token_ids, labels):
-        return model.prepare_train_step(token_ids, labels, TIMING_OPTIMIZER)
+    def expected(self, spec):
+        return expected_train_change(spec, *sample_batch(spec))
+
+    def prepare(self, model, spec, device, expected):
+        return TrainWork(model, spec, device, *sample_batch(spec), expected)
 
     def flops(self, spec):
         return training_step_flops(spec)

@@ -206,6 +206,64 @@ def test_runs_saved_before_rounds_are_compared_but_never_judged(capsys, quiet_ru
     assert {cell["verdict"] for cell in document["cells"]} == {"too few rounds"}
 
 
+DRIFT = (1.20, 1.40, 1.25, 1.35, 1.30)
+"""A machine that is 20-40% slower in run B, round by round, for every backend alike."""
+
+
+def drifted(run_dir: Path, destination: Path, name: str, *, extra=None, jitter=(1.004, 0.996, 1.0, 1.003, 0.997)) -> Path:
+    """A copy of ``run_dir`` whose rounds are multiplied by ``DRIFT`` (every backend) and whose fake-ok
+    rounds also by ``extra`` (a planted slowdown) and ``jitter`` (noise the control does not share)."""
+    records = []
+    for record in (json.loads(line) for line in (run_dir / RECORDS_FILE).read_text().splitlines()):
+        if "round_medians_seconds" in record:
+            own = [j * (extra or 1.0) for j in jitter] if record["backend"] == "fake-ok" else [1.0] * 5
+            medians = [m * d * o for m, d, o in zip(record["round_medians_seconds"], DRIFT, own)]
+            record.update(round_medians_seconds=medians, median_seconds=sorted(medians)[2])
+        records.append(record)
+    return copy_run(run_dir, destination, name=name, records=records)
+
+
+def test_a_control_backend_divides_out_the_machine_drift(capsys, quiet_run, tmp_path):
+    base = drifted(quiet_run, tmp_path, "base", jitter=(0.997, 1.003, 1.0, 0.996, 1.004))
+    base = copy_run(base, tmp_path, slowdown=1 / 1.3, name="a")  # run A: the same machine, not drifted
+    slower = drifted(quiet_run, tmp_path, "slower", extra=1.10)
+    assert main(["compare", str(base), str(slower), "--format", "json"]) == 1
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["regressions"] == 12, "without a control the drift reads as a regression of every cell"
+    assert main(["compare", str(base), str(slower), "--control", "numpy", "--format", "json"]) == 1
+    controlled = json.loads(capsys.readouterr().out)
+    assert controlled["control"] == "numpy" and controlled["min_effect"] == 0.05 and "control numpy" in controlled["method"]
+    by_backend = {backend: [cell for cell in controlled["cells"] if cell["backend"] == backend] for backend in ("numpy", "fake-ok")}
+    assert {cell["verdict"] for cell in by_backend["numpy"]} == {"control"}
+    assert all("drift" in cell["note"] and not cell["regression"] for cell in by_backend["numpy"])
+    for cell in by_backend["fake-ok"]:
+        assert cell["verdict"] == "slower" and cell["regression"], cell
+        assert cell["ratio"] == pytest.approx(1.10, rel=0.01) and cell["ci95"][0] < 1.10 < cell["ci95"][1]
+    assert controlled["regressions"] == 6
+
+    same = drifted(quiet_run, tmp_path, "same")
+    assert main(["compare", str(base), str(same), "--control", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "relative to the control numpy round by round" in out and "6 not significant, 6 control" in out
+    assert "0 regression(s) beyond the 5% noise floor" in out
+
+
+def test_a_control_must_be_measured_in_both_runs(capsys, quiet_run, tmp_path):
+    assert main(["compare", str(quiet_run), str(quiet_run), "--control", "torch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("bench: error: compare: --control 'torch' has no timing cell in both runs "
+                   "(backends measured in both: fake-ok, numpy)")
+    records = [json.loads(line) for line in (quiet_run / RECORDS_FILE).read_text().splitlines()]
+    for record in records:
+        if record["backend"] == "numpy" and record.get("round_medians_seconds"):
+            record["round_medians_seconds"] = record["round_medians_seconds"][:4]
+    fewer = copy_run(quiet_run, tmp_path, name="fewer", records=records)
+    assert main(["compare", str(quiet_run), str(fewer), "--control", "numpy", "--format", "json"]) == 0
+    cells = [cell for cell in json.loads(capsys.readouterr().out)["cells"] if cell["backend"] == "fake-ok"]
+    assert {cell["verdict"] for cell in cells} == {"no control"}
+    assert all("rounds cannot be paired" in cell["note"] for cell in cells)
+
+
 def test_compare_refuses_another_machine_unless_forced(capsys, timed_run, tmp_path):
     other = copy_run(timed_run, tmp_path, metadata_changes={"cpu_model": "Some Other CPU"})
     status = main(["compare", str(timed_run), str(other)])

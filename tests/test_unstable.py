@@ -47,7 +47,9 @@ def test_a_run_on_a_busy_machine_is_unstable_and_compare_says_so(capsys, tmp_pat
     assert main(["compare", str(busy_dir), str(busy_dir), "--format", "json"]) == 0
     comparison = json.loads(capsys.readouterr().out)
     assert {cell["verdict"] for cell in comparison["cells"]} == {"unstable"}
-    assert all(cell["note"].startswith("A: machine busy") for cell in comparison["cells"])
+    for cell in comparison["cells"]:
+        assert cell["note"].startswith("A: ") and "machine busy: other processes used" in cell["note"]
+        assert "; B: " in cell["note"], "both sides of the compare are named"
 
 
 def test_too_few_rounds_is_unstable_with_the_reason(capsys, tmp_path):
@@ -56,3 +58,20 @@ def test_too_few_rounds_is_unstable_with_the_reason(capsys, tmp_path):
     for record in document["records"]:
         assert record["status"] == "unstable"
         assert "2 round(s), fewer than the 3 an interval over rounds needs" in record["message"]
+
+
+def test_what_the_cpu_counters_cannot_resolve_is_not_a_busy_machine():
+    """One 10 ms tick of steal in a 50 ms round reads 0.2 CPUs: within the counters' resolution, not busy."""
+    from harness.addons.machine_load import busy_reason
+    from harness.measurement.machine_state import counter_resolution_seconds
+
+    resolution = counter_resolution_seconds(2)
+    assert resolution == pytest.approx(6 / os.sysconf("SC_CLK_TCK"))
+    short = {"wall_seconds": 0.05, "counter_resolution_seconds": resolution, "other_processes_cpus": 0.0}
+    assert busy_reason({**short, "steal_cpus": 0.2}) is None
+    assert busy_reason({**short, "other_processes_cpus": 1.0}) is None, "50 ms of others is one tick per counter"
+    long = {**short, "wall_seconds": 1.0}
+    assert busy_reason({**long, "steal_cpus": 0.2}) == "machine busy: the hypervisor stole 0.20 CPUs (limit 0.1)"
+    assert busy_reason({**long, "other_processes_cpus": 1.0}).startswith("machine busy: other processes used 1.00 CPUs")
+    assert busy_reason({**long, "steal_cpus": 0.12, "other_processes_cpus": 0.52}) is None, "beyond the limit by less than the resolution"
+    assert busy_reason({"steal_cpus": 0.3}) is not None, "figures saved before the resolution was recorded are judged as before"

@@ -2,7 +2,8 @@
 
 The figures (`harness.measurement.machine_state.load_between`) say whether the round was measured on a
 quiet machine; `suites.timing_suite` marks a cell ``unstable`` when others used more than
-`BUSY_OTHER_CPUS` CPUs or steal exceeded `BUSY_STEAL_CPUS` in any of its rounds.
+`BUSY_OTHER_CPUS` CPUs or steal exceeded `BUSY_STEAL_CPUS` in any of its rounds, by more CPU-seconds
+than the counters can resolve (a short round of 50 ms reads 0.2 CPUs from one 10 ms tick of steal).
 """
 
 from __future__ import annotations
@@ -45,12 +46,23 @@ class MachineLoadAddon(CellAddon):
 
 
 def busy_reason(figures: dict[str, Any]) -> str | None:
-    """Why a round's machine figures make it busy, or None when the machine was quiet."""
-    others = figures.get("other_processes_cpus")
-    steal = figures.get("steal_cpus")
-    if others is not None and others > BUSY_OTHER_CPUS:
+    """Why a round's machine figures make it busy, or None when the machine was quiet.
+
+    A figure counts only when the CPU-seconds beyond its limit exceed the counters' resolution
+    (``counter_resolution_seconds``) over the round's ``wall_seconds``: what the counters cannot resolve is
+    not evidence of a busy machine."""
+    wall = figures.get("wall_seconds")
+    resolution = figures.get("counter_resolution_seconds") or 0.0
+
+    def beyond(cpus: float | None, limit: float) -> bool:
+        if cpus is None or cpus <= limit:
+            return False
+        return wall is None or (cpus - limit) * wall > resolution
+
+    others, steal = figures.get("other_processes_cpus"), figures.get("steal_cpus")
+    if beyond(others, BUSY_OTHER_CPUS):
         return f"machine busy: other processes used {others:.2f} CPUs (limit {BUSY_OTHER_CPUS})"
-    if steal is not None and steal > BUSY_STEAL_CPUS:
+    if beyond(steal, BUSY_STEAL_CPUS):
         return f"machine busy: the hypervisor stole {steal:.2f} CPUs (limit {BUSY_STEAL_CPUS})"
     return None
 

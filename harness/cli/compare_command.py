@@ -11,19 +11,25 @@ from harness.cli.arguments import percentage
 METHOD = ("B/A = ratio of the geometric means of the cells' round medians, 95% CI and p-value from Welch's t-test "
           "on their logarithms; p-values Holm-adjusted over all cells; a regression is significant (adjusted p < 0.05) "
           "and beyond the noise floor; unstable cells are not judged")
+CONTROL_METHOD = ("; relative to the control {control}: each round median divided by the control's median in the same "
+                  "round (same suite, device and spec) before the test")
 
 
 def add_parser(subparsers) -> None:
-    from harness.report.run_comparison import DEFAULT_MIN_EFFECT
+    from harness.report.run_comparison import DEFAULT_CONTROLLED_MIN_EFFECT, DEFAULT_MIN_EFFECT
 
     parser = subparsers.add_parser("compare", help="compare two saved runs cell by cell, with significance")
     parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, directory, or 'latest')")
     parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it")
     parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are saved (default: ./results)")
-    parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=DEFAULT_MIN_EFFECT,
+    parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=None,
                         metavar="PERCENT",
                         help="noise floor: a significant slowdown is a regression (exit 1) only beyond this "
-                             f"(default: {DEFAULT_MIN_EFFECT:.0%}, this machine's run-to-run drift; see docs/methodology.md)")
+                             f"(default: {DEFAULT_MIN_EFFECT:.0%}, this machine's run-to-run drift, or "
+                             f"{DEFAULT_CONTROLLED_MIN_EFFECT:.0%} with --control; see docs/methodology.md)")
+    parser.add_argument("--control", metavar="BACKEND", default=None,
+                        help="a backend measured in both runs: judge every other cell relative to it, round by round, "
+                             "which divides out the machine's drift between the runs (e.g. --control numpy)")
     parser.add_argument("--force", action="store_true", help="compare runs from different machines or configurations")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     parser.set_defaults(handler=handle)
@@ -36,11 +42,12 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.results.frame import resolve_run
 
     run_a, run_b = resolve_run(args.run_a, args.results_dir), resolve_run(args.run_b, args.results_dir)
-    comparison = compare_runs(run_a, run_b, min_effect=args.min_effect, force=args.force)
-    regressions = comparison.regressions
+    comparison = compare_runs(run_a, run_b, min_effect=args.min_effect, force=args.force, control=args.control)
+    regressions, min_effect = comparison.regressions, comparison.min_effect
     if args.format == "json":
         print(json.dumps({
-            "run_a": run_a.name, "run_b": run_b.name, "min_effect": args.min_effect, "method": METHOD,
+            "run_a": run_a.name, "run_b": run_b.name, "min_effect": min_effect, "control": comparison.control,
+            "method": METHOD + (CONTROL_METHOD.format(control=comparison.control) if comparison.control else ""),
             "geometric_mean_ratio": comparison.geometric_mean_ratio,
             "regressions": len(regressions),
             "counts": {verdict: comparison.count(verdict) for verdict in VERDICTS},
@@ -65,9 +72,10 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
          cell.verdict + (" (regression)" if cell.regression else "") + (f": {cell.note}" if cell.note else ""))
         for cell in comparison.cells
     )
+    relative = f", relative to the control {comparison.control} round by round" if comparison.control else ""
     table = Table(
-        f"compare {run_a.name} (A) -> {run_b.name} (B): B/A over round medians (95% CI), Holm-adjusted p, "
-        f"round spread in A / B; regression = significant and beyond {args.min_effect:.0%}",
+        f"compare {run_a.name} (A) -> {run_b.name} (B): B/A over round medians{relative} (95% CI), Holm-adjusted p, "
+        f"round spread in A / B; regression = significant and beyond {min_effect:.0%}",
         ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p (Holm)",
          "round spread", "verdict"), rows,
     )
@@ -75,7 +83,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
     unstable = comparison.count("unstable")
     print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "
-          f"{len(regressions)} regression(s) beyond the {args.min_effect:.0%} noise floor"
+          f"{len(regressions)} regression(s) beyond the {min_effect:.0%} noise floor"
           + (f"; {unstable} unstable cell(s) not judged: rerun them on a quiet machine" if unstable else "")
           + (f"; cells only in A: {comparison.only_in_a}, only in B: {comparison.only_in_b}"
              if comparison.only_in_a or comparison.only_in_b else ""))

@@ -5,6 +5,11 @@ user, nice, system, irq, softirq) minus what this worker itself used (``psutil.P
 ``steal`` is CPU time the hypervisor gave to other guests. Both are read before and after the round, so
 nothing runs beside the timed code. The load average (``os.getloadavg``) is recorded too, but not judged:
 it is a one-minute moving average that includes this worker and lags the round.
+
+The counters advance in clock ticks (``SC_CLK_TCK``, 10 ms on Linux) per CPU, so a difference of two
+readings can be off by up to one tick per CPU counter per reading: `counter_resolution_seconds`. A
+short round's figures in CPUs are only as good as that resolution divided by its length, which is why
+`harness.addons.machine_load.busy_reason` judges the CPU-seconds beyond the limit against it.
 """
 
 from __future__ import annotations
@@ -43,13 +48,22 @@ def read_counters() -> Counters:
     )
 
 
+def counter_resolution_seconds(cpu_count: int | None = None) -> float:
+    """How far the difference of two readings of the CPU counters can be off: a tick for each of the
+    machine's per-CPU counters and this process's counter, at each of the two readings."""
+    tick = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+    return 2 * ((cpu_count or os.cpu_count() or 1) + 1) * tick
+
+
 def load_between(before: Counters, after: Counters) -> dict[str, Any]:
     """What the rest of the machine did between two readings, in CPUs (1.0 = one core fully busy)."""
     wall = max(after.wall_seconds - before.wall_seconds, 1e-9)
+    cpu_count = os.cpu_count() or 1
     others = (after.busy_cpu_seconds - before.busy_cpu_seconds) - (after.own_cpu_seconds - before.own_cpu_seconds)
     return {
         "wall_seconds": wall,
-        "cpu_count": os.cpu_count() or 1,
+        "cpu_count": cpu_count,
+        "counter_resolution_seconds": counter_resolution_seconds(cpu_count),
         "other_processes_cpus": max(others, 0.0) / wall,
         "steal_cpus": max(after.steal_cpu_seconds - before.steal_cpu_seconds, 0.0) / wall,
         "own_cpus": (after.own_cpu_seconds - before.own_cpu_seconds) / wall,

@@ -16,6 +16,8 @@ class RoundMeasurement:
         peak_device_bytes: the device allocator's peak during the round (GPU cells), else None.
         device_peak: the device's GEMM peak (`harness.measurement.gemm_peak.machine_peak`), or None.
         addons: each add-on's figures by its name (`harness.addons.base.CellAddon`).
+        verified: what verifying the timed closure against the reference found (`suites.timed_work.Verified`
+            as JSON: the worst error and its margin), in the round that checked it (the first); else None.
     """
 
     first_step_seconds: float
@@ -23,6 +25,7 @@ class RoundMeasurement:
     peak_device_bytes: int | None = None
     device_peak: dict[str, Any] | None = None
     addons: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verified: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,4 +38,5 @@ class RoundMeasurement:
             peak_device_bytes=data.get("peak_device_bytes"),
             device_peak=data.get("device_peak"),
             addons=dict(data.get("addons") or {}),
+            verified=data.get("verified"),
         )

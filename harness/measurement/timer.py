@@ -61,11 +61,19 @@ class TimingResult:
     samples_seconds: tuple[float, ...]
 
 
-def time_step(step: Callable[[], object], budget: TimingBudget) -> TimingResult:
-    """Time ``step``: once cold, ``warmup_steps`` untimed, then samples within ``budget``."""
+def time_step(step: Callable[[], object], budget: TimingBudget,
+              after_first_step: Callable[[object], None] | None = None) -> TimingResult:
+    """Time ``step``: once cold, ``warmup_steps`` untimed, then samples within ``budget``.
+
+    :param after_first_step: called with what the first (cold, separately timed) call returned, before
+        the warm-up and outside every timed region: where the timing suites verify the step's work.
+    """
     started = time.perf_counter()
-    step()
+    output = step()
     first_step_seconds = time.perf_counter() - started
+    if after_first_step is not None:
+        after_first_step(output)
+    del output
     for _ in range(budget.warmup_steps):
         step()
     samples: list[float] = []

@@ -15,6 +15,14 @@ second run repeats, so the comparison is made on the round medians (`harness.mea
   far apart, too few rounds or samples) gets the verdict ``unstable`` with the reason, and never a
   regression.
 
+- **A control divides out the machine's drift.** Two runs minutes apart on one machine drift by more
+  than the rounds of either can see (docs/methodology.md, "Measured"). With ``control`` (a backend
+  measured in both runs), every cell is compared *relative to* the control's cell of the same suite,
+  device and spec, round by round: the rounds of one run are interleaved across backends, so round k
+  of a cell and round k of its control ran side by side and share the machine's state. B/A is then the
+  change of cell/control, with a smaller default noise floor (`DEFAULT_CONTROLLED_MIN_EFFECT`); the
+  control's own cells get the verdict ``control`` and show the drift itself.
+
 Runs from different machines, thread counts or cell sets are refused unless forced.
 """
 
@@ -27,7 +35,7 @@ from harness.cell import CELL_FIELDS, cell_key
 from harness.errors import BenchUsageError
 from harness.measurement.statistics import RatioEstimate, geometric_mean, holm_adjusted, ratio_of_cells
 from harness.results.frame import load_metadata, rows
-from harness.results.record import MEASURED_STATUSES, UNSTABLE
+from harness.results.record import MEASURED_STATUSES, UNSTABLE, round_medians
 
 MACHINE_KEYS = ("cpu_model", "cpu_count", "machine", "os")
 SIGNIFICANCE_LEVEL = 0.05
@@ -35,9 +43,12 @@ DEFAULT_MIN_EFFECT = 0.15
 """The default noise floor: identical runs a few minutes apart on this project's 2-core machine differed
 by up to 17% in a cell's B/A (90th percentile 13%) with no load the guest could see (docs/methodology.md,
 "Measured"); pass ``--min-effect`` to change it for a quieter machine."""
-FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS = (
-    "faster", "slower", "not significant", "unstable", "too few rounds")
-VERDICTS = (FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS)
+DEFAULT_CONTROLLED_MIN_EFFECT = 0.05
+"""The default noise floor of a compare against a control backend: the drift left once the control's
+round-by-round times are divided out (docs/methodology.md, "Measured")."""
+FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS, CONTROL, NO_CONTROL = (
+    "faster", "slower", "not significant", "unstable", "too few rounds", "control", "no control")
+VERDICTS = (FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS, CONTROL, NO_CONTROL)
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class RunComparison:
     only_in_a: int = 0
     only_in_b: int = 0
     min_effect: float = DEFAULT_MIN_EFFECT
+    control: str | None = None
 
     @property
     def geometric_mean_ratio(self) -> float | None:
@@ -82,8 +94,16 @@ class RunComparison:
         return sum(cell.verdict == verdict for cell in self.cells)
 
 
-def compare_runs(run_a: Path, run_b: Path, *, min_effect: float = DEFAULT_MIN_EFFECT, force: bool = False) -> RunComparison:
-    """Compare the timing cells of two run directories; `BenchUsageError` when they are not comparable."""
+def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, force: bool = False,
+                 control: str | None = None) -> RunComparison:
+    """Compare the timing cells of two run directories; `BenchUsageError` when they are not comparable.
+
+    :param min_effect: the noise floor; default `DEFAULT_MIN_EFFECT`, or `DEFAULT_CONTROLLED_MIN_EFFECT`
+        with a control.
+    :param control: a backend measured in both runs: compare every other cell relative to it, round by round.
+    """
+    if min_effect is None:
+        min_effect = DEFAULT_CONTROLLED_MIN_EFFECT if control else DEFAULT_MIN_EFFECT
     if not force:
         _refuse_different_machines(load_metadata(run_a), load_metadata(run_b))
     cells_a, cells_b = _timing_cells(run_a), _timing_cells(run_b)
@@ -95,17 +115,24 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float = DEFAULT_MIN_EF
         )
     if not common:
         raise BenchUsageError("compare: the runs have no timing cell in common (expected two runs of train/infer)")
-    estimates = {key: ratio_of_cells(_round_medians(cells_a[key]), _round_medians(cells_b[key])) for key in common}
-    tested = [key for key in common if estimates[key] is not None]
-    adjusted = dict(zip(tested, holm_adjusted([estimates[key].p_value for key in tested]))) if tested else {}
+    if control is not None:
+        _require_control(control, common)
     comparison = RunComparison(only_in_a=len(cells_a) - len(common), only_in_b=len(cells_b) - len(common),
-                               min_effect=min_effect)
+                               min_effect=min_effect, control=control)
+    judged = {key: _judged_values(key, cells_a, cells_b, control) for key in common}
+    estimates = {key: ratio_of_cells(*values) if isinstance(values, tuple) else None for key, values in judged.items()}
+    tested = [key for key in common if estimates[key] is not None and not _is_control(key, control)]
+    adjusted = dict(zip(tested, holm_adjusted([estimates[key].p_value for key in tested]))) if tested else {}
     for key in common:
         a, b, estimate = cells_a[key], cells_b[key], estimates[key]
-        unstable = [f"{side}: {row['message'].split(': ', 1)[-1]}" for side, row in (("A", a), ("B", b))
+        unstable = [f"{side}: {row['message'].split(': ', 1)[-1]}" for side, row in _judged_rows(key, cells_a, cells_b, control)
                     if row.get("status") == UNSTABLE]
         p_adjusted = adjusted.get(key)
-        if unstable:
+        if _is_control(key, control):
+            verdict, note = CONTROL, "; ".join(["the control's own B/A: the machine's drift between the runs", *unstable])
+        elif isinstance(judged[key], str):
+            verdict, note = NO_CONTROL, judged[key]
+        elif unstable:
             verdict, note = UNSTABLE_VERDICT, "; ".join(unstable)
         elif estimate is None:
             verdict, note = TOO_FEW_ROUNDS, "an interval needs 2 rounds or more in each run"
@@ -124,16 +151,53 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float = DEFAULT_MIN_EF
             p_adjusted=p_adjusted,
             verdict=verdict,
             regression=regression,
-            rounds=(len(_round_medians(a)), len(_round_medians(b))),
+            rounds=(len(round_medians(a)), len(round_medians(b))),
             spreads=(a.get("between_round_spread"), b.get("between_round_spread")),
             note=note,
         ))
     return comparison
 
 
-def _round_medians(row: dict) -> list[float]:
-    """A cell's round medians; a cell saved before rounds existed is one round."""
-    return row.get("round_medians_seconds") or [row["median_seconds"]]
+def _control_key(key: tuple, control: str) -> tuple:
+    return (key[0], control, *key[2:])
+
+
+def _is_control(key: tuple, control: str | None) -> bool:
+    return control is not None and key[1] == control
+
+
+def _require_control(control: str, common: list[tuple]) -> None:
+    backends = sorted({key[1] for key in common})
+    if control not in backends:
+        raise BenchUsageError(f"compare: --control {control!r} has no timing cell in both runs "
+                              f"(backends measured in both: {', '.join(backends)})")
+
+
+def _judged_values(key: tuple, cells_a: dict, cells_b: dict, control: str | None) -> tuple[list[float], list[float]] | str:
+    """What the test compares: the round medians of A and B, or, with a control, each round's median
+    divided by the control's in the same round; a string saying why when a cell has no control to divide by."""
+    if control is None or key[1] == control:
+        return round_medians(cells_a[key]), round_medians(cells_b[key])
+    reference = _control_key(key, control)
+    if reference not in cells_a or reference not in cells_b:
+        return f"{control} has no cell of this suite, device and spec in both runs; not judged"
+    values = []
+    for cells in (cells_a, cells_b):
+        measured, controls = round_medians(cells[key]), round_medians(cells[reference])
+        if len(measured) != len(controls):
+            return (f"{len(measured)} round(s) against the control's {len(controls)}: rounds cannot be paired; "
+                    "not judged")
+        values.append([value / by for value, by in zip(measured, controls)])
+    return values[0], values[1]
+
+
+def _judged_rows(key: tuple, cells_a: dict, cells_b: dict, control: str | None) -> list[tuple[str, dict]]:
+    """The rows whose stability a verdict depends on: the cell's in A and B, and its control's."""
+    rows = [("A", cells_a[key]), ("B", cells_b[key])]
+    reference = _control_key(key, control) if control is not None and key[1] != control else None
+    if reference in cells_a and reference in cells_b:
+        rows += [(f"A's control {control}", cells_a[reference]), (f"B's control {control}", cells_b[reference])]
+    return rows
 
 
 def _timing_cells(run_dir: Path) -> dict[tuple, dict]:

@@ -7,19 +7,13 @@ from typing import Any
 from harness.measurement.statistics import ratio_of_cells
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
-from harness.results.record import MEASURED_STATUSES
+from harness.results.record import MEASURED_STATUSES, round_medians
 
 
 def timed_cells(frame):
     """The rows of measured timing cells (``pass`` and ``unstable``): what the comparisons, plots and
     exports are made of."""
     return frame[frame.measures_time & frame.status.isin(list(MEASURED_STATUSES))]
-
-
-def round_medians(cell) -> list[float]:
-    """A row's round medians; a row saved before rounds existed is one round."""
-    medians = getattr(cell, "round_medians_seconds", None)
-    return list(medians) if isinstance(medians, list) and medians else [cell.median_seconds]
 
 
 def environment_table(metadata: dict[str, Any], frame=None) -> Table:
@@ -106,7 +100,7 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
                     continue
                 text = f"{cell.median_seconds * 1e3:.3f} ms" + (" !" if cell.status == "unstable" else "")
                 if reference is not None and backend != baseline:
-                    estimate = ratio_of_cells(round_medians(cell), round_medians(reference), paired=True)
+                    estimate = ratio_of_cells(round_medians(cell._asdict()), round_medians(reference._asdict()), paired=True)
                     text += (f", {estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]" if estimate
                              else f", {reference.median_seconds / cell.median_seconds:.2f}x")
                 row.append(("* " if backend == fastest else "") + text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,13 @@ comparison."""
 FAILING_STATUSES = frozenset({FAIL, ERROR})
 """Statuses that make ``bench run`` exit with 1. An unavailable backend that was not asked for by name,
 and an optional capability a backend lacks (``unsupported``), are reported, not failed."""
+
+
+def round_medians(details: Mapping[str, Any]) -> list[float]:
+    """A timing cell's round medians, in round order, from its record's fields (a saved JSON row or a
+    `Record`'s details); a cell saved before rounds existed (one process) counts as one round."""
+    medians = details.get("round_medians_seconds")
+    return list(medians) if isinstance(medians, list) and medians else [details["median_seconds"]]
 
 
 @dataclass

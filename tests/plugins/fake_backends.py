@@ -95,6 +95,61 @@ class DenseBiasDroppedClassifier(NumpyClassifier):
         return loss, gradients
 
 
+class ForwardOnlyStepClassifier(NumpyClassifier):
+    """Its timed train step is only a forward pass: no loss, no backward, no update."""
+
+    def prepare_train_step(self, token_ids, labels, optimizer):
+        token_ids = np.asarray(token_ids)
+        return lambda: self.forward(token_ids)
+
+
+class FirstStepOnlyClassifier(NumpyClassifier):
+    """Its timed train step does the real step once, then only a forward pass."""
+
+    def prepare_train_step(self, token_ids, labels, optimizer):
+        real = super().prepare_train_step(token_ids, labels, optimizer)
+        calls = []
+
+        def step():
+            calls.append(1)
+            return real() if len(calls) == 1 else self.forward(np.asarray(token_ids))
+
+        return step
+
+
+class CachedInferenceClassifier(NumpyClassifier):
+    """Its timed inference computes once and returns that answer ever after."""
+
+    def prepare_inference(self, token_ids):
+        real, cache = super().prepare_inference(token_ids), []
+
+        def step():
+            if not cache:
+                cache.append(real())
+            return cache[0]
+
+        return step
+
+
+class PrecomputedInferenceClassifier(NumpyClassifier):
+    """Its timed inference was computed while preparing: the closure only hands the answer back."""
+
+    def prepare_inference(self, token_ids):
+        answer = self.forward(np.asarray(token_ids))
+        return lambda: answer
+
+
+class FirstBatchInferenceClassifier(NumpyClassifier):
+    """Its timed inference always runs the first batch it was ever given, whatever the closure's own."""
+
+    first_batch = None
+
+    def prepare_inference(self, token_ids):
+        if self.first_batch is None:
+            self.first_batch = np.asarray(token_ids)
+        return lambda: self.forward(self.first_batch)
+
+
 class InferenceOnlyClassifier(ClassifierModel):
     """Implements only the required methods: training is unsupported, not failed."""
 
@@ -122,6 +177,11 @@ FAULTY_CLASSIFIERS = {
     "transposed-kernel": TransposedKernelClassifier,
     "gradient-off": GradientOffClassifier,
     "dense-bias-dropped": DenseBiasDroppedClassifier,
+    "forward-only-step": ForwardOnlyStepClassifier,
+    "first-step-only": FirstStepOnlyClassifier,
+    "cached-inference": CachedInferenceClassifier,
+    "precomputed-inference": PrecomputedInferenceClassifier,
+    "first-batch-inference": FirstBatchInferenceClassifier,
 }
 
 

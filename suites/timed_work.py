@@ -1,0 +1,246 @@
+"""Timed work is verified work: what is checked of a backend's prepared closures, around their timing.
+
+A timing cell times whatever `ClassifierModel.prepare_train_step` / `prepare_inference` return. Before
+any sample is taken, and outside the timed region, the closures prove they do the work the check suites
+verified (the contract: docs/plugins.md, "What the timed closures must do"):
+
+- **Train.** The model starts from the canonical weights (`harness.canonical.keras_default_weights`) and
+  the prepared step is called once, on the canonical batch (the cell's own batch): the weights must then
+  be where the NumPy float64 reference's one Adam step (`TIMING_OPTIMIZER`) puts them, each weight's
+  change within `harness.tolerances.TRAINING_TOLERANCE` (the training suite's). After sampling, one more
+  call must still move every weight the first call moved.
+- **Infer.** `INFERENCE_BATCHES` distinct batches of the cell's shape are prepared on the device, one
+  closure each, and the timing rotates through them (`Rotation`), so a backend that returns the last
+  answer it computed is timed computing. Each closure's first answer must be the reference's predictions
+  for its batch, within `harness.tolerances.OUTPUT_TOLERANCE`. After sampling, the weights are changed
+  (``dense.bias`` + `PROBE_BIAS_SHIFT`) and the first closure must follow: its predictions must become
+  ``sigmoid(logit(p) + shift)`` of its own first ones, so an answer cached anywhere is found.
+
+The reference is computed once per cell, in its first round (``expected=None`` skips it in the others,
+whose closures are the same code); the checks after sampling run in every round. On an accelerator the
+float32 tolerances are the first tier: work within `ACCELERATOR_TOLERANCE` passes with the record saying
+it was verified at reduced precision (TF32 tensor cores, the GPU default of PyTorch and JAX); beyond it,
+the cell fails. The check suite ``timed-work`` (`suites.timed_work_check`) runs the same verification
+without timing anything, so ``bench check`` catches a backend whose timed work is not the verified work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.canonical import keras_default_weights, sample_batch
+from harness.contract import WEIGHT_NAMES, ClassifierModel
+from harness.model_spec import ModelSpec
+from harness.optimizers import OptimizerSpec
+from harness.tolerances import OUTPUT_TOLERANCE, TRAINING_TOLERANCE, TensorError, Tolerance, tensor_error
+from suites.reference_checks import reference_model
+
+TIMING_OPTIMIZER = OptimizerSpec("adam", learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
+"""Keras' defaults, the article's ``optimizer='adam'``: the step the ``train`` suite times."""
+INFERENCE_BATCHES = 4
+"""Distinct batches the ``infer`` suite rotates through: a cached answer is the wrong answer 3 times in 4."""
+PROBE_BIAS_SHIFT = 1.0
+"""How much ``dense.bias`` moves for the caching probe: every prediction changes by ``p(1-p)`` or so."""
+ACCELERATOR_TOLERANCE = Tolerance(rtol=1e-2, atol=1e-6, normwise=True)
+"""On an accelerator, timed work within 1% (normwise) is verified at reduced precision: TF32's error is
+about 3e-4; a step that skips backward or the update, or an answer cached, is off by 100%."""
+UNCHANGED = 1e-12
+"""A weight whose change is below this fraction of the reference's was not updated at all."""
+
+
+class TimedWorkMismatch(Exception):
+    """The prepared closure did not do the verified work; the message names what differs."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What the verification of one cell's closures found.
+
+    Attributes:
+        worst: the tensor (``lstm.kernel``, ``predictions batch 2``) with the largest error relative to
+            its float32 tolerance.
+        rel_error: its relative error (normwise for weights, max-based for predictions).
+        rtol: the float32 tolerance it was judged by.
+        reduced_precision: True when it exceeded that tolerance but not `ACCELERATOR_TOLERANCE`.
+    """
+
+    worst: str
+    rel_error: float
+    rtol: float
+    reduced_precision: bool = False
+
+    @property
+    def margin(self) -> float:
+        """How many times smaller the worst error is than its tolerance (inf for an exact match)."""
+        return self.rtol / self.rel_error if self.rel_error > 0 else float("inf")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"worst": self.worst, "rel_error": self.rel_error, "rtol": self.rtol,
+                "margin": self.margin if np.isfinite(self.margin) else None, "reduced_precision": self.reduced_precision}
+
+
+class Rotation:
+    """Calls its steps in turn, one per call: the timed function of an ``infer`` cell."""
+
+    __slots__ = ("position", "steps")
+
+    def __init__(self, steps: Sequence[Callable[[], object]]) -> None:
+        self.steps, self.position = tuple(steps), 0
+
+    def __call__(self) -> object:
+        step = self.steps[self.position]
+        self.position = (self.position + 1) % len(self.steps)
+        return step()
+
+
+def start_from_canonical_weights(model: ClassifierModel, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Load the canonical weights into ``model``; returns them (float32)."""
+    weights = keras_default_weights(spec)
+    model.set_weights(weights)
+    return weights
+
+
+def inference_batches(spec: ModelSpec) -> list[np.ndarray]:
+    """`INFERENCE_BATCHES` distinct token-id batches of the cell's shape; the first is the canonical batch."""
+    return [sample_batch(spec, step)[0] for step in range(INFERENCE_BATCHES)]
+
+
+def expected_train_change(spec: ModelSpec, token_ids: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Each weight's change in the float64 reference's one `TIMING_OPTIMIZER` step from the canonical weights."""
+    reference = reference_model(spec)
+    initial = reference.get_weights()
+    reference.train_step(token_ids, labels, TIMING_OPTIMIZER)
+    after = reference.get_weights()
+    return {name: after[name] - initial[name] for name in WEIGHT_NAMES}
+
+
+def expected_predictions(spec: ModelSpec, batches: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The float64 reference's predictions for each batch, from the canonical weights."""
+    reference = reference_model(spec)
+    return [np.asarray(reference.forward(batch).predictions, np.float64) for batch in batches]
+
+
+class TrainWork:
+    """A prepared train step and its verification (see the module docstring)."""
+
+    def __init__(self, model: ClassifierModel, spec: ModelSpec, device: str, token_ids: np.ndarray, labels: np.ndarray,
+                 expected_change: dict[str, np.ndarray] | None) -> None:
+        self.model, self.device, self.expected_change = model, device, expected_change
+        self.initial = {name: np.asarray(value, np.float64) for name, value in start_from_canonical_weights(model, spec).items()}
+        self.step = model.prepare_train_step(token_ids, labels, TIMING_OPTIMIZER)
+        self.verified: Verified | None = None
+        self.moved: list[str] = []
+
+    def after_first_step(self, _output: object) -> None:
+        """The weights after the first call: moved at all (every round), and where the reference's step
+        puts them (the first round, which has ``expected_change``)."""
+        weights = self.model.get_weights()
+        changes = {name: np.asarray(weights[name], np.float64) - self.initial[name] for name in WEIGHT_NAMES}
+        self.moved = [name for name in WEIGHT_NAMES if np.any(changes[name])]
+        if not self.moved:
+            raise TimedWorkMismatch("train: the timed step did not update any weight (is it only a forward pass?); "
+                                    "it must run forward, loss, backward and the optimizer update")
+        if self.expected_change is None:
+            return
+        reference = {name: float(np.linalg.norm(self.expected_change[name])) for name in WEIGHT_NAMES}
+        still = [name for name in WEIGHT_NAMES
+                 if reference[name] > 0 and np.linalg.norm(changes[name]) <= UNCHANGED * reference[name]]
+        if still:
+            raise TimedWorkMismatch(f"train: the timed step did not update {', '.join(still)}")
+        errors = {name: tensor_error(changes[name], self.expected_change[name]) for name in WEIGHT_NAMES}
+        self.verified = _judge(errors, TRAINING_TOLERANCE, self.device,
+                               lambda name: f"train: the timed step's update of {name} is not the reference's one Adam step")
+
+    def after_sampling(self) -> None:
+        """One more call must still move every weight the first call moved."""
+        before = self.model.get_weights()
+        self.step()
+        after = self.model.get_weights()
+        frozen = [name for name in self.moved if np.array_equal(np.asarray(before[name]), np.asarray(after[name]))]
+        if frozen:
+            raise TimedWorkMismatch(f"train: the timed step stopped updating the weights after its first calls "
+                                    f"({', '.join(frozen)} unchanged by a later call)")
+
+
+class InferenceWork:
+    """`INFERENCE_BATCHES` prepared inferences, rotated, and their verification (see the module docstring)."""
+
+    def __init__(self, model: ClassifierModel, spec: ModelSpec, device: str, batches: Sequence[np.ndarray],
+                 expected: list[np.ndarray] | None) -> None:
+        self.model, self.device, self.expected = model, device, expected
+        self.weights = start_from_canonical_weights(model, spec)
+        self.closures = [model.prepare_inference(batch) for batch in batches]
+        self.step = Rotation(self.closures)
+        self.first: np.ndarray | None = None
+        self.verified: Verified | None = None
+
+    def after_first_step(self, output: object) -> None:
+        """Every closure's first answer against the reference's predictions for its batch (first round only)."""
+        answers = [self._predictions(output, 0)]
+        answers += [self._predictions(closure(), number) for number, closure in enumerate(self.closures[1:], start=1)]
+        self.first = answers[0]
+        if self.expected is None:
+            return
+        errors = {f"predictions of batch {number}": tensor_error(answer, expected)
+                  for number, (answer, expected) in enumerate(zip(answers, self.expected))}
+        for number in range(1, len(answers)):
+            if np.array_equal(answers[number], answers[0]) and not np.allclose(self.expected[number], self.expected[0]):
+                raise TimedWorkMismatch(f"infer: the timed inference of batch {number} returned batch 0's predictions: "
+                                        "it does not compute from its own input (a cached answer?)")
+        self.verified = _judge(errors, OUTPUT_TOLERANCE, self.device,
+                               lambda name: f"infer: the timed inference's {name} differ from the reference's")
+
+    def after_sampling(self) -> None:
+        """Shift ``dense.bias``: the first closure's predictions must follow (nothing cached)."""
+        if self.first is None:
+            raise TimedWorkMismatch("infer: the timed inference was never called before its caching probe")
+        shifted = {name: np.array(value, copy=True) for name, value in self.weights.items()}
+        shifted["dense.bias"] = shifted["dense.bias"] + PROBE_BIAS_SHIFT
+        self.model.set_weights(shifted)
+        try:
+            answer = self._predictions(self.closures[0](), 0)
+        finally:
+            self.model.set_weights(self.weights)
+        first = np.clip(self.first.astype(np.float64), 1e-12, 1 - 1e-12)
+        expected = 1 / (1 + np.exp(-(np.log(first / (1 - first)) + PROBE_BIAS_SHIFT)))
+        error = tensor_error(answer, expected)
+        tolerance = OUTPUT_TOLERANCE if self.device == "cpu" else ACCELERATOR_TOLERANCE
+        if not tolerance.allows(error):
+            unchanged = np.allclose(answer, self.first)
+            raise TimedWorkMismatch(
+                "infer: the timed inference did not follow a change of the weights (dense.bias + "
+                f"{PROBE_BIAS_SHIFT:g}): " + ("it returned its earlier predictions, a cached answer" if unchanged else
+                                              f"rel error {error.max_rel_error:.1e} > {tolerance.describe()}"))
+
+    def _predictions(self, output: object, number: int) -> np.ndarray:
+        if output is None:
+            raise TimedWorkMismatch("infer: the timed inference returned nothing; it must return the batch's predictions "
+                                    "(docs/plugins.md, \"What the timed closures must do\")")
+        try:
+            predictions = np.asarray(self.model.output_to_numpy(output), np.float64)
+        except Exception as error:  # noqa: BLE001 - the backend's conversion: any failure is the same verdict
+            raise TimedWorkMismatch(f"infer: the predictions the timed inference returned for batch {number} cannot be "
+                                    f"read as an array ({type(error).__name__}: {error})") from None
+        if predictions.size != self.model.spec.batch_size:
+            raise TimedWorkMismatch(f"infer: the timed inference returned shape {predictions.shape} for batch {number}; "
+                                    f"expected the predictions, ({self.model.spec.batch_size}, 1)")
+        return predictions.reshape(-1, 1)
+
+
+def _judge(errors: dict[str, TensorError], tolerance: Tolerance, device: str, what: Callable[[str], str]) -> Verified:
+    """The worst error; `TimedWorkMismatch` beyond the tolerance (on an accelerator, beyond the reduced tier)."""
+    worst = max(errors, key=lambda name: tolerance.relative_error(errors[name]) / tolerance.rtol)
+    reduced = False
+    for name, error in errors.items():
+        if tolerance.allows(error):
+            continue
+        if device != "cpu" and ACCELERATOR_TOLERANCE.allows(error):
+            reduced = True
+            continue
+        limit = tolerance if device == "cpu" else ACCELERATOR_TOLERANCE
+        raise TimedWorkMismatch(f"{what(name)} (rel error {limit.relative_error(error):.1e} > {limit.describe()})")
+    return Verified(worst, tolerance.relative_error(errors[worst]), tolerance.rtol, reduced)
