@@ -49,7 +49,7 @@ _HOMES = {
     "harness.measurement.statistics": ("summarize",),
     "harness.measurement.timer": ("TimingBudget", "time_step"),
     "harness.model_spec": ("ModelSpec",),
-    "harness.optimizers": ("OptimizerSpec",),
+    "harness.optimizers": ("OptimizerSpec", "keras_epsilon_for_torch"),
     "harness.plugins.hookspecs": ("hookimpl",),
     "harness.plugins.registry": ("BackendInfo",),
     "harness.rendering": ("Table",),
@@ -109,7 +109,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.measurement.statistics import summarize  # noqa: F401
     from harness.measurement.timer import TimingBudget, time_step  # noqa: F401
     from harness.model_spec import ModelSpec  # noqa: F401
-    from harness.optimizers import OptimizerSpec  # noqa: F401
+    from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch  # noqa: F401
     from harness.plugins.hookspecs import hookimpl  # noqa: F401
     from harness.plugins.registry import BackendInfo  # noqa: F401
     from harness.rendering import Table  # noqa: F401

@@ -8,6 +8,14 @@ with Keras 3's default initializers for ``Embedding``, ``LSTM`` and ``Dense``:
 - ``lstm.recurrent_kernel``: orthogonal (gain 1)
 - ``lstm.bias``: zeros, except the forget-gate block, which is 1 (``unit_forget_bias=True``)
 - ``dense.bias``: zeros
+
+With ``spec.large_states`` (the conformance kit's stress spec) the same draws are then pushed where
+subtle bugs show by a wide margin: the input and forget gates open (bias `LARGE_STATE_GATE_BIAS`), the
+candidate biased to one sign (`LARGE_STATE_CANDIDATE_BIAS`), so the cell state accumulates to ``|c| ~ 3``
+over a few steps (``tanh(3) = 0.995``: ``h = o * c`` is off by 200%); and the dense kernel scaled by
+`LARGE_STATE_DENSE_SCALE` and its bias set to `LARGE_STATE_DENSE_BIAS`, so the predictions are confident
+(wrong for every 0 label) and the global gradient norm is well above 1
+(clipping at 1, or a loss summed instead of averaged, changes every step).
 """
 
 from __future__ import annotations
@@ -16,6 +24,15 @@ import numpy as np
 
 from harness.contract import weight_shapes
 from harness.model_spec import ModelSpec
+
+
+LARGE_STATE_GATE_BIAS = 1.5
+"""sigmoid(1.5) = 0.82 for the input and forget gates of the stress spec."""
+LARGE_STATE_CANDIDATE_BIAS = 1.0
+"""tanh(1) = 0.76 for the candidate: the cell state tends to 0.82 * 0.76 / 0.18 = 3.5."""
+LARGE_STATE_DENSE_SCALE = 4.0
+LARGE_STATE_DENSE_BIAS = 3.0
+"""sigmoid(3) = 0.95: the stress spec's predictions start confident, and wrong for every 0 label."""
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -48,6 +65,12 @@ def keras_default_weights(spec: ModelSpec, dtype: str = "float32") -> dict[str, 
         "dense.kernel": glorot_uniform(rng, shapes["dense.kernel"]),
         "dense.bias": np.zeros(shapes["dense.bias"]),
     }
+    if spec.large_states:
+        h = spec.hidden
+        weights["lstm.bias"][:2 * h] += LARGE_STATE_GATE_BIAS
+        weights["lstm.bias"][2 * h:3 * h] += LARGE_STATE_CANDIDATE_BIAS
+        weights["dense.kernel"] = weights["dense.kernel"] * LARGE_STATE_DENSE_SCALE
+        weights["dense.bias"] = weights["dense.bias"] + LARGE_STATE_DENSE_BIAS
     return {name: value.astype(dtype) for name, value in weights.items()}
 
 

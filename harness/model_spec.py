@@ -61,6 +61,10 @@ class ModelSpec:
             dense head; otherwise only the last step ``(B, H)`` feeds the head.
         return_state: the LSTM also returns its final ``(h, c)``, each ``(B, H)``.
         seed: seed for weights and inputs, so that every backend sees the same numbers.
+        large_states: canonical weights that drive the cell state well beyond 1 (``|c| ~ 3``, where
+            ``tanh(c)`` and ``c`` differ by far more than any tolerance) and the gradient's global norm
+            above 1 (where clipping or a scaled loss shows): the conformance kit's stress spec
+            (`harness.canonical.keras_default_weights`).
     """
 
     vocab_size: int = _option(50000, "vocabulary size", minimum=1, abbreviation="V")
@@ -73,6 +77,8 @@ class ModelSpec:
     return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head", flag=("seq", "last"))
     return_state: bool = _option(False, "LSTM also returns its final (h, c)", flag=("+state", ""))
     seed: int = _option(0, "seed for weights and inputs (default: 0)", minimum=0)
+    large_states: bool = _option(False, "initial weights with cell states far beyond 1 and gradient norms above 1 "
+                                        "(the kit's stress spec)", flag=("+large-c", ""))
 
     def __post_init__(self) -> None:
         for spec_field in dataclasses.fields(self):

@@ -73,10 +73,7 @@ class ShapesSuite(Suite):
         if layers != expected_layers:
             for name in sorted(set(layers) | set(expected_layers)):
                 if layers.get(name) != expected_layers.get(name):
-                    problems.append(
-                        f"layer {name} outputs {_describe_layer(layers.get(name))}, "
-                        f"expected {_describe_layer(expected_layers.get(name))}"
-                    )
+                    problems.append(_layer_problem(name, layers.get(name), expected_layers.get(name)))
         low, high = measurement["predictions_range"]
         if not measurement["predictions_finite"] or low < 0.0 or high > 1.0:
             problems.append(f"predictions span [{low}, {high}], expected finite values in [0, 1]")
@@ -115,8 +112,14 @@ def _describe(shape) -> str:
     return "absent" if shape is None else shape_text(shape)
 
 
-def _describe_layer(shapes) -> str:
-    return "nothing (missing layer)" if shapes is None else shapes_text(shapes)
+def _layer_problem(name: str, actual, expected) -> str:
+    """What is wrong with one layer's row: an extra layer, a missing one, or other output shapes."""
+    if expected is None:
+        why = " (without return_sequences the LSTM's (B, H) feeds the dense head directly)" if name == "flatten" else ""
+        return f"layer {name} outputs {shapes_text(actual)}, but this model has no {name} layer{why}: remove the extra row"
+    if actual is None:
+        return f"layer {name} is missing from the summary, expected outputs {shapes_text(expected)}"
+    return f"layer {name} outputs {shapes_text(actual)}, expected {shapes_text(expected)}"
 
 
 @hookimpl

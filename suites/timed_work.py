@@ -157,10 +157,10 @@ class TrainWork:
 
     def after_sampling(self) -> None:
         """One more call must still move every weight the first call moved."""
-        before = self.model.get_weights()
+        before = {name: np.array(value, copy=True) for name, value in self.model.get_weights().items()}
         self.step()
         after = self.model.get_weights()
-        frozen = [name for name in self.moved if np.array_equal(np.asarray(before[name]), np.asarray(after[name]))]
+        frozen = [name for name in self.moved if np.array_equal(before[name], np.asarray(after[name]))]
         if frozen:
             raise TimedWorkMismatch(f"train: the timed step stopped updating the weights after its first calls "
                                     f"({', '.join(frozen)} unchanged by a later call)")

@@ -104,7 +104,8 @@ def test_list_table_names_the_unavailable_reason(capsys, fake_backends):
     assert "unavailable: lstm-bench-no-such-distribution is not installed" in out
 
 
-def test_list_deep_reports_the_framework_itself(capsys, fake_backends):
+def test_list_deep_reports_the_framework_itself(capsys, fake_backends, monkeypatch):
+    monkeypatch.setenv("LSTM_BENCH_LOAD_PLUGINS", "fake_backends")  # a worker per fake, not per framework variant
     status, out, _ = bench(capsys, "list", "--deep", "--format", "json")
     backends = {entry["name"]: entry for entry in json.loads(out)["backends"]}
     assert status == 0

@@ -52,7 +52,7 @@ def test_the_example_passes_bench_check(installed_example):
     from harness.suite import SuiteOptions
 
     cells = sum(len(suite.cells(spec, SuiteOptions())) for suite in discover().check_suites() for spec in CHECK_SPECS)
-    assert cells >= 14  # params 2 + shapes 8 + gradients 2 + training 2 today; a new check suite adds its own
+    assert cells >= 27  # per kit spec: params, shapes x4, gradients, behaviour, training, timed-work
     assert f"jax conforms: {cells} checks passed" in result.stderr
 
 
@@ -63,7 +63,7 @@ def test_the_example_runs_its_own_tests_with_the_pytest_kit(installed_example):
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(installed_example)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert f"{len(discover().check_suites())} passed" in result.stdout  # one test per check suite
 
 
 def test_a_broken_copy_fails_bench_check_naming_what_differs(capsys, fake_backends):
@@ -81,7 +81,8 @@ def test_a_broken_copy_fails_the_pytest_kit_with_the_tensor_named(tmp_path):
         env={**os.environ, "PYTHONPATH": str(PLUGINS), "LSTM_BENCH_PLUGINS": "fake_backends"},
     )
     assert result.returncode == 1
-    assert "2 failed, 2 passed" in result.stdout  # params and shapes pass; gradients and training do not
+    # params, shapes and behaviour pass; gradients, training and timed-work (its step is not the reference's) fail
+    assert "3 failed, 3 passed" in result.stdout
     assert "fake-transposed-kernel: lstm_output rel error" in result.stdout
 
 
@@ -126,3 +127,38 @@ def test_plugins_can_be_blocked_or_allowed_by_name(capsys, monkeypatch):
     monkeypatch.setenv("LSTM_BENCH_LOAD_PLUGINS", "numpy,params")
     plugins = plugins_listed(capsys)
     assert {name for name, entry in plugins.items() if entry["status"] == "loaded"} == {"numpy", "params"}
+
+
+def test_messages_say_why_a_backend_or_suite_is_missing(capsys, use_plugins, monkeypatch):
+    use_plugins("broken_import_plugin")
+    assert main(["check", "mine"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown backend 'mine'" in err and len(err.splitlines()) == 1
+    assert "plugin 'broken_import_plugin' failed: cannot import broken_import_plugin: ModuleNotFoundError" in err
+    monkeypatch.setenv("LSTM_BENCH_LOAD_PLUGINS", "numpy")
+    assert main(["check", "numpy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no suite is loaded. Suites are plugins too" in err and "add them to the allow-list" in err
+    assert "(available: , checks, all)" not in err
+    assert "not loaded (LSTM_BENCH_LOAD_PLUGINS / LSTM_BENCH_DISABLE_PLUGINS): " in err and "params" in err
+
+
+def test_bench_list_names_an_environment_plugin_once(capsys, fake_backends):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "fake_backends (via LSTM_BENCH_PLUGINS)" in out and "((" not in out
+
+
+def test_an_extra_flatten_row_is_called_an_extra_layer():
+    from harness.model_spec import ModelSpec
+    from suites.shapes import ShapesSuite
+
+    spec = ModelSpec(return_sequences=False)
+    layers = {"input": [[None, 2]], "embedding": [[None, 2, 5]], "lstm": [[None, 3]], "flatten": [[None, 3]],
+              "dense": [[None, 1]]}
+    outputs = {"lstm_output": (4, 3), "state_h": None, "state_c": None, "predictions": (4, 1)}
+    record = ShapesSuite().judge(spec, "mine", {"outputs": outputs, "layers": layers, "predictions_finite": True,
+                                                "predictions_range": (0.2, 0.8)}, None)
+    assert record.status == "fail"
+    assert "layer flatten outputs (None, 3), but this model has no flatten layer" in record.message
+    assert "remove the extra row" in record.message and "missing layer" not in record.message

@@ -1,4 +1,10 @@
-"""``bench check BACKEND``: the conformance kit. Exit 0 when the backend computes the canonical model."""
+"""``bench check BACKEND``: the conformance kit. Exit 0 when the backend computes the canonical model.
+
+With no options it runs every check suite on the kit's own specs (`harness.conformance.CHECK_SPECS`);
+``bench run``'s model options (``--hidden 64 --seq-len 20``...) check one model instead (a comma list
+sweeps it), ``--suite`` picks check suites. It prints what it ran (specs, suites, tolerances) and, per
+check, the worst error and its margin to the tolerance.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +13,92 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.run_command import render_records
-from harness.conformance import check_backend, describe_failures
+from harness.cli.arguments import name_list, positive_int
+from harness.cli.run_command import add_model_arguments, render_records
 
 
 def add_parser(subparsers) -> None:
+    from harness.suite import SuiteOptions
+
     parser = subparsers.add_parser(
         "check", help="conformance kit: every check suite (as the suites declare) for one backend vs the reference",
     )
     parser.add_argument("backend", metavar="BACKEND", help="the backend to check, e.g. jax")
+    parser.add_argument("--suite", type=name_list, default=None,
+                        help="check suite(s), comma-separated, or 'checks' (default: every check suite)")
+    add_model_arguments(parser.add_argument_group(
+        "model (default: the kit's specs; any option given checks one model built from the article's, with it changed)"))
+    parser.add_argument("--steps", type=positive_int, default=SuiteOptions().steps,
+                        help=f"optimizer steps per training run (suite training; default: {SuiteOptions().steps})")
+    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
+                        help="device(s) for the per-device suites (default: cpu; all = cpu plus cuda when visible)")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
     parser.add_argument("--out", type=Path, help="also save the check as a run under this directory")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.conformance import CHECK_SPECS, check_backend, check_suites, describe_failures, tolerances, worst_error
+    from harness.plugins.availability import nvidia_gpu_visible
     from harness.plugins.discovery import discover
 
-    result = check_backend(args.backend, out_dir=args.out)
+    registry = discover()
+    suites = check_suites(registry, args.suite)
+    specs = model_specs(args) or list(CHECK_SPECS)
+    devices = ("cpu", "cuda") if args.device == "all" and nvidia_gpu_visible() else (
+        ("cpu",) if args.device == "all" else (args.device,))
+    ran = {"backend": args.backend, "suites": [suite.name for suite in suites],
+           "specs": [{"label": spec.label(), **spec.to_dict()} for spec in specs],
+           "devices": list(devices), "steps": args.steps, "tolerances": tolerances()}
+    result = check_backend(args.backend, out_dir=args.out, steps=args.steps, specs=specs,
+                           suites=[suite.name for suite in suites], devices=devices)
+    worst = {id(record): worst_error(record) for record in result.records}
     if args.format == "json":
-        print(json.dumps({"backend": result.backend, "conforms": result.conforms,
-                          "records": [record.to_json() for record in result.records]}, indent=2))
+        print(json.dumps({**ran, "conforms": result.conforms, "records": [
+            {**record.to_json(), "worst_error": worst[id(record)].to_json() if worst[id(record)] else None}
+            for record in result.records]}, indent=2))
     else:
-        registry = discover()
-        print(render_records(registry.check_suites(), result.records, args.format))
+        print(f"bench check {args.backend}: suites {', '.join(ran['suites'])}; devices {', '.join(devices)}; "
+              f"{len(specs)} spec(s): " + "; ".join(spec.label() for spec in specs))
+        print("tolerances: " + "; ".join(f"{what} {rule}" for what, rule in ran["tolerances"].items()))
+        print(render_records(suites, result.records, args.format))
+        print(render_margins(result.records, worst, args.format))
     if result.conforms:
         print(f"bench: {args.backend} conforms: {len(result.records)} checks passed", file=sys.stderr)
         return 0
     print(f"bench: {args.backend} does not conform:\n{describe_failures(result)}", file=sys.stderr)
     return 1
+
+
+def model_specs(args: argparse.Namespace) -> list:
+    """The specs the model options describe (the article's model with them changed, swept fields as
+    lists), or an empty list when none was given."""
+    import itertools
+
+    from harness.model_spec import ModelSpec
+
+    options = ModelSpec.options()
+    given = {name: getattr(args, name) for name in options if getattr(args, name, None) is not None}
+    if not given:
+        return []
+    swept = [name for name in given if options[name].sweep]
+    fixed = {name: value for name, value in given.items() if name not in swept}
+    return [ModelSpec(**{**fixed, **dict(zip(swept, values))})
+            for values in itertools.product(*(given[name] for name in swept))]
+
+
+def render_margins(records, worst, output_format: str) -> str:
+    """One row per record: suite, spec, device, the worst error, its tolerance and the margin."""
+    from harness.model_spec import ModelSpec
+    from harness.rendering import Table, render_tables
+
+    rows = []
+    for record in records:
+        found = worst[id(record)]
+        rows.append((record.suite, ModelSpec(**record.spec).label(), record.details.get("device", "cpu"),
+                     found.where if found else "(exact)", f"{found.rel_error:.1e}" if found else "-",
+                     f"{found.rtol:g}" if found else "-",
+                     ("exact" if found.margin is None else f"{found.margin:,.0f}x") if found else "-", record.status))
+    return render_tables([Table("margins: each check's worst error against its tolerance (margin = rtol / error)",
+                                ("suite", "spec", "device", "worst", "rel error", "rtol", "margin", "status"),
+                                tuple(rows))], output_format)

@@ -78,7 +78,7 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
 def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> None:
     for module_name in filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
         if not plugin_allowed(module_name):
-            _disabled(registry, PluginRecord(module_name, f"({EXTRA_PLUGINS_ENV})", "", status="disabled"))
+            _disabled(registry, PluginRecord(module_name, f"via {EXTRA_PLUGINS_ENV}", "", status="disabled"))
             continue
         try:
             with _moved_path_warnings(registry, module_name):
@@ -88,7 +88,7 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
             continue
         if manager.is_registered(plugin):
             continue  # already loaded through its entry point
-        _register(manager, registry, plugin, name=module_name, package=f"({EXTRA_PLUGINS_ENV})")
+        _register(manager, registry, plugin, name=module_name, package=f"via {EXTRA_PLUGINS_ENV}")
 
 
 def _disabled(registry: Registry, record: PluginRecord) -> None:

@@ -139,6 +139,20 @@ class Registry:
 
         return register
 
+    def no_suites_message(self) -> str:
+        """Why there is nothing to run when no suite is loaded: suites are plugins an allow-list must name."""
+        return ("no suite is loaded. Suites are plugins too (the built-ins: params, shapes, gradients, behaviour, "
+                "training, timed-work, train, infer), and LSTM_BENCH_LOAD_PLUGINS / LSTM_BENCH_DISABLE_PLUGINS left "
+                "them all out: add them to the allow-list" + self._not_loaded_hint())
+
+    def _not_loaded_hint(self) -> str:
+        """``; plugin 'x' failed to import: ...; not loaded (LSTM_BENCH_LOAD_PLUGINS / _DISABLE_): a, b``, or ''."""
+        hints = [f"plugin {problem.plugin!r} failed: {problem.message}" for problem in self.problems]
+        disabled = [record.name for record in self.plugins if record.status == "disabled"]
+        if disabled:
+            hints.append("not loaded (LSTM_BENCH_LOAD_PLUGINS / LSTM_BENCH_DISABLE_PLUGINS): " + ", ".join(disabled))
+        return "".join(f"; {hint}" for hint in hints)
+
     def ordered_suites(self) -> list[Suite]:
         """Every suite in the order each declares (`harness.suite.Suite.run_order`, then name)."""
         return sorted(self.suites.values(), key=lambda suite: (suite.run_order, suite.name))
@@ -153,18 +167,24 @@ class Registry:
         return [suite for suite in self.ordered_suites() if suite.measures_time]
 
     def backend(self, name: str) -> BackendInfo:
-        """The backend called ``name``, or a `BenchUsageError` listing the known names."""
+        """The backend called ``name``, or a `BenchUsageError` listing the known names and, when plugins
+        failed to import or were left out, which and why (the backend may be theirs)."""
         if name not in self.backends:
             raise BenchUsageError(
                 f"--backend: unknown backend {name!r} (available: {', '.join(sorted(self.backends)) or 'none'}, all)"
+                + self._not_loaded_hint()
             )
         return self.backends[name]
 
     def suite(self, name: str) -> Suite:
-        """The suite called ``name``, or a `BenchUsageError` listing the known names."""
+        """The suite called ``name``, or a `BenchUsageError` listing the known names (and, when no suite
+        is loaded at all, that suites are plugins an allow-list must name)."""
         if name not in self.suites:
+            if not self.suites:
+                raise BenchUsageError(f"--suite: unknown suite {name!r}: {self.no_suites_message()}")
             raise BenchUsageError(
                 f"--suite: unknown suite {name!r} (available: {', '.join(sorted(self.suites))}, checks, all)"
+                + self._not_loaded_hint()
             )
         return self.suites[name]
 

@@ -18,7 +18,8 @@ from harness.model_spec import ModelSpec, varying_fields
 from harness.report.tables import timed_cells
 
 LIST_COLUMNS = ("samples_seconds", "round_medians_seconds", "round_sample_counts")
-NESTED_COLUMNS = ("round_details", "layers", "errors", "optimizers", "outputs", "expected_outputs", "layer_output_shapes", "traceback")
+"""Lists of numbers, written space-separated; every other column holding dicts or lists (a suite's
+nested details: ``errors``, ``checks``, ``timed_work``...) is written as JSON text."""
 
 
 def to_csv(frame) -> str:
@@ -27,8 +28,8 @@ def to_csv(frame) -> str:
     for column in LIST_COLUMNS:
         if column in table:
             table[column] = table[column].map(lambda values: " ".join(f"{v:.9g}" for v in values) if isinstance(values, list) else "")
-    for column in NESTED_COLUMNS:
-        if column in table:
+    for column in table.columns:
+        if column not in LIST_COLUMNS and table[column].map(lambda value: isinstance(value, (dict, list))).any():
             table[column] = table[column].map(lambda value: json.dumps(value) if isinstance(value, (dict, list)) else value)
     return table.to_csv(index=False)
 

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from backends.numpy_backend import NumpyBackend, NumpyClassifier
+from backends.numpy_optimizers import NumpyOptimizer
 from harness.api import BackendInfo, ClassifierModel, ForwardOutput, LayerSummary, hookimpl
 
 TRIGGER_HIDDEN = 13
@@ -150,6 +151,73 @@ class FirstBatchInferenceClassifier(NumpyClassifier):
         return lambda: self.forward(self.first_batch)
 
 
+class StaleGradientsClassifier(NumpyClassifier):
+    """Never zeroes its gradients: each call returns the sum of every call's gradients so far."""
+
+    accumulated = None
+
+    def loss_and_gradients(self, token_ids, labels):
+        loss, gradients = super().loss_and_gradients(token_ids, labels)
+        if self.accumulated is None:
+            self.accumulated = gradients
+        else:
+            self.accumulated = {name: self.accumulated[name] + gradients[name] for name in gradients}
+        return loss, {name: value.copy() for name, value in self.accumulated.items()}
+
+
+class AliasedWeightsClassifier(NumpyClassifier):
+    """``set_weights`` keeps the caller's arrays instead of copying them."""
+
+    def set_weights(self, weights):
+        self.weights = {name: np.asarray(weights[name]) for name in self.weights}
+
+
+class AliasedExportClassifier(NumpyClassifier):
+    """``get_weights`` hands out the model's own arrays instead of copies."""
+
+    def get_weights(self):
+        return dict(self.weights)
+
+
+class ClippedGradientsClassifier(NumpyClassifier):
+    """Clips the gradient's global norm to 1 before every optimizer step, as ``clipnorm=1`` would."""
+
+    def train_step(self, token_ids, labels, optimizer):
+        if self.optimizer is None or self.optimizer.spec != optimizer:
+            self.optimizer = NumpyOptimizer(optimizer)
+        loss, gradients = self.loss_and_gradients(token_ids, labels)
+        norm = np.sqrt(sum(float(np.sum(value * value)) for value in gradients.values()))
+        if norm > 1.0:
+            gradients = {name: value / norm for name, value in gradients.items()}
+        self.optimizer.apply(self.weights, gradients)
+        return loss
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+class CellNotSquashedClassifier(NumpyClassifier):
+    """Computes ``h = o * c`` instead of ``o * tanh(c)`` (the gate equations written from memory)."""
+
+    def forward(self, token_ids):
+        w, ids = self.weights, np.asarray(token_ids)
+        batch, steps, units = ids.shape[0], ids.shape[1], self.spec.hidden
+        h = c = np.zeros((batch, units), w["embedding"].dtype)
+        inputs, outputs = w["embedding"][ids], []
+        for t in range(steps):
+            z = inputs[:, t] @ w["lstm.kernel"] + h @ w["lstm.recurrent_kernel"] + w["lstm.bias"]
+            i, f, g, o = np.split(z, 4, axis=1)
+            c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+            h = sigmoid(o) * c
+            outputs.append(h)
+        sequence = np.stack(outputs, axis=1)
+        features = sequence.reshape(batch, -1) if self.spec.return_sequences else h
+        predictions = sigmoid(features @ w["dense.kernel"] + w["dense.bias"])
+        states = (h, c) if self.spec.return_state else (None, None)
+        return ForwardOutput(sequence if self.spec.return_sequences else h, states[0], states[1], predictions)
+
+
 class InferenceOnlyClassifier(ClassifierModel):
     """Implements only the required methods: training is unsupported, not failed."""
 
@@ -182,6 +250,11 @@ FAULTY_CLASSIFIERS = {
     "cached-inference": CachedInferenceClassifier,
     "precomputed-inference": PrecomputedInferenceClassifier,
     "first-batch-inference": FirstBatchInferenceClassifier,
+    "stale-gradients": StaleGradientsClassifier,
+    "aliased-weights": AliasedWeightsClassifier,
+    "aliased-export": AliasedExportClassifier,
+    "clipped-gradients": ClippedGradientsClassifier,
+    "cell-not-squashed": CellNotSquashedClassifier,
 }
 
 
@@ -192,7 +265,13 @@ class FaultyBackend(NumpyBackend):
         super().__init__()
         self.fault = fault
 
+    shared: dict = {}
+
     def build(self, spec, device="cpu"):
+        if self.fault == "shared-model":
+            if spec not in self.shared:
+                self.shared[spec] = super().build(spec, device)
+            return self.shared[spec]
         model = super().build(spec, device)
         if self.fault in FAULTY_CLASSIFIERS:
             return FAULTY_CLASSIFIERS[self.fault](spec, model.weights)
@@ -220,7 +299,7 @@ class UnloadableBackend(NumpyBackend):
         raise ImportError("libfake.so: cannot open shared object file")
 
 
-FAULTS = (*FAULTY_CLASSIFIERS, "inference-only", "crash", "hang", "raise", "memory-hog")
+FAULTS = (*FAULTY_CLASSIFIERS, "shared-model", "inference-only", "crash", "hang", "raise", "memory-hog")
 
 
 @hookimpl

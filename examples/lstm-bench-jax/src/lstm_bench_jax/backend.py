@@ -113,7 +113,10 @@ class JaxClassifier(ClassifierModel):
         self._classify = jax.jit(partial(classify, return_sequences=spec.return_sequences))
 
     def _put(self, arrays: Mapping[str, np.ndarray]) -> dict[str, jax.Array]:
-        return {name: jax.device_put(jnp.asarray(value, jnp.float32), self.device) for name, value in arrays.items()}
+        """Copies on the device. On the CPU, ``jnp.asarray`` and ``device_put`` may share a NumPy array's
+        memory, so the caller's arrays are copied first (the kit's ``behaviour`` suite checks it)."""
+        return {name: jax.device_put(np.array(value, dtype=np.float32, copy=True), self.device)
+                for name, value in arrays.items()}
 
     def summary(self) -> list[LayerSummary]:
         spec, params = self.spec, self.params
@@ -133,7 +136,7 @@ class JaxClassifier(ClassifierModel):
         return rows
 
     def get_weights(self) -> dict[str, np.ndarray]:
-        return {name: np.asarray(value) for name, value in self.params.items()}
+        return {name: np.array(value, copy=True) for name, value in self.params.items()}  # np.asarray may alias
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         check_weights(self.spec, weights)
