@@ -191,15 +191,18 @@ class KerasClassifier(ClassifierModel):
         return rows
 
     def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies: on the JAX engine, ``layer.get_weights()`` can return views of the variables' memory."""
         weights = {}
         for layer_name, names in LAYER_WEIGHTS.items():
-            weights.update(zip(names, self.model.get_layer(layer_name).get_weights()))
+            weights.update(zip(names, (np.array(value, copy=True) for value in self.model.get_layer(layer_name).get_weights())))
         return weights
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Copies the caller's arrays first: on the JAX engine on the CPU, assigning a NumPy array to a
+        variable can share its memory, so changing it afterwards would change the model."""
         check_weights(self.spec, weights)
         for layer_name, names in LAYER_WEIGHTS.items():
-            self.model.get_layer(layer_name).set_weights([np.asarray(weights[name], dtype="float32") for name in names])
+            self.model.get_layer(layer_name).set_weights([np.array(weights[name], dtype="float32", copy=True) for name in names])
 
     def canonical_variables(self) -> dict[str, keras.Variable]:
         """Each canonical weight's Keras variable (already in the canonical layout)."""

@@ -82,17 +82,16 @@ class BehaviourSuite(Suite):
         except UnsupportedCapability as reason:
             findings.unsupported["repeated gradients"] = str(reason)
 
-        answers = [model.forward(batch).predictions for batch in (token_ids, other_ids, token_ids)]
-        alone = backend.build(spec, device)
-        alone.set_weights(weights)
-        findings.errors["distinct batches"] = {
-            "predictions of batch 1 after batch 0": tensor_error(answers[1], alone.forward(other_ids).predictions),
-            "predictions of batch 0 again": tensor_error(answers[2], answers[0]),
-        }
-
         caller = {name: np.array(value, copy=True) for name, value in weights.items()}
         copied = backend.build(spec, device)
         copied.set_weights(caller)
+        alone = copied.forward(other_ids).predictions  # a fresh model's answer to batch 1, before anything else
+        answers = [model.forward(batch).predictions for batch in (token_ids, other_ids, token_ids)]
+        findings.errors["distinct batches"] = {
+            "predictions of batch 1 after batch 0": tensor_error(answers[1], alone),
+            "predictions of batch 0 again": tensor_error(answers[2], answers[0]),
+        }
+
         loaded = {name: np.array(value, copy=True) for name, value in copied.get_weights().items()}
         before = copied.forward(token_ids).predictions
         for value in caller.values():

@@ -103,7 +103,7 @@ def test_faults_fail_only_the_checks_that_see_them(stress_records):
 def test_timing_cells_of_closures_that_skip_the_work_fail_and_honest_ones_pass(capsys, tmp_path, fake_backends):
     status = main(["run", "--suite", "train,infer", "--backend", "fake-ok,fake-forward-only-step,fake-cached-inference",
                    "--hidden", "8", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
-                   "--min-time", "0.05", "--max-time", "0.1", "--warmup", "1", "--rounds", "3", "--device", "cpu",
+                   "--min-time", "0.05", "--max-time", "0.1", "--warmup", "1", "--rounds", "1", "--device", "cpu",
                    "--out", str(tmp_path), "--format", "json"])
     records = {(record["backend"], record["suite"]): record for record in json.loads(capsys.readouterr().out)["records"]}
     assert status == 1
@@ -113,7 +113,7 @@ def test_timing_cells_of_closures_that_skip_the_work_fail_and_honest_ones_pass(c
     assert "a cached answer" in records["fake-cached-inference", "infer"]["message"]
     for cell in (("fake-ok", "train"), ("fake-ok", "infer"), ("fake-forward-only-step", "infer"),
                  ("fake-cached-inference", "train")):
-        assert records[cell]["status"] in ("pass", "unstable"), records[cell]["message"]
+        assert records[cell]["status"] == "unstable", records[cell]["message"]  # measured, in one round only
     verified = records["fake-ok", "train"]["timed_work"]
     assert verified["rel_error"] < verified["rtol"] and verified["margin"] > 10
     assert records["fake-ok", "infer"]["timed_work"]["worst"].startswith("predictions of batch")

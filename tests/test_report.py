@@ -230,7 +230,7 @@ def test_a_control_backend_divides_out_the_machine_drift(capsys, quiet_run, tmp_
     assert main(["compare", str(base), str(slower), "--format", "json"]) == 1
     plain = json.loads(capsys.readouterr().out)
     assert plain["regressions"] == 12, "without a control the drift reads as a regression of every cell"
-    assert main(["compare", str(base), str(slower), "--control", "numpy", "--format", "json"]) == 1
+    assert main(["compare", str(base), str(slower), "--control", "numpy", "--min-effect", "5%", "--format", "json"]) == 1
     controlled = json.loads(capsys.readouterr().out)
     assert controlled["control"] == "numpy" and controlled["min_effect"] == 0.05 and "control numpy" in controlled["method"]
     by_backend = {backend: [cell for cell in controlled["cells"] if cell["backend"] == backend] for backend in ("numpy", "fake-ok")}
@@ -245,7 +245,7 @@ def test_a_control_backend_divides_out_the_machine_drift(capsys, quiet_run, tmp_
     assert main(["compare", str(base), str(same), "--control", "numpy"]) == 0
     out = capsys.readouterr().out
     assert "relative to the control numpy round by round" in out and "6 not significant, 6 control" in out
-    assert "0 regression(s) beyond the 5% noise floor" in out
+    assert "0 regression(s) beyond the 15% noise floor" in out, "a control keeps the default floor"
 
 
 def test_a_control_must_be_measured_in_both_runs(capsys, quiet_run, tmp_path):

@@ -92,14 +92,14 @@ def test_crash_hang_and_memory_exhaustion_fail_only_their_cells(capsys, tmp_path
 
 def test_lists_of_seq_len_and_batch_size_sweep_every_combination(capsys, tmp_path):
     argv = ["--hidden", "8,16", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "3,6", "--batch-size", "2,5",
-            "--min-time", "0.05", "--max-time", "0.1", "--warmup", "1"]
+            "--min-time", "0.05", "--max-time", "0.1", "--warmup", "1", "--rounds", "3"]
     status, document = run_json(capsys, "--suite", "infer", "--backend", "numpy", "--device", "cpu", "--out", str(tmp_path), *argv)
     assert status == 0
     combos = {(r["spec"]["seq_len"], r["spec"]["batch_size"], r["spec"]["hidden"]) for r in document["records"]}
     assert combos == {(t, b, h) for t in (3, 6) for b in (2, 5) for h in (8, 16)}
-    status = main(["run", "--suite", "infer", "--backend", "numpy", "--device", "cpu", "--out", str(tmp_path), *argv])
+    assert main(["report", document["run_id"], "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "infer on cpu, T=6 B=5: median time relative to the fastest backend" in out
+    assert "infer on cpu (T=6, B=5)" in out and "infer on cpu (T=3, B=2)" in out  # one table per (T, B)
 
 
 def test_sweeps_that_differ_beyond_t_and_b_get_tables_of_their_own():

@@ -16,7 +16,7 @@ CONTROL_METHOD = ("; relative to the control {control}: each round median divide
 
 
 def add_parser(subparsers) -> None:
-    from harness.report.run_comparison import DEFAULT_CONTROLLED_MIN_EFFECT, DEFAULT_MIN_EFFECT
+    from harness.report.run_comparison import DEFAULT_MIN_EFFECT
 
     parser = subparsers.add_parser("compare", help="compare two saved runs cell by cell, with significance")
     parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, directory, or 'latest')")
@@ -25,8 +25,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=None,
                         metavar="PERCENT",
                         help="noise floor: a significant slowdown is a regression (exit 1) only beyond this "
-                             f"(default: {DEFAULT_MIN_EFFECT:.0%}, this machine's run-to-run drift, or "
-                             f"{DEFAULT_CONTROLLED_MIN_EFFECT:.0%} with --control; see docs/methodology.md)")
+                             f"(default: {DEFAULT_MIN_EFFECT:.0%}, this machine's run-to-run drift; see docs/methodology.md)")
     parser.add_argument("--control", metavar="BACKEND", default=None,
                         help="a backend measured in both runs: judge every other cell relative to it, round by round, "
                              "which divides out the machine's drift between the runs (e.g. --control numpy)")

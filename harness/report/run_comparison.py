@@ -20,8 +20,10 @@ second run repeats, so the comparison is made on the round medians (`harness.mea
   measured in both runs), every cell is compared *relative to* the control's cell of the same suite,
   device and spec, round by round: the rounds of one run are interleaved across backends, so round k
   of a cell and round k of its control ran side by side and share the machine's state. B/A is then the
-  change of cell/control, with a smaller default noise floor (`DEFAULT_CONTROLLED_MIN_EFFECT`); the
-  control's own cells get the verdict ``control`` and show the drift itself.
+  change of cell/control; the control's own cells get the verdict ``control`` and show the drift
+  itself. The noise floor keeps its default: dividing also adds the control's own round-to-round noise,
+  which on this project's machine is not shared between backends (docs/methodology.md, "A control
+  backend, measured").
 
 Runs from different machines, thread counts or cell sets are refused unless forced.
 """
@@ -43,9 +45,6 @@ DEFAULT_MIN_EFFECT = 0.15
 """The default noise floor: identical runs a few minutes apart on this project's 2-core machine differed
 by up to 17% in a cell's B/A (90th percentile 13%) with no load the guest could see (docs/methodology.md,
 "Measured"); pass ``--min-effect`` to change it for a quieter machine."""
-DEFAULT_CONTROLLED_MIN_EFFECT = 0.05
-"""The default noise floor of a compare against a control backend: the drift left once the control's
-round-by-round times are divided out (docs/methodology.md, "Measured")."""
 FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS, CONTROL, NO_CONTROL = (
     "faster", "slower", "not significant", "unstable", "too few rounds", "control", "no control")
 VERDICTS = (FASTER, SLOWER, NOT_SIGNIFICANT, UNSTABLE_VERDICT, TOO_FEW_ROUNDS, CONTROL, NO_CONTROL)
@@ -98,12 +97,11 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
                  control: str | None = None) -> RunComparison:
     """Compare the timing cells of two run directories; `BenchUsageError` when they are not comparable.
 
-    :param min_effect: the noise floor; default `DEFAULT_MIN_EFFECT`, or `DEFAULT_CONTROLLED_MIN_EFFECT`
-        with a control.
+    :param min_effect: the noise floor; default `DEFAULT_MIN_EFFECT`.
     :param control: a backend measured in both runs: compare every other cell relative to it, round by round.
     """
     if min_effect is None:
-        min_effect = DEFAULT_CONTROLLED_MIN_EFFECT if control else DEFAULT_MIN_EFFECT
+        min_effect = DEFAULT_MIN_EFFECT
     if not force:
         _refuse_different_machines(load_metadata(run_a), load_metadata(run_b))
     cells_a, cells_b = _timing_cells(run_a), _timing_cells(run_b)
