@@ -179,12 +179,13 @@ class InferenceWork:
         self.verified: Verified | None = None
 
     def after_first_step(self, output: object) -> None:
-        """Every closure's first answer against the reference's predictions for its batch (first round only)."""
-        answers = [self._predictions(output, 0)]
-        answers += [self._predictions(closure(), number) for number, closure in enumerate(self.closures[1:], start=1)]
-        self.first = answers[0]
+        """Every closure's first answer against the reference's predictions for its batch (first round
+        only; later rounds keep the first answer for the caching probe and call nothing more)."""
+        self.first = self._predictions(output, 0)
         if self.expected is None:
             return
+        answers = [self.first]
+        answers += [self._predictions(closure(), number) for number, closure in enumerate(self.closures[1:], start=1)]
         errors = {f"predictions of batch {number}": tensor_error(answer, expected)
                   for number, (answer, expected) in enumerate(zip(answers, self.expected))}
         for number in range(1, len(answers)):
