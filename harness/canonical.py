@@ -25,7 +25,6 @@ import numpy as np
 from harness.contract import weight_shapes
 from harness.model_spec import ModelSpec
 
-
 LARGE_STATE_GATE_BIAS = 1.5
 """sigmoid(1.5) = 0.82 for the input and forget gates of the stress spec."""
 LARGE_STATE_CANDIDATE_BIAS = 1.0
