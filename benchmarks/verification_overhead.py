@@ -10,7 +10,7 @@ Two questions, answered in one process per backend:
    rotation, on one model; the ratio of the two medians is printed per block and as the median over
    blocks (1.00 = unchanged). The train cell's timed function is unchanged (the verification runs
    outside the timed region), so only inference is compared.
-2. **What does the verification cost?** The reference's answers (`expected_train_change`,
+2. **What does the verification cost?** The reference's answers (`expected_train_changes`,
    `expected_predictions`: NumPy float64, once per cell, in its first round) and the checks around the
    samples, in seconds, for the default timing spec at each hidden size.
 """
@@ -42,7 +42,7 @@ def main() -> None:
         InferenceWork,
         TrainWork,
         expected_predictions,
-        expected_train_change,
+        expected_train_changes,
         inference_batches,
     )
     from suites.timing_suite import TIMING_DEFAULT_SPEC
@@ -60,7 +60,7 @@ def main() -> None:
                 expected = expected_predictions(spec, batches)
                 infer_reference = time.perf_counter() - started
                 started = time.perf_counter()
-                change = expected_train_change(spec, *_batch(spec))
+                change = expected_train_changes(spec)
                 train_reference = time.perf_counter() - started
                 model = backend.build(spec, "cpu")
                 work = InferenceWork(model, spec, "cpu", batches, expected)
@@ -74,7 +74,7 @@ def main() -> None:
                     plain = np.median(time_step(single, budget).samples_seconds)
                     rotated = np.median(time_step(work.step, budget).samples_seconds)
                     ratios.append(rotated / plain)
-                train = TrainWork(backend.build(spec, "cpu"), spec, "cpu", *_batch(spec), change)
+                train = TrainWork(backend.build(spec, "cpu"), spec, "cpu", change)
                 started = time.perf_counter()
                 train.after_first_step(train.step())
                 train.after_sampling()
@@ -88,12 +88,6 @@ def main() -> None:
                       f"reference {train_reference:.2f} s (train) {infer_reference:.2f} s (infer); "
                       f"checks {train_checks:.2f} s / {infer_checks:.2f} s", flush=True)
     print(json.dumps(report, indent=1))
-
-
-def _batch(spec):
-    from harness.canonical import sample_batch
-
-    return sample_batch(spec)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,8 @@ def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, ti
     :param devices: devices for the per-device suites.
     """
     registry = discover()
+    if name not in registry.backends:
+        raise BenchUsageError(_unknown(registry, name))
     info = registry.backend(name)
     availability = probe(info)
     if not availability.available:
@@ -102,21 +104,34 @@ def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, ti
     return ConformanceResult(name, result.records, run_dir)
 
 
+def _unknown(registry, name: str) -> str:
+    """``check: unknown backend 'x' (available: ...)``: bench check takes one backend by name."""
+    try:
+        registry.backend(name)
+    except BenchUsageError as error:
+        message = str(error).removeprefix("--backend: ").replace(", all)", ")")
+        return f"check: {message}" + ("; bench check takes one backend at a time" if name == "all" else "")
+    return ""
+
+
 def check_suites(registry, names: Sequence[str] | None = None) -> list:
     """The check suites called ``names`` (``checks``: all of them), in run order; every one when None."""
     available = registry.check_suites()
     if not available:
         raise BenchUsageError(f"check: {registry.no_suites_message()}")
-    if not names or "checks" in names:
-        return available
+    accepted = f"(available: {', '.join(suite.name for suite in available)}, checks)"
     chosen = []
-    for suite_name in dict.fromkeys(names):
+    for suite_name in dict.fromkeys(names or ["checks"]):
+        if suite_name == "checks":
+            chosen += available
+            continue
+        if suite_name not in registry.suites:
+            raise BenchUsageError(f"check: --suite: unknown check suite {suite_name!r} {accepted}")
         suite = registry.suite(suite_name)
         if suite.measures_time:
-            raise BenchUsageError(f"check: --suite {suite_name} measures time; bench check runs check suites "
-                                  f"(available: {', '.join(suite.name for suite in available)}, checks)")
+            raise BenchUsageError(f"check: --suite {suite_name} measures time; bench check runs check suites {accepted}")
         chosen.append(suite)
-    return sorted(chosen, key=lambda suite: (suite.run_order, suite.name))
+    return sorted(dict.fromkeys(chosen), key=lambda suite: (suite.run_order, suite.name))
 
 
 @dataclass(frozen=True)

@@ -227,9 +227,10 @@ class ClassifierModel(ABC):
 
         Nothing outside the returned function is timed; everything inside it is. The step works on the
         model itself: after a call, `get_weights` returns the updated weights, and each call continues the
-        optimizer state as `train_step` does. The ``train`` suite verifies this outside the timed region
-        (``suites.timed_work``): from the canonical weights, one call must leave the weights where the
-        reference's one step puts them, and later calls must keep moving them. What it returns is ignored.
+        optimizer state as `train_step` does (two closures prepared on two batches share it). The ``train``
+        suite verifies this outside the timed region (``suites.timed_work``): from the canonical weights,
+        each of the first three calls must leave the weights where the reference's steps put them. What it
+        returns is ignored.
         """
         raise UnsupportedCapability(f"{type(self).__name__} does not implement prepare_train_step")
 

@@ -4,20 +4,28 @@ A timing cell times whatever `ClassifierModel.prepare_train_step` / `prepare_inf
 any sample is taken, and outside the timed region, the closures prove they do the work the check suites
 verified (the contract: docs/plugins.md, "What the timed closures must do"):
 
-- **Train.** The model starts from the canonical weights (`harness.canonical.keras_default_weights`) and
-  the prepared step is called once, on the canonical batch (the cell's own batch): the weights must then
-  be where the NumPy float64 reference's one Adam step (`TIMING_OPTIMIZER`) puts them, each weight's
-  change within `harness.tolerances.TRAINING_TOLERANCE` (the training suite's). After sampling, one more
-  call must still move every weight the first call moved.
+- **Train.** The model starts from the canonical weights (`harness.canonical.keras_default_weights`);
+  `TRAIN_BATCHES` batches are prepared, one closure each, and the timing rotates through them. The first
+  three calls (`VERIFIED_TRAIN_SEQUENCE`: batch 0, batch 1, batch 0 again; the first is the timed first
+  step) must each leave the weights where the NumPy float64 reference's Adam steps (`TIMING_OPTIMIZER`)
+  put them, each weight's change within `harness.tolerances.TRAINING_TOLERANCE` (the training suite's):
+  a step that skips backward or the update, reuses a gradient or the moments, restarts Adam's step count,
+  skips calls, or updates only the rows of the batch's tokens lands elsewhere.
 - **Infer.** `INFERENCE_BATCHES` distinct batches of the cell's shape are prepared on the device, one
   closure each, and the timing rotates through them (`Rotation`), so a backend that returns the last
   answer it computed is timed computing. Each closure's first answer must be the reference's predictions
   for its batch, within `harness.tolerances.OUTPUT_TOLERANCE`. After sampling, the weights are changed
   (``dense.bias`` + `PROBE_BIAS_SHIFT`) and the first closure must follow: its predictions must become
-  ``sigmoid(logit(p) + shift)`` of its own first ones, so an answer cached anywhere is found.
+  ``sigmoid(logit(p) + shift)`` of its own first ones; then (first round) `perturbed_weights` change the
+  embedding and the LSTM's kernel, and the answer must be the reference's for them, so neither an answer
+  nor the embedding lookup nor the LSTM's features can be kept from an earlier call.
+- **Speed.** A cell whose step runs faster than `suites.timing_suite.MAX_PLAUSIBLE_FRACTION_OF_PEAK` times
+  the device's GEMM peak fails: it cannot be doing its FLOPs (a closure that returns before the work is
+  done, or a cache keyed on something the probes above cannot see).
 
 The reference is computed once per cell, in its first round (``expected=None`` skips it in the others,
-whose closures are the same code); the checks after sampling run in every round. On an accelerator the
+whose closures are the same code, and which check only that the first call moved the weights and that
+the inference follows ``dense.bias``). On an accelerator the
 float32 tolerances are the first tier: work within `ACCELERATOR_TOLERANCE` passes with the record saying
 it was verified at reduced precision (TF32 tensor cores, the GPU default of PyTorch and JAX); beyond it,
 the cell fails. The check suite ``timed-work`` (`suites.timed_work_check`) runs the same verification
@@ -41,10 +49,17 @@ from suites.reference_checks import reference_model
 
 TIMING_OPTIMIZER = OptimizerSpec("adam", learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
 """Keras' defaults, the article's ``optimizer='adam'``: the step the ``train`` suite times."""
+TRAIN_BATCHES = 2
+"""Distinct batches the ``train`` suite rotates through, one prepared closure each."""
+VERIFIED_TRAIN_SEQUENCE = (0, 1, 0)
+"""The closures called, in order, for the first three steps, each verified against the reference's step:
+every closure is called twice or more before the samples."""
 INFERENCE_BATCHES = 4
 """Distinct batches the ``infer`` suite rotates through: a cached answer is the wrong answer 3 times in 4."""
 PROBE_BIAS_SHIFT = 1.0
 """How much ``dense.bias`` moves for the caching probe: every prediction changes by ``p(1-p)`` or so."""
+PROBE_EMBEDDING_SCALE = 1.5
+PROBE_KERNEL_SCALE = 0.8
 ACCELERATOR_TOLERANCE = Tolerance(rtol=1e-2, atol=1e-6, normwise=True)
 """On an accelerator, timed work within 1% (normwise) is verified at reduced precision: TF32's error is
 about 3e-4; a step that skips backward or the update, or an answer cached, is off by 100%."""
@@ -109,68 +124,114 @@ def inference_batches(spec: ModelSpec) -> list[np.ndarray]:
     return [sample_batch(spec, step)[0] for step in range(INFERENCE_BATCHES)]
 
 
-def expected_train_change(spec: ModelSpec, token_ids: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Each weight's change in the float64 reference's one `TIMING_OPTIMIZER` step from the canonical weights."""
+def train_batches(spec: ModelSpec) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`TRAIN_BATCHES` distinct (token ids, labels) batches of the cell's shape; the first is the canonical batch."""
+    return [sample_batch(spec, step) for step in range(TRAIN_BATCHES)]
+
+
+def expected_train_changes(spec: ModelSpec) -> list[dict[str, np.ndarray]]:
+    """Each weight's change from the canonical weights after each of the float64 reference's
+    `TIMING_OPTIMIZER` steps on the batches of `VERIFIED_TRAIN_SEQUENCE`."""
     reference = reference_model(spec)
     initial = reference.get_weights()
-    reference.train_step(token_ids, labels, TIMING_OPTIMIZER)
-    after = reference.get_weights()
-    return {name: after[name] - initial[name] for name in WEIGHT_NAMES}
+    batches = train_batches(spec)
+    changes = []
+    for number in VERIFIED_TRAIN_SEQUENCE:
+        token_ids, labels = batches[number]
+        reference.train_step(token_ids, labels, TIMING_OPTIMIZER)
+        after = reference.get_weights()
+        changes.append({name: after[name] - initial[name] for name in WEIGHT_NAMES})
+    return changes
 
 
-def expected_predictions(spec: ModelSpec, batches: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The float64 reference's predictions for each batch, from the canonical weights."""
+@dataclass(frozen=True)
+class ExpectedInference:
+    """The float64 reference's predictions: for each batch from the canonical weights, and for batch 0
+    from `perturbed_weights` (the probe that every part of the model is computed at every call)."""
+
+    batches: list[np.ndarray]
+    perturbed: np.ndarray
+
+
+def perturbed_weights(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The canonical weights with the embedding scaled by `PROBE_EMBEDDING_SCALE` and the LSTM's kernel by
+    `PROBE_KERNEL_SCALE`: an answer that kept the embedding lookup or the LSTM's features from an earlier
+    call, or from the weights when it was prepared, is off."""
+    changed = {name: np.array(value, copy=True) for name, value in weights.items()}
+    changed["embedding"] = changed["embedding"] * PROBE_EMBEDDING_SCALE
+    changed["lstm.kernel"] = changed["lstm.kernel"] * PROBE_KERNEL_SCALE
+    return changed
+
+
+def expected_predictions(spec: ModelSpec, batches: Sequence[np.ndarray]) -> ExpectedInference:
+    """The float64 reference's answers for `InferenceWork`'s checks."""
     reference = reference_model(spec)
-    return [np.asarray(reference.forward(batch).predictions, np.float64) for batch in batches]
+    answers = [np.asarray(reference.forward(batch).predictions, np.float64) for batch in batches]
+    reference.set_weights(perturbed_weights(keras_default_weights(spec)))
+    return ExpectedInference(answers, np.asarray(reference.forward(batches[0]).predictions, np.float64))
 
 
 class TrainWork:
-    """A prepared train step and its verification (see the module docstring)."""
+    """`TRAIN_BATCHES` prepared train steps, rotated, and their verification (see the module docstring)."""
 
-    def __init__(self, model: ClassifierModel, spec: ModelSpec, device: str, token_ids: np.ndarray, labels: np.ndarray,
-                 expected_change: dict[str, np.ndarray] | None) -> None:
-        self.model, self.device, self.expected_change = model, device, expected_change
+    def __init__(self, model: ClassifierModel, spec: ModelSpec, device: str,
+                 expected_changes: list[dict[str, np.ndarray]] | None) -> None:
+        self.model, self.device, self.expected_changes = model, device, expected_changes
         self.initial = {name: np.asarray(value, np.float64) for name, value in start_from_canonical_weights(model, spec).items()}
-        self.step = model.prepare_train_step(token_ids, labels, TIMING_OPTIMIZER)
+        self.closures = [model.prepare_train_step(token_ids, labels, TIMING_OPTIMIZER) for token_ids, labels in train_batches(spec)]
+        self.step = Rotation(self.closures)
         self.verified: Verified | None = None
-        self.moved: list[str] = []
 
     def after_first_step(self, _output: object) -> None:
-        """The weights after the first call: moved at all (every round), and where the reference's step
-        puts them (the first round, which has ``expected_change``)."""
-        weights = self.model.get_weights()
-        changes = {name: np.asarray(weights[name], np.float64) - self.initial[name] for name in WEIGHT_NAMES}
-        self.moved = [name for name in WEIGHT_NAMES if np.any(changes[name])]
-        if not self.moved:
+        """After the first call the weights must have moved (every round). In the first round they must
+        be where the reference's first Adam step puts them, and after one more call, on the second batch,
+        where its second step does: a step that reuses a gradient or the optimizer's moments, restarts
+        Adam's step count, skips every other update or updates only the rows of one batch lands elsewhere."""
+        changes = self._changes()
+        if not any(np.any(change) for change in changes.values()):
             raise TimedWorkMismatch("train: the timed step did not update any weight (is it only a forward pass?); "
                                     "it must run forward, loss, backward and the optimizer update")
-        if self.expected_change is None:
+        if self.expected_changes is None:
             return
-        reference = {name: float(np.linalg.norm(self.expected_change[name])) for name in WEIGHT_NAMES}
+        first = self.expected_changes[0]
+        reference = {name: float(np.linalg.norm(first[name])) for name in WEIGHT_NAMES}
         still = [name for name in WEIGHT_NAMES
                  if reference[name] > 0 and np.linalg.norm(changes[name]) <= UNCHANGED * reference[name]]
         if still:
             raise TimedWorkMismatch(f"train: the timed step did not update {', '.join(still)}")
-        errors = {name: tensor_error(changes[name], self.expected_change[name]) for name in WEIGHT_NAMES}
-        self.verified = _judge(errors, TRAINING_TOLERANCE, self.device,
-                               lambda name: f"train: the timed step's update of {name} is not the reference's one Adam step")
+        errors = {name: tensor_error(changes[name], first[name]) for name in WEIGHT_NAMES}
+        found = [_judge(errors, TRAINING_TOLERANCE, self.device,
+                        lambda name: f"train: the timed step's update of {name} is not the reference's one Adam step")]
+        for call, (closure, expected) in enumerate(zip(VERIFIED_TRAIN_SEQUENCE[1:], self.expected_changes[1:]), start=2):
+            before = {name: np.array(value, copy=True) for name, value in self.model.get_weights().items()}
+            self.closures[closure]()
+            after = self.model.get_weights()
+            if all(np.array_equal(before[name], np.asarray(after[name])) for name in WEIGHT_NAMES):
+                raise TimedWorkMismatch(f"train: the timed step did not update the weights on call {call} "
+                                        f"(batch {closure})")
+            changes = self._changes(after)
+            errors = {f"{name} after {call} steps": tensor_error(changes[name], expected[name]) for name in WEIGHT_NAMES}
+            found.append(_judge(errors, TRAINING_TOLERANCE, self.device, lambda name, call=call: (
+                f"train: after {call} calls, {name.split(' after ')[0]} is not where the reference's {call} Adam steps "
+                "put it (is a gradient or the optimizer state reused, Adam's step count restarted, an update skipped, "
+                "or only the batch's embedding rows updated?)")))
+        self.verified = max(found, key=lambda verified: verified.rel_error / verified.rtol)
 
     def after_sampling(self) -> None:
-        """One more call must still move every weight the first call moved."""
-        before = {name: np.array(value, copy=True) for name, value in self.model.get_weights().items()}
-        self.step()
-        after = self.model.get_weights()
-        frozen = [name for name in self.moved if np.array_equal(before[name], np.asarray(after[name]))]
-        if frozen:
-            raise TimedWorkMismatch(f"train: the timed step stopped updating the weights after its first calls "
-                                    f"({', '.join(frozen)} unchanged by a later call)")
+        """Nothing more for the train step: the first round proved two consecutive steps. (A check that
+        later calls still move the weights would fail an honest backend whose thousands of steps on two
+        batches have driven the loss to float32's floor.)"""
+
+    def _changes(self, weights: dict | None = None) -> dict[str, np.ndarray]:
+        weights = self.model.get_weights() if weights is None else weights
+        return {name: np.asarray(weights[name], np.float64) - self.initial[name] for name in WEIGHT_NAMES}
 
 
 class InferenceWork:
     """`INFERENCE_BATCHES` prepared inferences, rotated, and their verification (see the module docstring)."""
 
     def __init__(self, model: ClassifierModel, spec: ModelSpec, device: str, batches: Sequence[np.ndarray],
-                 expected: list[np.ndarray] | None) -> None:
+                 expected: ExpectedInference | None) -> None:
         self.model, self.device, self.expected = model, device, expected
         self.weights = start_from_canonical_weights(model, spec)
         self.closures = [model.prepare_inference(batch) for batch in batches]
@@ -187,35 +248,49 @@ class InferenceWork:
         answers = [self.first]
         answers += [self._predictions(closure(), number) for number, closure in enumerate(self.closures[1:], start=1)]
         errors = {f"predictions of batch {number}": tensor_error(answer, expected)
-                  for number, (answer, expected) in enumerate(zip(answers, self.expected))}
+                  for number, (answer, expected) in enumerate(zip(answers, self.expected.batches))}
         for number in range(1, len(answers)):
-            if np.array_equal(answers[number], answers[0]) and not np.allclose(self.expected[number], self.expected[0]):
+            if np.array_equal(answers[number], answers[0]) and not np.allclose(self.expected.batches[number],
+                                                                               self.expected.batches[0]):
                 raise TimedWorkMismatch(f"infer: the timed inference of batch {number} returned batch 0's predictions: "
                                         "it does not compute from its own input (a cached answer?)")
         self.verified = _judge(errors, OUTPUT_TOLERANCE, self.device,
                                lambda name: f"infer: the timed inference's {name} differ from the reference's")
 
     def after_sampling(self) -> None:
-        """Shift ``dense.bias``: the first closure's predictions must follow (nothing cached)."""
+        """Shift ``dense.bias``: the first closure's predictions must follow (nothing cached). In the first
+        round, also load `perturbed_weights`: they must become the reference's for those weights (nothing
+        of the embedding lookup or the LSTM kept from earlier)."""
         if self.first is None:
             raise TimedWorkMismatch("infer: the timed inference was never called before its caching probe")
         shifted = {name: np.array(value, copy=True) for name, value in self.weights.items()}
         shifted["dense.bias"] = shifted["dense.bias"] + PROBE_BIAS_SHIFT
-        self.model.set_weights(shifted)
+        tolerance = OUTPUT_TOLERANCE if self.device == "cpu" else ACCELERATOR_TOLERANCE
         try:
-            answer = self._predictions(self.closures[0](), 0)
+            answer = self._answer_with(shifted)
+            first = np.clip(self.first.astype(np.float64), 1e-12, 1 - 1e-12)
+            expected = 1 / (1 + np.exp(-(np.log(first / (1 - first)) + PROBE_BIAS_SHIFT)))
+            error = tensor_error(answer, expected)
+            if not tolerance.allows(error):
+                unchanged = np.allclose(answer, self.first)
+                raise TimedWorkMismatch(
+                    "infer: the timed inference did not follow a change of the weights (dense.bias + "
+                    f"{PROBE_BIAS_SHIFT:g}): " + ("it returned its earlier predictions, a cached answer" if unchanged else
+                                                  f"rel error {error.max_rel_error:.1e} > {tolerance.describe()}"))
+            if self.expected is not None:
+                error = tensor_error(self._answer_with(perturbed_weights(self.weights)), self.expected.perturbed)
+                if not tolerance.allows(error):
+                    raise TimedWorkMismatch(
+                        f"infer: with the embedding x{PROBE_EMBEDDING_SCALE:g} and lstm.kernel x{PROBE_KERNEL_SCALE:g}, "
+                        f"the timed inference's predictions are not the reference's (rel error {error.max_rel_error:.1e} > "
+                        f"{tolerance.describe()}): part of the model (the embedding lookup, the LSTM) is not computed "
+                        "at every call from the current weights")
         finally:
             self.model.set_weights(self.weights)
-        first = np.clip(self.first.astype(np.float64), 1e-12, 1 - 1e-12)
-        expected = 1 / (1 + np.exp(-(np.log(first / (1 - first)) + PROBE_BIAS_SHIFT)))
-        error = tensor_error(answer, expected)
-        tolerance = OUTPUT_TOLERANCE if self.device == "cpu" else ACCELERATOR_TOLERANCE
-        if not tolerance.allows(error):
-            unchanged = np.allclose(answer, self.first)
-            raise TimedWorkMismatch(
-                "infer: the timed inference did not follow a change of the weights (dense.bias + "
-                f"{PROBE_BIAS_SHIFT:g}): " + ("it returned its earlier predictions, a cached answer" if unchanged else
-                                              f"rel error {error.max_rel_error:.1e} > {tolerance.describe()}"))
+
+    def _answer_with(self, weights: dict[str, np.ndarray]) -> np.ndarray:
+        self.model.set_weights(weights)
+        return self._predictions(self.closures[0](), 0)
 
     def _predictions(self, output: object, number: int) -> np.ndarray:
         if output is None:

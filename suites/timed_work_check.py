@@ -1,9 +1,9 @@
 """Suite ``timed-work``: the prepared closures the timing suites time do the verified work (no timing).
 
 For the ``train`` and ``infer`` closures (`ClassifierModel.prepare_train_step`, `prepare_inference`) this
-runs exactly the verification a timing cell runs before and after sampling (`suites.timed_work`): one
-step from the canonical weights must land where the reference's Adam step does and later calls must keep
-updating; every rotated batch's answer must be the reference's and follow a change of the weights. So
+runs exactly the verification a timing cell runs before and after sampling (`suites.timed_work`): three
+steps from the canonical weights, on two rotated batches, must each land where the reference's Adam steps
+do; every rotated batch's answer must be the reference's and follow changes of the weights. So
 ``bench check`` alone catches a backend whose timed work is not the work the other checks verified.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.canonical import sample_batch
 from harness.contract import Backend, UnsupportedCapability
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
@@ -25,7 +24,7 @@ from suites.timed_work import (
     TimedWorkMismatch,
     TrainWork,
     expected_predictions,
-    expected_train_change,
+    expected_train_changes,
     inference_batches,
 )
 
@@ -46,8 +45,8 @@ class TimedWorkSuite(Suite):
 
     name = "timed-work"
     run_order = 45
-    description = "the closures the timing suites time do the verified work: the train step lands on the " \
-                  "reference's Adam step, inference answers each batch, nothing cached"
+    description = "the closures the timing suites time do the verified work: train steps land on the " \
+                  "reference's Adam steps, inference answers each batch, nothing cached"
     per_device = True
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> ClosureFindings | NotRun:
@@ -55,11 +54,9 @@ class TimedWorkSuite(Suite):
         if missing:
             return NotRun.skipped(missing)
         device, findings = options.device, ClosureFindings()
-        token_ids, labels = sample_batch(spec)
         batches = inference_batches(spec)
         preparations = {
-            "train": lambda model: TrainWork(model, spec, device, token_ids, labels,
-                                             expected_train_change(spec, token_ids, labels)),
+            "train": lambda model: TrainWork(model, spec, device, expected_train_changes(spec)),
             "infer": lambda model: InferenceWork(model, spec, device, batches, expected_predictions(spec, batches)),
         }
         for closure, prepare in preparations.items():

@@ -27,7 +27,7 @@ from harness.measurement.statistics import between_round_spread, cell_interval, 
 from harness.measurement.timer import MIN_ROUNDS, MIN_SAMPLES_PER_ROUND, time_step
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
-from harness.results.record import MEASURED_STATUSES, PASS, UNSTABLE, Record, round_medians
+from harness.results.record import FAIL, MEASURED_STATUSES, PASS, UNSTABLE, Record, round_medians
 from harness.suite import NotRun, Suite, SuiteOptions
 from suites.timed_work import InferenceWork, TimedWorkMismatch, TrainWork
 
@@ -42,6 +42,11 @@ MAX_BETWEEN_ROUND_SPREAD = 0.5
 a quiet 2-core machine the spread of ``--quick`` cells was 11-32% (median 18%) over 8 rounds: that much is
 this machine's normal process-to-process variation, and it is already in the interval; 50% means a round
 that was twice as slow (docs/methodology.md, "When a cell is unstable")."""
+MAX_PLAUSIBLE_FRACTION_OF_PEAK = {"cpu": 10.0, "accelerator": 100.0}
+"""A step that runs its FLOPs faster than this many times the device's float32 GEMM peak is not doing the
+work in the timed region (it returned before the device finished, or returned a stored answer): the cell
+fails. On the CPU a framework's GEMM beats NumPy's BLAS by 2x at most; on a GPU, TF32 or bf16 tensor
+cores reach 15-30x true float32."""
 MAX_WITHIN_ROUND_IQR = 1.0
 """A round whose interquartile range exceeds its median (a machine that kept interrupting the step)
 makes a cell unstable; quiet rounds measured 0.05-0.65."""
@@ -166,6 +171,9 @@ class TimedSuite(Suite):
             samples_seconds=pooled,
             timed_work=verified,
         )
+        implausible = implausible_speed(details["fraction_of_peak"], on_cpu)
+        if implausible:
+            return Record(self.name, backend_name, FAIL, spec.to_dict(), f"{backend_name}: {implausible}", details)
         reasons = instability(round_stats, rounds, details["between_round_spread"])
         if reasons:
             return Record(self.name, backend_name, UNSTABLE, spec.to_dict(), f"{backend_name}: " + "; ".join(reasons), details)
@@ -315,6 +323,15 @@ def _device_peak(backend: Backend, device: str, threads: int | None) -> dict[str
     if device == "cpu":
         return machine_peak("cpu", threads, lambda: cpu_sgemm_gflops(threads), measured_by=f"numpy {np.__version__}")
     return machine_peak(device, None, lambda: backend.gemm_peak_gflops(device), measured_by=backend.framework_version())
+
+
+def implausible_speed(fraction_of_peak: float | None, on_cpu: bool) -> str | None:
+    """Why the measured speed cannot be the work's (see `MAX_PLAUSIBLE_FRACTION_OF_PEAK`), or None."""
+    limit = MAX_PLAUSIBLE_FRACTION_OF_PEAK["cpu" if on_cpu else "accelerator"]
+    if fraction_of_peak is None or fraction_of_peak <= limit:
+        return None
+    return (f"implausible speed: {fraction_of_peak:.0%} of the device's float32 GEMM peak (the limit is {limit:.0%}); "
+            "the timed step cannot be doing its FLOPs: it returns before the device has finished, or a stored answer")
 
 
 def _largest(values: list[int | None]) -> int | None:

@@ -3,10 +3,9 @@ against the reference's step first (`suites.timed_work`)."""
 
 from __future__ import annotations
 
-from harness.canonical import sample_batch
 from harness.measurement.flops import training_step_flops
 from harness.plugins.hookspecs import hookimpl
-from suites.timed_work import TIMING_OPTIMIZER, TrainWork, expected_train_change
+from suites.timed_work import TIMING_OPTIMIZER, TrainWork, expected_train_changes
 from suites.timing_suite import TimedSuite
 
 __all__ = ["TIMING_OPTIMIZER", "TrainSuite"]
@@ -21,10 +20,10 @@ class TrainSuite(TimedSuite):
     step_noun = "training step: forward, loss, backward, Adam update"
 
     def expected(self, spec):
-        return expected_train_change(spec, *sample_batch(spec))
+        return expected_train_changes(spec)
 
     def prepare(self, model, spec, device, expected):
-        return TrainWork(model, spec, device, *sample_batch(spec), expected)
+        return TrainWork(model, spec, device, expected)
 
     def flops(self, spec):
         return training_step_flops(spec)

@@ -29,7 +29,10 @@ FAULTS = {
     "fake-clipped-gradients": ("training", "sgd(lr=0.5) parts at step 1", ("optimizers", "sgd(lr=0.5)", "parted_at")),
     "fake-cell-not-squashed": ("gradients", "lstm_output rel error", ("errors", "lstm_output")),
     "fake-forward-only-step": ("timed-work", "train: the timed step did not update any weight", None),
-    "fake-first-step-only": ("timed-work", "train: the timed step stopped updating the weights", None),
+    "fake-first-step-only": ("timed-work", "train: the timed step did not update the weights on call 3 (batch 0)", None),
+    "fake-every-other-step": ("timed-work", "train: the timed step did not update the weights on call 3 (batch 0)", None),
+    "fake-adam-restart": ("timed-work", "train: after 2 calls, embedding is not where the reference", None),
+    "fake-prepared-features": ("timed-work", "infer: with the embedding x1.5 and lstm.kernel x0.8", None),
     "fake-cached-inference": ("timed-work", "infer: the timed inference did not follow a change of the weights", None),
     "fake-precomputed-inference": ("timed-work", "infer: the timed inference did not follow a change of the weights", None),
     "fake-first-batch-inference": ("timed-work", "infer: the timed inference of batch 1 returned batch 0's predictions", None),
@@ -132,3 +135,24 @@ def test_bench_check_takes_model_options_and_reports_margins(capsys):
         assert worst["rel_error"] < worst["rtol"] and worst["margin"] > 10, worst
     assert main(["check", "numpy", "--suite", "train"]) == 2
     assert "check: --suite train measures time; bench check runs check suites" in capsys.readouterr().err
+
+
+def test_a_speed_beyond_the_device_peak_is_implausible():
+    from suites.timing_suite import implausible_speed
+
+    assert implausible_speed(2.0, on_cpu=True) is None, "oneDNN may beat NumPy's BLAS"
+    assert implausible_speed(262.0, on_cpu=True).startswith("implausible speed: 26200% of the device's float32 GEMM peak")
+    assert implausible_speed(30.0, on_cpu=False) is None, "TF32 tensor cores reach 15-30x true float32"
+    assert implausible_speed(None, on_cpu=True) is None
+
+
+def test_bench_check_refuses_what_it_cannot_check_in_one_line(capsys):
+    for argv, expected in (
+        (["check", "numpy", "--suite", "checks,train"], "check: --suite train measures time"),
+        (["check", "numpy", "--suite", "all"], "check: --suite: unknown check suite 'all' (available: params"),
+        (["check", "all"], "bench check takes one backend at a time"),
+        (["check", "numpy", "--device", "cuda", "--suite", "gradients"], "nothing was checked for numpy"),
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert expected in err[-1] and "Traceback" not in "\n".join(err), (argv, err)

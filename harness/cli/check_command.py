@@ -66,6 +66,11 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     if result.conforms:
         print(f"bench: {args.backend} conforms: {len(result.records)} checks passed", file=sys.stderr)
         return 0
+    if not result.failures:
+        reasons = sorted({record.message.split(": ", 1)[-1] for record in result.records if record.message})
+        print(f"bench: error: check: nothing was checked for {args.backend}: every check was skipped or unsupported "
+              f"({'; '.join(reasons) or 'no check ran'})", file=sys.stderr)
+        return 2
     print(f"bench: {args.backend} does not conform:\n{describe_failures(result)}", file=sys.stderr)
     return 1
 

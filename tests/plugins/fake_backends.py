@@ -151,6 +151,45 @@ class FirstBatchInferenceClassifier(NumpyClassifier):
         return lambda: self.forward(self.first_batch)
 
 
+class EveryOtherStepClassifier(NumpyClassifier):
+    """Its timed train step applies the update on odd calls only."""
+
+    def prepare_train_step(self, token_ids, labels, optimizer):
+        real, calls = super().prepare_train_step(token_ids, labels, optimizer), []
+
+        def step():
+            calls.append(1)
+            return real() if len(calls) % 2 else self.forward(np.asarray(token_ids))
+
+        return step
+
+
+class AdamRestartClassifier(NumpyClassifier):
+    """Its timed train step builds a new Adam every call (zero moments, step count 1 each time)."""
+
+    def prepare_train_step(self, token_ids, labels, optimizer):
+        token_ids, labels = np.asarray(token_ids), np.asarray(labels, dtype=self.weights["embedding"].dtype)
+
+        def step():
+            self.optimizer = None
+            return self.train_step(token_ids, labels, optimizer)
+
+        return step
+
+
+class PreparedFeaturesClassifier(NumpyClassifier):
+    """Its timed inference computes the LSTM's features while preparing and runs only the dense head."""
+
+    def prepare_inference(self, token_ids):
+        steps = self._layer_outputs(np.asarray(token_ids))
+        features = steps["flatten"][0] if self.spec.return_sequences else steps["lstm"][0]
+
+        def step():
+            return sigmoid(features @ self.weights["dense.kernel"] + self.weights["dense.bias"])
+
+        return step
+
+
 class StaleGradientsClassifier(NumpyClassifier):
     """Never zeroes its gradients: each call returns the sum of every call's gradients so far."""
 
@@ -250,6 +289,9 @@ FAULTY_CLASSIFIERS = {
     "cached-inference": CachedInferenceClassifier,
     "precomputed-inference": PrecomputedInferenceClassifier,
     "first-batch-inference": FirstBatchInferenceClassifier,
+    "every-other-step": EveryOtherStepClassifier,
+    "adam-restart": AdamRestartClassifier,
+    "prepared-features": PreparedFeaturesClassifier,
     "stale-gradients": StaleGradientsClassifier,
     "aliased-weights": AliasedWeightsClassifier,
     "aliased-export": AliasedExportClassifier,
