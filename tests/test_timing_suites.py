@@ -21,14 +21,13 @@ def run_json(capsys, *argv):
 
 
 def test_every_cell_reports_the_figures(capsys, tmp_path):
-    status, document = run_json(capsys, "--suite", "train,infer", "--device", "cpu", "--out", str(tmp_path), *TINY)
+    one_size = [value if value != "8,16" else "8" for value in TINY]  # every built-in, one hidden size
+    status, document = run_json(capsys, "--suite", "train,infer", "--device", "cpu", "--out", str(tmp_path), *one_size)
     assert status == 0
     measured = [record for record in document["records"] if record["status"] in ("pass", "unstable")]
     backends = {record["backend"] for record in measured}
     assert "numpy" in backends and backends <= set(DEFAULT_BACKENDS)
-    assert {(record["suite"], record["spec"]["hidden"]) for record in measured} >= {
-        (suite, hidden) for suite in ("train", "infer") for hidden in (8, 16)
-    }
+    assert {(record["suite"], record["spec"]["hidden"]) for record in measured} >= {("train", 8), ("infer", 8)}
     assert document["metadata"]["threads"] >= 1 and document["metadata"]["rounds"] == 3
     assert document["metadata"]["machine_state"]["cpu_count"] >= 1
     peaks = {record["device_peak_gflops"] for record in measured}
