@@ -2,7 +2,7 @@
 
 A timing cell times whatever `ClassifierModel.prepare_train_step` / `prepare_inference` return. Before
 any sample is taken, and outside the timed region, the closures prove they do the work the check suites
-verified (the contract: docs/plugins.md, "What the timed closures must do"):
+verified (the contract: docs/contract.md, "What the timed closures must do"):
 
 - **Train.** The model starts from the canonical weights (`harness.canonical.keras_default_weights`);
   `TRAIN_BATCHES` batches are prepared, one closure each, and the timing rotates through them. The first
@@ -295,7 +295,7 @@ class InferenceWork:
     def _predictions(self, output: object, number: int) -> np.ndarray:
         if output is None:
             raise TimedWorkMismatch("infer: the timed inference returned nothing; it must return the batch's predictions "
-                                    "(docs/plugins.md, \"What the timed closures must do\")")
+                                    "(docs/contract.md, \"What the timed closures must do\")")
         try:
             predictions = np.asarray(self.model.output_to_numpy(output), np.float64)
         except Exception as error:  # noqa: BLE001 - the backend's conversion: any failure is the same verdict
