@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.measurement.flops import training_step_flops
 from harness.plugins.hookspecs import hookimpl
-from suites.timed_work import TIMING_OPTIMIZER, TrainWork, expected_train_changes
+from suites.timed_work import TIMING_OPTIMIZER, TrainWork, expected_train_changes, verified_train_steps
 from suites.timing_suite import TimedSuite
 
 __all__ = ["TIMING_OPTIMIZER", "TrainSuite"]
@@ -20,7 +20,7 @@ class TrainSuite(TimedSuite):
     step_noun = "training step: forward, loss, backward, Adam update"
 
     def expected(self, spec):
-        return expected_train_changes(spec)
+        return expected_train_changes(spec, verified_train_steps(spec))
 
     def prepare(self, model, spec, device, expected):
         return TrainWork(model, spec, device, expected)

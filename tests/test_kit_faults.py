@@ -156,3 +156,13 @@ def test_bench_check_refuses_what_it_cannot_check_in_one_line(capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert expected in err[-1] and "Traceback" not in "\n".join(err), (argv, err)
+
+
+def test_timing_cells_verify_three_steps_where_the_reference_is_cheap():
+    from suites.timed_work import VERIFIED_TRAIN_SEQUENCE, verified_train_steps
+    from suites.timing_suite import QUICK_SPEC, TIMING_DEFAULT_SPEC
+
+    assert verified_train_steps(QUICK_SPEC.replace(hidden=128)) == len(VERIFIED_TRAIN_SEQUENCE) == 3
+    assert verified_train_steps(TIMING_DEFAULT_SPEC.replace(hidden=256)) == 3
+    assert verified_train_steps(TIMING_DEFAULT_SPEC.replace(hidden=1024)) == 1
+    assert verified_train_steps(STRESS) == 3
