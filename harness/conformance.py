@@ -27,7 +27,7 @@ from harness.plugins.discovery import discover
 from harness.results.record import FAILING_STATUSES, PASS, Record
 from harness.results.store import RunStore
 from harness.suite import SuiteOptions
-from harness.tolerances import GRADIENT_TOLERANCE, LOSS_TOLERANCE, OUTPUT_TOLERANCE, TRAINING_TOLERANCE
+from harness.tolerances import GRADIENT_TOLERANCE, LOSS_TOLERANCE, OUTPUT_TOLERANCE, TRAINING_TOLERANCE, margin
 
 CHECK_SPECS = (
     ModelSpec(),
@@ -145,7 +145,7 @@ class WorstError:
     @property
     def margin(self) -> float | None:
         """How many times smaller than its tolerance the worst error is (None for an exact match)."""
-        return self.rtol / self.rel_error if self.rel_error > 0 else None
+        return margin(self.rel_error, self.rtol)
 
     def to_json(self) -> dict:
         return {"where": self.where, "rel_error": self.rel_error, "rtol": self.rtol, "margin": self.margin}

@@ -95,6 +95,12 @@ class TensorError:
         }
 
 
+def margin(rel_error: float, rtol: float) -> float | None:
+    """How many times smaller than its tolerance a relative error is (``rtol / rel_error``); None for an
+    exact match. What ``bench check`` and the records call the *margin*."""
+    return rtol / rel_error if rel_error > 0 else None
+
+
 def _ratio(error: float, scale: float) -> float:
     if scale > 0:
         return error / scale

@@ -33,8 +33,8 @@ from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
 from harness.results.record import FAIL, PASS, Record
 from harness.suite import NotRun, Suite, SuiteOptions
-from harness.tolerances import GRADIENT_TOLERANCE, OUTPUT_TOLERANCE, TensorError, tensor_error
-from suites.reference_checks import reasons_table
+from harness.tolerances import GRADIENT_TOLERANCE, OUTPUT_TOLERANCE, TensorError, margin, tensor_error
+from suites.reference_checks import outcomes_table, reasons_table
 
 LAYER_WEIGHTS = {"embedding": ("embedding",), "lstm": ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias"),
                  "dense": ("dense.kernel", "dense.bias")}
@@ -156,7 +156,7 @@ class BehaviourSuite(Suite):
             failing = [name for name, error in judged.items() if not error["passed"]]
             checks[check] = {"status": FAIL if failing else PASS, "worst": worst,
                              "rel_error": judged[worst]["max_rel_error"], "rtol": _tolerance(worst).rtol,
-                             "margin": _margin(judged[worst]["max_rel_error"], _tolerance(worst).rtol), "errors": judged}
+                             "margin": margin(judged[worst]["max_rel_error"], _tolerance(worst).rtol), "errors": judged}
             if failing:
                 problems.append(f"{check}: {_explain(check, failing[0], judged[failing[0]])}")
         message = f"{backend_name}: " + "; ".join(problems) if problems else ""
@@ -164,24 +164,12 @@ class BehaviourSuite(Suite):
         return Record(self.name, backend_name, FAIL if problems else PASS, spec.to_dict(), message, details)
 
     def tables(self, records: list[Record]) -> list[Table]:
-        rows = []
-        for record in records:
-            for check, outcome in record.details.get("checks", {}).items():
-                worst = f"{outcome['rel_error']:.1e} ({outcome['worst']})" if "rel_error" in outcome else outcome.get("reason", "-")
-                margin = outcome.get("margin")
-                rows.append((ModelSpec(**record.spec).label(), f"{record.backend} ({record.details.get('device', 'cpu')})",
-                             check, worst, "-" if margin is None else f"{margin:,.0f}x", outcome["status"]))
-        table = Table("behaviour: repeated calls, copies, independence, counts (worst relative error; margin = tolerance / error)",
-                      ("spec", "backend", "check", "worst error", "margin", "status"), tuple(rows))
-        return [table, *reasons_table(records)]
+        return [outcomes_table("behaviour: repeated calls, copies, independence, counts", "check", records, "checks"),
+                *reasons_table(records)]
 
 
 def _tolerance(name: str):
     return GRADIENT_TOLERANCE if name.startswith("grad ") else OUTPUT_TOLERANCE
-
-
-def _margin(error: float, rtol: float) -> float | None:
-    return rtol / error if error > 0 else None
 
 
 def _explain(check: str, tensor: str, error: dict[str, Any]) -> str:

@@ -44,6 +44,21 @@ def describe_failure(name: str, error: TensorError, tolerance: Tolerance) -> str
     )
 
 
+def outcomes_table(title: str, part: str, records: list[Record], details_key: str) -> Table:
+    """One row per record and part of it (a behaviour check, a timed closure) from ``details[details_key]``,
+    each part ``{"status", "worst", "rel_error", "margin"}`` or ``{"status", "reason"}``: spec, backend
+    and device, the part, its worst error (or why there is none), the margin to the tolerance, the status."""
+    rows = []
+    for record in records:
+        for name, outcome in record.details.get(details_key, {}).items():
+            worst = f"{outcome['rel_error']:.1e} ({outcome['worst']})" if "rel_error" in outcome else outcome.get("reason", "-")
+            found = outcome.get("margin")
+            rows.append((ModelSpec(**record.spec).label(), f"{record.backend} ({record.details.get('device', 'cpu')})",
+                         name, worst, "-" if found is None else f"{found:,.0f}x", outcome["status"]))
+    return Table(f"{title} (worst relative error; margin = tolerance / error)",
+                 ("spec", "backend", part, "worst error", "margin", "status"), tuple(rows))
+
+
 def reasons_table(records: list[Record]) -> list[Table]:
     """A table of each record that carries a message (why it failed, errored or is unsupported), if any."""
     notes = tuple((record.backend, f"{record.status}: {record.message}") for record in records if record.message)

@@ -45,7 +45,7 @@ from harness.contract import WEIGHT_NAMES, ClassifierModel
 from harness.measurement.flops import training_step_flops
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-from harness.tolerances import OUTPUT_TOLERANCE, TRAINING_TOLERANCE, TensorError, Tolerance, tensor_error
+from harness.tolerances import OUTPUT_TOLERANCE, TRAINING_TOLERANCE, TensorError, Tolerance, margin, tensor_error
 from suites.reference_checks import reference_model
 
 TIMING_OPTIMIZER = OptimizerSpec("adam", learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
@@ -93,14 +93,9 @@ class Verified:
     rtol: float
     reduced_precision: bool = False
 
-    @property
-    def margin(self) -> float:
-        """How many times smaller the worst error is than its tolerance (inf for an exact match)."""
-        return self.rtol / self.rel_error if self.rel_error > 0 else float("inf")
-
     def to_json(self) -> dict[str, Any]:
         return {"worst": self.worst, "rel_error": self.rel_error, "rtol": self.rtol,
-                "margin": self.margin if np.isfinite(self.margin) else None, "reduced_precision": self.reduced_precision}
+                "margin": margin(self.rel_error, self.rtol), "reduced_precision": self.reduced_precision}
 
 
 class Rotation:

@@ -18,7 +18,7 @@ from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
 from harness.results.record import FAIL, PASS, UNSUPPORTED, Record
 from harness.suite import NotRun, Suite, SuiteOptions
-from suites.reference_checks import reasons_table
+from suites.reference_checks import outcomes_table, reasons_table
 from suites.timed_work import (
     InferenceWork,
     TimedWorkMismatch,
@@ -77,11 +77,13 @@ class TimedWorkSuite(Suite):
         not_run = self.not_run(spec, backend_name, measurement, options)
         if not_run:
             return not_run
-        details = {**self.record_details(options), "closures": {
+        outcomes = {
             **{closure: {"status": PASS, **verified} for closure, verified in measurement.verified.items()},
             **{closure: {"status": FAIL, "reason": reason} for closure, reason in measurement.mismatches.items()},
             **{closure: {"status": UNSUPPORTED, "reason": reason} for closure, reason in measurement.unsupported.items()},
-        }}
+        }
+        details = {**self.record_details(options),
+                   "closures": {closure: outcomes[closure] for closure in CLOSURES if closure in outcomes}}
         if measurement.mismatches:
             return Record(self.name, backend_name, FAIL, spec.to_dict(),
                           f"{backend_name}: " + "; ".join(measurement.mismatches.values()), details)
@@ -91,20 +93,8 @@ class TimedWorkSuite(Suite):
         return Record(self.name, backend_name, PASS, spec.to_dict(), "", details)
 
     def tables(self, records: list[Record]) -> list[Table]:
-        rows = []
-        for record in records:
-            for closure in CLOSURES:
-                outcome = record.details.get("closures", {}).get(closure)
-                if outcome is None:
-                    continue
-                worst = (f"{outcome['rel_error']:.1e} ({outcome['worst']})" if "rel_error" in outcome
-                         else outcome.get("reason", "-"))
-                margin = outcome.get("margin")
-                rows.append((ModelSpec(**record.spec).label(), f"{record.backend} ({record.details.get('device', 'cpu')})",
-                             closure, worst, "-" if margin is None else f"{margin:,.0f}x", outcome["status"]))
-        table = Table("timed-work: the timing suites' closures vs the reference (worst relative error; margin = tolerance / error)",
-                      ("spec", "backend", "closure", "worst error", "margin", "status"), tuple(rows))
-        return [table, *reasons_table(records)]
+        return [outcomes_table("timed-work: the timing suites' closures vs the reference", "closure", records, "closures"),
+                *reasons_table(records)]
 
 
 @hookimpl
