@@ -85,9 +85,10 @@ def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, ti
     :param devices: devices for the per-device suites.
     """
     registry = discover()
-    if name not in registry.backends:
-        raise BenchUsageError(_unknown(registry, name))
-    info = registry.backend(name)
+    try:
+        info = registry.backend(name)
+    except BenchUsageError as error:
+        raise BenchUsageError(_as_check_message(str(error), name)) from None
     availability = probe(info)
     if not availability.available:
         raise BenchUsageError(f"check: {name} is unavailable: {availability.reason}")
@@ -104,14 +105,11 @@ def check_backend(name: str, *, out_dir: Path | None = None, steps: int = 20, ti
     return ConformanceResult(name, result.records, run_dir)
 
 
-def _unknown(registry, name: str) -> str:
-    """``check: unknown backend 'x' (available: ...)``: bench check takes one backend by name."""
-    try:
-        registry.backend(name)
-    except BenchUsageError as error:
-        message = str(error).removeprefix("--backend: ").replace(", all)", ")")
-        return f"check: {message}" + ("; bench check takes one backend at a time" if name == "all" else "")
-    return ""
+def _as_check_message(message: str, name: str) -> str:
+    """The registry's ``--backend: unknown backend ...``, said for ``bench check``, which takes one backend
+    by name (a positional argument, and not ``all``)."""
+    message = message.removeprefix("--backend: ").replace(", all)", ")")
+    return f"check: {message}" + ("; bench check takes one backend at a time" if name == "all" else "")
 
 
 def check_suites(registry, names: Sequence[str] | None = None) -> list:

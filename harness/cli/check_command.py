@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from harness.cli.arguments import name_list, positive_int
-from harness.cli.run_command import add_model_arguments, render_records
+from harness.cli.run_command import add_model_arguments, given_model_options, render_records, swept_specs
 
 
 def add_parser(subparsers) -> None:
@@ -77,19 +77,11 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
 
 def model_specs(args: argparse.Namespace) -> list:
     """The specs the model options describe (the article's model with them changed, swept fields as
-    lists), or an empty list when none was given."""
-    import itertools
-
+    lists, as `bench run` sweeps them), or an empty list when none was given."""
     from harness.model_spec import ModelSpec
 
-    options = ModelSpec.options()
-    given = {name: getattr(args, name) for name in options if getattr(args, name, None) is not None}
-    if not given:
-        return []
-    swept = [name for name in given if options[name].sweep]
-    fixed = {name: value for name, value in given.items() if name not in swept}
-    return [ModelSpec(**{**fixed, **dict(zip(swept, values))})
-            for values in itertools.product(*(given[name] for name in swept))]
+    given = given_model_options(args)
+    return swept_specs(ModelSpec(), given, (ModelSpec().hidden,)) if given else []
 
 
 def render_margins(records, worst, output_format: str) -> str:

@@ -151,21 +151,31 @@ def _reparse(saved_arguments: list[str], *, output_format: str, out: Path) -> ar
 
 
 def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]:
-    """Each selected suite with its specs: the suite's defaults, overridden by what the user gave; one
-    spec per combination of the swept fields' values (`ModelSpec` fields marked ``sweep``: hidden sizes,
-    sequence lengths, batch sizes), hidden varying fastest."""
-    options = ModelSpec.options()
-    given = {name: getattr(args, name) for name in options if getattr(args, name) is not None}
-    swept = [name for name, option in options.items() if option.sweep and name != "hidden"] + ["hidden"]
-    fixed = {name: value for name, value in given.items() if name not in swept}
+    """Each selected suite with its specs: the suite's defaults, overridden by what the user gave
+    (`swept_specs`)."""
+    given = given_model_options(args)
     plans = []
     for suite in select_suites(args.suite, registry):
         base = suite.quick_spec if args.quick and suite.quick_spec else suite.default_spec
         suite_hidden = suite.quick_hidden if args.quick and suite.quick_hidden else suite.default_hidden
-        axes = [given.get(name, list(suite_hidden) if name == "hidden" else [getattr(base, name)]) for name in swept]
-        specs = [ModelSpec(**{**base.to_dict(), **fixed, **dict(zip(swept, values))}) for values in itertools.product(*axes)]
-        plans.append(SuitePlan(suite, specs))
+        plans.append(SuitePlan(suite, swept_specs(base, given, suite_hidden)))
     return plans
+
+
+def given_model_options(args: argparse.Namespace) -> dict:
+    """The `ModelSpec` fields the command line set (`add_model_arguments`), by name."""
+    return {name: getattr(args, name) for name in ModelSpec.options() if getattr(args, name, None) is not None}
+
+
+def swept_specs(base: ModelSpec, given: dict, default_hidden) -> list[ModelSpec]:
+    """``base`` with the ``given`` fields changed: one spec per combination of the swept fields' values
+    (`ModelSpec` fields marked ``sweep``: hidden sizes, sequence lengths, batch sizes; ``default_hidden``
+    where no hidden size is given), hidden varying fastest."""
+    options = ModelSpec.options()
+    swept = [name for name, option in options.items() if option.sweep and name != "hidden"] + ["hidden"]
+    fixed = {name: value for name, value in given.items() if name not in swept}
+    axes = [given.get(name, list(default_hidden) if name == "hidden" else [getattr(base, name)]) for name in swept]
+    return [ModelSpec(**{**base.to_dict(), **fixed, **dict(zip(swept, values))}) for values in itertools.product(*axes)]
 
 
 def suite_options(args: argparse.Namespace) -> SuiteOptions:
