@@ -37,12 +37,24 @@ def backend_params(names):
 DEFAULT_BACKEND_PARAMS = backend_params(DEFAULT_BACKENDS)
 
 
+def make_test_plugins_importable(patch: pytest.MonkeyPatch) -> None:
+    """Put tests/plugins on ``sys.path`` and ``PYTHONPATH`` (for worker processes) while ``patch`` lasts."""
+    patch.syspath_prepend(str(TEST_PLUGINS_DIR))
+    paths = [str(TEST_PLUGINS_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    patch.setenv("PYTHONPATH", os.pathsep.join(paths))
+
+
+def use_test_plugins(patch: pytest.MonkeyPatch, *module_names: str) -> None:
+    """Register test-only plugin modules (from tests/plugins) while ``patch`` lasts, in-process and in
+    workers: what a module-scoped fixture uses, with ``pytest.MonkeyPatch.context()``."""
+    make_test_plugins_importable(patch)
+    patch.setenv(EXTRA_PLUGINS_ENV, ",".join(module_names))
+
+
 @pytest.fixture
 def use_plugins(monkeypatch):
     """Register test-only plugin modules (from tests/plugins) for this test, in-process and in workers."""
-    monkeypatch.syspath_prepend(str(TEST_PLUGINS_DIR))
-    paths = [str(TEST_PLUGINS_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    make_test_plugins_importable(monkeypatch)
 
     def use(*module_names: str) -> None:
         monkeypatch.setenv(EXTRA_PLUGINS_ENV, ",".join(module_names))

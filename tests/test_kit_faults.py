@@ -13,6 +13,8 @@ import pytest
 from harness.cli import main
 from harness.conformance import CHECK_SPECS
 
+from conftest import use_test_plugins
+
 STRESS = next(spec for spec in CHECK_SPECS if spec.large_states)
 STRESS_OPTIONS = ["--vocab-size", str(STRESS.vocab_size), "--embed-dim", str(STRESS.embed_dim), "--hidden",
                   str(STRESS.hidden), "--seq-len", str(STRESS.seq_len), "--batch-size", str(STRESS.batch_size),
@@ -44,12 +46,7 @@ def stress_records(tmp_path_factory):
     """One run of every planted fault and the healthy copy through the kit's suites, on the stress spec."""
     out = tmp_path_factory.mktemp("kit")
     with pytest.MonkeyPatch.context() as patch:
-        from pathlib import Path
-
-        plugins = str(Path(__file__).parent / "plugins")
-        patch.syspath_prepend(plugins)
-        patch.setenv("PYTHONPATH", plugins)
-        patch.setenv("LSTM_BENCH_PLUGINS", "fake_backends")
+        use_test_plugins(patch, "fake_backends")
         backends = ",".join(["fake-ok", *FAULTS])
         status = main(["run", "--suite", "gradients,behaviour,training,timed-work", "--backend", backends, "--steps", "3",
                        "--out", str(out), "--format", "json", *STRESS_OPTIONS])

@@ -13,6 +13,8 @@ from harness import results
 from harness.cli import main
 from harness.results.store import METADATA_FILE, RECORDS_FILE
 
+from conftest import use_test_plugins
+
 TINY = ["--hidden", "8,16,32", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
         "--min-time", "0.1", "--max-time", "0.2", "--warmup", "1", "--device", "cpu", "--rounds", "3"]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -23,10 +25,7 @@ def timed_run(tmp_path_factory):
     """A quick timing run of two backends plus a params check, saved on disk."""
     out = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as patch:
-        plugins = str(Path(__file__).parent / "plugins")
-        patch.syspath_prepend(plugins)
-        patch.setenv("PYTHONPATH", plugins)
-        patch.setenv("LSTM_BENCH_PLUGINS", "fake_backends")
+        use_test_plugins(patch, "fake_backends")
         assert main(["run", "--suite", "train,infer,params", "--backend", "numpy,fake-ok", "--out", str(out), *TINY]) == 0
     (run_dir,) = [path for path in out.iterdir() if path.is_dir()]
     return run_dir
