@@ -23,12 +23,26 @@ class Table:
     """Per-column ``left``/``right``/``center``; default: everything left-aligned."""
 
 
+MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", "\r": " "})
+"""What a markdown cell must not carry raw: HTML (a record's message or a plugin's name rendered as markup in
+a README or a pull-request comment), a column separator, a line break."""
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as literal text inside GitHub markdown (see `MARKDOWN_ESCAPES`)."""
+    return str(value).translate(MARKDOWN_ESCAPES)
+
+
 def render_tables(tables: list[Table], output_format: str) -> str:
     """``table`` or ``markdown`` text for ``tables``, each under its title."""
     parts = []
     for table in tables:
-        title = f"### {table.title}" if output_format == "markdown" else table.title
-        body = tabulate(table.rows, headers=table.headers, tablefmt=TABLEFMT[output_format],
+        rows, headers, title = table.rows, table.headers, table.title
+        if output_format == "markdown":
+            rows = tuple(tuple(markdown_text(cell) for cell in row) for row in rows)
+            headers, title = tuple(markdown_text(header) for header in headers), markdown_text(title)
+        title = f"### {title}" if output_format == "markdown" else title
+        body = tabulate(rows, headers=headers, tablefmt=TABLEFMT[output_format],
                         disable_numparse=True, colalign=table.align)
         parts.append(f"{title}\n\n{body}\n" if output_format == "markdown" else f"{title}\n{body}\n")
     return "\n".join(parts)

@@ -14,7 +14,8 @@ from harness.cli import main
 from harness.execution.runner import RunRequest, SuitePlan, execute
 from harness.model_spec import ModelSpec
 from harness.plugins.discovery import discover
-from harness.results.store import METADATA_FILE, RECORDS_FILE, RunStore, load_records
+from harness.results.reader import load_records
+from harness.results.store import METADATA_FILE, RECORDS_FILE, RunStore
 
 from conftest import DEFAULT_BACKENDS, REGISTRY
 

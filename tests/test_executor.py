@@ -5,7 +5,8 @@ from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.runner import RunRequest, SuitePlan, execute
 from harness.model_spec import ModelSpec
 from harness.plugins.discovery import discover
-from harness.results.store import RunStore, load_records
+from harness.results.reader import load_records
+from harness.results.store import RunStore
 
 
 class InProcessExecutor(Executor):
@@ -14,7 +15,7 @@ class InProcessExecutor(Executor):
     def __init__(self, registry, fail_index=None):
         self.registry, self.fail_index, self.calls = registry, fail_index, []
 
-    def run_cells(self, info, cells, on_outcome):
+    def run_cells(self, info, cells, on_outcome, on_still_running=None):
         self.calls.append((info.name, [cell.suite for cell in cells]))
         backend = info.load()
         for index, cell in enumerate(cells):

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from harness.cell import CELL_FIELDS
-from harness.results.store import METADATA_FILE, RECORDS_FILE, ROUNDS_FILE, load_records
+from harness.results.reader import load_records
+from harness.results.store import METADATA_FILE, RECORDS_FILE, ROUNDS_FILE
 
 HIDDEN = "2,3,4,5,6,7"
 COMMAND = [

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.arguments import name_list, positive_int
+from harness.cli.arguments import directory, name_list, positive_int
 from harness.cli.run_command import add_model_arguments, given_model_options, render_records, swept_specs
 
 
@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
                         help="device(s) for the per-device suites (default: cpu; all = cpu plus cuda when visible)")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
-    parser.add_argument("--out", type=Path, help="also save the check as a run under this directory")
+    parser.add_argument("--out", type=directory, help="also save the check as a run under this directory")
     parser.set_defaults(handler=handle)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness.cli.arguments import percentage
+from harness.cli.arguments import directory, percentage
 
 METHOD = ("B/A = ratio of the geometric means of the cells' round medians, 95% CI and p-value from Welch's t-test "
           "on their logarithms; p-values Holm-adjusted over all cells; a regression is significant (adjusted p < 0.05) "
@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("compare", help="compare two saved runs cell by cell, with significance")
     parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, directory, or 'latest')")
     parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it")
-    parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are saved (default: ./results)")
+    parser.add_argument("--results-dir", type=directory, default=Path("results"), help="where runs are saved (default: ./results)")
     parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=None,
                         metavar="PERCENT",
                         help="noise floor: a significant slowdown is a regression (exit 1) only beyond this "

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cli.arguments import directory
+
 from harness.errors import BenchUsageError
 from harness.rendering import render_tables
 
@@ -16,7 +18,7 @@ REPORT_FORMATS = ("table", "markdown", "csv", "json", "html", "dashboard")
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("report", help="compare backends in a saved run: tables, plots, HTML, exports")
     parser.add_argument("run", nargs="?", default="latest", help="run id, run directory, or 'latest' (default)")
-    parser.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs are saved (default: ./results)")
+    parser.add_argument("--results-dir", type=directory, default=Path("results"), help="where runs are saved (default: ./results)")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="table",
                         help="table/markdown (terminal), csv, json, html (one self-contained file), "
                              "dashboard (github-action-benchmark JSON)")
@@ -46,7 +48,12 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     if args.plots:
         from harness.report.plots import write_figures
 
-        for path in write_figures(figures, args.plots):
+        try:
+            written = write_figures(figures, args.plots)
+        except OSError as error:
+            raise BenchUsageError(f"--plots: cannot write into {str(args.plots)!r} "
+                                  f"({error.strerror or type(error).__name__})") from None
+        for path in written:
             print(f"bench: wrote {path}", file=sys.stderr)
     if args.format == "html":
         from harness.report.html import render_html
@@ -83,7 +90,12 @@ def _figures(frame):
 
 
 def _write(path: Path, text: str) -> None:
+    """Write the whole file or nothing, replacing (never following) a symlink at ``path``."""
+    from harness.results.store import StoreWriteError, write_file_atomically
+
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_file_atomically(Path(path), text.encode("utf-8"))
+    except StoreWriteError as error:
+        raise BenchUsageError(f"--out: {error.strerror}") from None
     except OSError as error:
         raise BenchUsageError(f"--out: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
+import shlex
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import environment
 from harness.cli.arguments import (
+    directory,
     integer_at_least,
     integer_list_at_least,
     name_list,
@@ -28,8 +34,10 @@ from harness.plugins.availability import nvidia_gpu_visible, probe
 from harness.plugins.discovery import discover
 from harness.plugins.registry import BackendInfo, Registry
 from harness.rendering import FORMATS, render_json, render_tables
-from harness.results.record import FAILING_STATUSES, STATUSES, UNSTABLE, Record
-from harness.results.store import RunStore, load_records, load_rounds
+from harness.results.frame import timing_suites
+from harness.results.reader import keep_last_per_cell, load_records
+from harness.results.record import ERROR, FAILING_STATUSES, STATUSES, UNSTABLE, Record
+from harness.results.store import RunStore, StoreWriteError, load_rounds
 from harness.suite import Suite, SuiteOptions
 
 DEVICES = ("cpu", "cuda", "all")
@@ -69,9 +77,12 @@ def add_parser(subparsers) -> None:
                              f"quick: {QUICK_BUDGET.warmup_steps})")
     run = parser.add_argument_group("run")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    run.add_argument("--out", type=Path, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
+    run.add_argument("--out", type=directory, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
     run.add_argument("--resume", metavar="RUN_ID",
-                     help="finish an interrupted run: run only its missing cells, with its saved options")
+                     help="finish an interrupted run: run only its missing cells, with its saved options "
+                          "(only --out, --format, --timeout, --memory-limit and --retry-errors may be given with it)")
+    run.add_argument("--retry-errors", action="store_true",
+                     help="with --resume: also run again the cells that ended in an error (a crash, a timeout)")
     run.add_argument("--timeout", type=positive_seconds, default=600.0,
                      help="seconds one cell may take before its worker is killed (default: 600)")
     run.add_argument("--memory-limit", type=positive_int, metavar="MIB",
@@ -92,18 +103,39 @@ def add_model_arguments(group) -> None:
             group.add_argument(flag, type=parse, help=option.help)
 
 
+RESUME_OPTIONS = frozenset({"format", "out", "resume", "timeout", "memory_limit", "retry_errors"})
+"""What ``--resume`` may be given: where and how to show and keep the run, and the worker limits; every other
+option is the saved run's own."""
+
+
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
     registry = discover()
     for problem in registry.problems + registry.warnings:
         print(f"bench: warning: plugin {problem.plugin}: {problem.message}", file=sys.stderr)
+    if args.retry_errors and not args.resume:
+        raise BenchUsageError("--retry-errors: only with --resume RUN_ID (it runs a saved run's errored cells again)")
     if args.resume:
+        _refuse_options_beside_resume(argv)
         store = RunStore.reopen(args.out, args.resume)
         saved = store.metadata.get("run_arguments", [])
-        args = _reparse(saved, output_format=args.format, out=args.out)
-        previous = load_records(store.directory)
+        retry = args.retry_errors
+        args = _reparse(saved, resumed=args)
+        previous = load_records(store.directory, frozenset(timing_suites(store.metadata)))
+        if retry:
+            previous = [record for record in previous if record.status != ERROR]
         saved_rounds = load_rounds(store.directory)
     else:
         store, previous, saved_rounds = None, [], {}
+    try:
+        return _run(args, argv, registry, store, previous, saved_rounds)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: RunStore | None,
+         previous: list[Record], saved_rounds: dict) -> int:
+    """Plan, open a new run's store (unless resuming one), run, report; the store this opens it closes."""
     plans = plan_suites(args, registry)
     backends = select_backends(args.backend, registry)
     options = suite_options(args)
@@ -119,20 +151,36 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         metadata.update(run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
                         rounds=options.budget.rounds, machine_state=machine_facts(),
                         suites={plan.suite.name: plan.suite.declaration() for plan in plans})
-        store = RunStore(args.out, metadata)
-    with ProgressBar(count_rounds(request)) as bar:
+        with RunStore(args.out, metadata) as new_store:
+            return _execute(args, plans, request, new_store, previous)
+    return _execute(args, plans, request, store, previous)
+
+
+def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunRequest, store: RunStore,
+             previous: list[Record]) -> int:
+    """Run ``request`` into ``store``, then print the tables and the summary; the exit status."""
+    resume_hint = f"bench run --resume {store.run_id} --out {shlex.quote(str(args.out))}"
+    with ProgressBar(count_rounds(request)) as bar, terminate_as_interrupt():
         try:
             result = execute(request, store, progress=bar.write, on_round=bar.advance)
         except KeyboardInterrupt:
-            store.finish(status="interrupted")
-            bar.write(f"interrupted; finished results are kept in {store.directory}; "
-                      f"finish with: bench run --resume {store.run_id} --out {args.out}")
+            _finish_quietly(store, status="interrupted")
+            bar.write(f"interrupted; finished results are kept in {store.directory}; finish with: {resume_hint}")
             return 130
-    records = previous + result.records
+        except StoreWriteError as error:
+            _finish_quietly(store, status="interrupted", reason=error.strerror)
+            bar.write(f"error: {error.strerror}; the results finished before it are kept in {store.directory}; "
+                      f"free space (or fix the file) and finish with: {resume_hint}")
+            return 1
+    records = keep_last_per_cell(previous + result.records)
     exit_status = 1 if any(record.status in FAILING_STATUSES for record in records) else 0
     counts = {status: sum(record.status == status for record in records) for status in STATUSES}
     backends_seen = {**store.metadata.get("backends", {}), **result.backend_details}
-    store.finish(status="finished", exit_status=exit_status, counts=counts, backends=backends_seen)
+    try:
+        store.finish(status="finished", exit_status=exit_status, counts=counts, backends=backends_seen)
+    except StoreWriteError as error:
+        print(f"bench: warning: {error.strerror}; the records are saved, the run's summary in metadata.json is not",
+              file=sys.stderr)
     print(render([plan.suite for plan in plans], records, store, args.format))
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     print(f"bench: {summary}; saved {store.directory}", file=sys.stderr)
@@ -141,12 +189,69 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     return exit_status
 
 
-def _reparse(saved_arguments: list[str], *, output_format: str, out: Path) -> argparse.Namespace:
-    """The saved run's options, with this command's --format and --out."""
+def _finish_quietly(store: RunStore, **outcome) -> None:
+    """Mark how the run stopped, if the disk still lets us; the records are what matters."""
+    with contextlib.suppress(StoreWriteError):
+        store.finish(**outcome)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While running, SIGTERM (a ``kill``, a CI job cancelled, a container stopped) ends the run as Ctrl-C
+    does: finished results kept, the run marked ``interrupted``, the resume command printed, workers and
+    their temporary directories removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _refuse_options_beside_resume(argv: list[str]) -> None:
+    """``--resume`` continues a run with its saved options; an option given beside it that would change them
+    (even to the value the run had) is refused instead of silently ignored."""
     from harness.cli import build_parser
 
-    args = build_parser().parse_args(["run", *saved_arguments])
-    args.format, args.out, args.resume = output_format, out, None
+    parser = build_parser()
+    (run_parser,) = [action.choices["run"] for action in parser._subparsers._group_actions]
+    given = []
+    for token in argv[1:]:
+        if token == "--":
+            break
+        found = run_parser._parse_optional(token) if token.startswith("-") else None
+        if isinstance(found, list):  # Python 3.12.7+: every (action, option, ...) the token may mean
+            found = found[0] if found else None
+        action = found[0] if found else None
+        if action is not None and action.dest not in RESUME_OPTIONS:
+            given.append(action.option_strings[0])
+    if given:
+        flags = ", ".join(dict.fromkeys(given))
+        raise BenchUsageError(f"--resume: {flags} cannot change a saved run (it resumes with the options it was started "
+                              "with; only --out, --format, --timeout, --memory-limit and --retry-errors may be given); "
+                              "start a new run to change them")
+
+
+def _reparse(saved_arguments: list[str], *, resumed: argparse.Namespace) -> argparse.Namespace:
+    """The saved run's options, with this command's --format, --out and worker limits."""
+    from harness.cli import build_parser
+
+    try:
+        args = build_parser().parse_args(["run", *saved_arguments])
+    except SystemExit:
+        raise BenchUsageError(f"--resume: the saved options of run {resumed.resume} cannot be read back "
+                              f"({' '.join(saved_arguments)!r}); start a new run") from None
+    args.format, args.out, args.resume, args.retry_errors = resumed.format, resumed.out, None, False
+    if resumed.timeout != 600.0:
+        args.timeout = resumed.timeout
+    if resumed.memory_limit is not None:
+        args.memory_limit = resumed.memory_limit
     return args
 
 
@@ -180,6 +285,12 @@ def swept_specs(base: ModelSpec, given: dict, default_hidden) -> list[ModelSpec]
 
 def suite_options(args: argparse.Namespace) -> SuiteOptions:
     """Options every cell gets: the devices, the timing budget (rounds and per-round limits), the threads."""
+    if args.device == "cuda" and not nvidia_gpu_visible():
+        raise BenchUsageError("--device cuda: no CUDA device is visible on this machine (the NVIDIA driver lists no GPU); "
+                              "use --device cpu, or all for every device there is")
+    if args.min_time is not None and args.max_time is not None and args.min_time > args.max_time:
+        raise BenchUsageError(f"--min-time {args.min_time:g} is above --max-time {args.max_time:g} (accepted: "
+                              "--min-time <= --max-time, seconds of sampling per round)")
     devices = ("cpu", "cuda") if args.device == "all" and nvidia_gpu_visible() else (
         ("cpu",) if args.device == "all" else (args.device,)
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from harness.cell import Cell
 from harness.execution.protocol import CellOutcome, WorkerHello
-from harness.execution.worker_manager import WorkerLimits, run_cells
+from harness.execution.worker_manager import WorkerLimits, remove_stale_worker_directories, run_cells
 from harness.plugins.availability import Availability, probe
 from harness.plugins.registry import BackendInfo
 
@@ -24,9 +24,11 @@ class Executor(ABC):
     @abstractmethod
     def run_cells(
         self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
+        on_still_running: Callable[[int, float], None] | None = None,
     ) -> WorkerHello | None:
         """Run ``cells`` of backend ``info``; call ``on_outcome(index, outcome)`` once per cell, in order, as
-        each ends (a cell that could not run gets an outcome with its error). Returns what the backend's
+        each ends (a cell that could not run gets an outcome with its error), and, while a cell runs long
+        without a result, ``on_still_running(index, seconds)`` now and then. Returns what the backend's
         worker said about itself (framework version, devices, threads), or None if no worker said hello."""
 
     def availability(self, info: BackendInfo) -> Availability:
@@ -40,12 +42,15 @@ class Executor(ABC):
 
 
 class LocalExecutor(Executor):
-    """Each backend in its own worker subprocess on this machine, within ``limits``."""
+    """Each backend in its own worker subprocess on this machine, within ``limits``; on start it removes the
+    job directories of bench processes that were killed."""
 
     def __init__(self, limits: WorkerLimits) -> None:
         self.limits = limits
+        remove_stale_worker_directories()
 
     def run_cells(
         self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
+        on_still_running: Callable[[int, float], None] | None = None,
     ) -> WorkerHello | None:
-        return run_cells(info, cells, on_outcome, limits=self.limits)
+        return run_cells(info, cells, on_outcome, limits=self.limits, on_still_running=on_still_running)

@@ -147,7 +147,12 @@ def execute(
                     if not suites[cell.suite].measures_time and rounds.complete(name, cell):
                         keep(rounds.record(name, cell))  # a check: judged at once, it is cheap
 
-                hello = executor.run_cells(backends[name], todo, on_outcome)
+                def on_still_running(index: int, seconds: float, name: str = name, todo: list[Cell] = todo) -> None:
+                    cell = todo[index]
+                    progress(f"{name}: {cell.suite} {cell.device} {cell.spec.label()} still running after {seconds:.0f} s "
+                             f"(no result yet; its worker is killed at {request.limits.cell_timeout_seconds:g} s, --timeout)")
+
+                hello = executor.run_cells(backends[name], todo, on_outcome, on_still_running)
                 if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
                     result.backend_details[name] = _backend_details(backends[name], hello)
                 judge_complete(name, todo)  # timing cells: once the worker is gone, never beside its timing

@@ -10,6 +10,7 @@ remaining cells: one bad cell never loses the others.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +36,12 @@ from harness.plugins import hook_calls
 from harness.plugins.registry import BackendInfo
 
 POLL_SECONDS = 0.02
+HEARTBEAT_SECONDS = 30.0
+"""A cell without a result for this long is said to be still running (and again every this many seconds),
+so a slow cell or a hang is visible before its timeout."""
+WORKER_DIRECTORY_PREFIX = "lstm-bench-worker-"
+"""A worker's job directory is ``<tmp>/lstm-bench-worker-<bench pid>-<random>``: removed when the worker ends,
+and by the next bench run if the bench process that made it was killed (`remove_stale_worker_directories`)."""
 QUIET_FRAMEWORKS_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 THREAD_ENV_VARIABLES = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "LSTM_BENCH_THREADS",
@@ -67,15 +74,19 @@ def run_cells(
     on_outcome: Callable[[int, CellOutcome], None],
     *,
     limits: WorkerLimits,
+    on_still_running: Callable[[int, float], None] | None = None,
 ) -> WorkerHello | None:
     """Run ``cells`` for backend ``info`` in worker processes; call ``on_outcome(index, outcome)`` as each ends.
 
+    :param on_still_running: called with the running cell's index and the seconds since the worker last
+        finished something, every `HEARTBEAT_SECONDS` without a result (a slow cell, or a hang until
+        ``limits.cell_timeout_seconds``).
     :returns: the first worker's hello (framework version, devices), or None if none said hello.
     """
     pending = list(enumerate(cells))
     hello: WorkerHello | None = None
     while pending:
-        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits)
+        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits, on_still_running)
         hello = hello or worker_hello
         if failure is None:
             break
@@ -98,9 +109,10 @@ def _run_worker(
     pending: list[tuple[int, Cell]],
     on_outcome: Callable[[int, CellOutcome], None],
     limits: WorkerLimits,
+    on_still_running: Callable[[int, float], None] | None = None,
 ) -> tuple[int, str | None, WorkerHello | None]:
     """One worker over ``pending``: returns (cells finished, why it stopped early or None, its hello)."""
-    with tempfile.TemporaryDirectory(prefix="lstm-bench-worker-") as directory:
+    with tempfile.TemporaryDirectory(prefix=f"{WORKER_DIRECTORY_PREFIX}{os.getpid()}-") as directory:
         job_dir = Path(directory)
         write_atomically(job_dir / JOB_FILE, {"backend": info.name, "cells": [cell for _, cell in pending]})
         with open(job_dir / STDERR_FILE, "wb") as log:
@@ -114,7 +126,7 @@ def _run_worker(
             )
         hello = None
         finished = 0
-        last_progress = time.monotonic()
+        last_progress = last_heartbeat = time.monotonic()
         timeout = limits.cell_timeout_seconds
         try:
             while finished < len(pending):
@@ -124,11 +136,15 @@ def _run_worker(
                 if path.exists():
                     on_outcome(pending[finished][0], read(path))
                     finished += 1
-                    last_progress = time.monotonic()
+                    last_progress = last_heartbeat = time.monotonic()
                     continue
                 exit_code = process.poll()
                 if exit_code is not None and not path.exists():
                     return finished, _exit_reason(exit_code, job_dir / STDERR_FILE), hello
+                now = time.monotonic()
+                if on_still_running is not None and now - last_heartbeat >= HEARTBEAT_SECONDS:
+                    last_heartbeat = now
+                    on_still_running(pending[finished][0], now - last_progress)
                 if time.monotonic() - last_progress > timeout:
                     _kill(process)
                     return finished, f"timed out after {timeout:g} s; its worker was killed", hello
@@ -152,6 +168,20 @@ def _run_worker(
             if process.poll() is None:
                 _kill(process)
             hook_calls.forward_worker_trace(info.name, job_dir / STDERR_FILE)
+
+
+def remove_stale_worker_directories() -> list[Path]:
+    """Remove the job directories left by bench processes that no longer exist (killed with SIGKILL, which no
+    process can clean up after); returns what was removed."""
+    import psutil
+
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKER_DIRECTORY_PREFIX}*-*"):
+        owner = path.name[len(WORKER_DIRECTORY_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and int(owner) != os.getpid() and not psutil.pid_exists(int(owner)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def worker_environment(info: BackendInfo, threads: int | None = None) -> dict[str, str]:

@@ -69,7 +69,7 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
         try:
             with _moved_path_warnings(registry, entry_point.name):
                 plugin = entry_point.load()
-        except Exception as error:  # noqa: BLE001 - any import failure must not break discovery
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - any import failure (even sys.exit) must not break discovery
             _broken(registry, PluginProblem(entry_point.name, f"cannot import {entry_point.value}: {one_line(error)}"))
             continue
         _register(manager, registry, plugin, name=entry_point.name, package=package, version=version)
@@ -83,7 +83,7 @@ def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> 
         try:
             with _moved_path_warnings(registry, module_name):
                 plugin = importlib.import_module(module_name)
-        except Exception as error:  # noqa: BLE001
+        except (Exception, SystemExit) as error:  # noqa: BLE001
             _broken(registry, PluginProblem(module_name, f"cannot import {module_name}: {one_line(error)}"))
             continue
         if manager.is_registered(plugin):

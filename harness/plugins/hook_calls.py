@@ -98,7 +98,7 @@ def _call_each(caller: pluggy.HookCaller, registrar_for: RegistrarFor) -> list[P
         started = time.perf_counter()
         try:
             implementation.function(register=traced_register)
-        except Exception as error:  # noqa: BLE001 - one plugin's failure must not stop the others
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - one plugin's failure (even sys.exit) must not stop the others
             problems.append(PluginProblem(plugin, f"{caller.name} raised {one_line(error)}"))
             trace(f"{where}: raised {one_line(error)}")
             continue

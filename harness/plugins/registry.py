@@ -170,6 +170,13 @@ class Registry:
         """The backend called ``name``, or a `BenchUsageError` listing the known names and, when plugins
         failed to import or were left out, which and why (the backend may be theirs)."""
         if name not in self.backends:
+            disabled = [record.name for record in self.plugins if record.status == "disabled"
+                        and name.split("-")[0] == record.name.rsplit(".", 1)[-1].split("-")[0]]
+            if disabled:
+                raise BenchUsageError(
+                    f"--backend: {name!r} is not loaded: its plugin {disabled[0]!r} is left out by "
+                    "LSTM_BENCH_LOAD_PLUGINS / LSTM_BENCH_DISABLE_PLUGINS (unset them, or allow it, to use it)"
+                )
             raise BenchUsageError(
                 f"--backend: unknown backend {name!r} (available: {', '.join(sorted(self.backends)) or 'none'}, all)"
                 + self._not_loaded_hint()

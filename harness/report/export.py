@@ -22,8 +22,19 @@ LIST_COLUMNS = ("samples_seconds", "round_medians_seconds", "round_sample_counts
 nested details: ``errors``, ``checks``, ``timed_work``...) is written as JSON text."""
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell starting with one of these as a formula (``=HYPERLINK(...)``): such text is
+written with a leading apostrophe, which spreadsheets show as text (OWASP's advice for CSV injection)."""
+
+
+def spreadsheet_text(value):
+    """``value``, with text that a spreadsheet would run as a formula made inert (`FORMULA_STARTS`)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(frame) -> str:
-    """Every record as a CSV row; raw samples space-separated, nested details as JSON text."""
+    """Every record as a CSV row; raw samples space-separated, nested details as JSON text; no cell a
+    spreadsheet would run as a formula (`spreadsheet_text`)."""
     table = frame.copy()
     for column in LIST_COLUMNS:
         if column in table:
@@ -31,6 +42,9 @@ def to_csv(frame) -> str:
     for column in table.columns:
         if column not in LIST_COLUMNS and table[column].map(lambda value: isinstance(value, (dict, list))).any():
             table[column] = table[column].map(lambda value: json.dumps(value) if isinstance(value, (dict, list)) else value)
+    for column in table.columns:
+        table[column] = table[column].map(spreadsheet_text)
+    table.columns = [spreadsheet_text(str(column)) for column in table.columns]
     return table.to_csv(index=False)
 
 

@@ -8,6 +8,7 @@ memory (on the CPU the worker's resident memory, framework included; on a GPU th
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from harness.model_spec import ModelSpec, varying_fields
 from harness.report.tables import timed_cells
+from harness.results.store import write_file_atomically
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,14 @@ def write_figures(figures: list[Figure], directory: Path) -> list[Path]:
     paths = []
     for figure in figures:
         for suffix, content in (("png", figure.png), ("svg", figure.svg)):
-            path = directory / f"{figure.stem}.{suffix}"
-            path.write_bytes(content)
+            path = directory / f"{safe_file_stem(figure.stem)}.{suffix}"
+            write_file_atomically(path, content)
             paths.append(path)
     return paths
+
+
+def safe_file_stem(stem: str) -> str:
+    """A file name made of a figure's stem (built from record fields: suite, device, spec values) that stays
+    inside its directory: letters, digits, ``.=_-`` only, no leading dot."""
+    cleaned = re.sub(r"[^A-Za-z0-9.=_-]+", "_", stem).lstrip(".") or "figure"
+    return cleaned[:120]

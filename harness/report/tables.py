@@ -9,11 +9,20 @@ from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
 from harness.results.record import MEASURED_STATUSES, round_medians
 
+TIMED_COLUMNS = ("median_seconds", "iqr_seconds", "ci95_low_seconds", "ci95_high_seconds", "samples",
+                 "samples_per_second", "tokens_per_second", "fraction_of_peak", "peak_memory_bytes")
+"""The figures the comparisons, plots and exports read: a column a run lacks (an older version, a damaged
+record left out) reads as missing values, never as an error."""
+
 
 def timed_cells(frame):
     """The rows of measured timing cells (``pass`` and ``unstable``): what the comparisons, plots and
     exports are made of."""
-    return frame[frame.measures_time & frame.status.isin(list(MEASURED_STATUSES))]
+    timed = frame[frame.measures_time & frame.status.isin(list(MEASURED_STATUSES))].copy()
+    for column in TIMED_COLUMNS:
+        if column not in timed:
+            timed[column] = float("nan")
+    return timed
 
 
 def environment_table(metadata: dict[str, Any], frame=None) -> Table:
@@ -38,7 +47,7 @@ def environment_table(metadata: dict[str, Any], frame=None) -> Table:
 
 def _cpu_peak(metadata: dict[str, Any], frame) -> str:
     """The CPU's GEMM peak the run's cells used (calibrated once per machine, with its date)."""
-    if metadata.get("cpu_gemm_peak_gflops"):
+    if _is_number(metadata.get("cpu_gemm_peak_gflops")) and metadata["cpu_gemm_peak_gflops"]:
         return f"{metadata['cpu_gemm_peak_gflops']:.1f} GFLOP/s"
     if frame is None or "device_peak_gflops" not in frame:
         return "-"
@@ -52,18 +61,24 @@ def _cpu_peak(metadata: dict[str, Any], frame) -> str:
 
 
 def _machine_state(state: dict[str, Any] | None) -> str:
+    """The machine's state at the start, from what of it is readable (a damaged field is left out)."""
     if not isinstance(state, dict):
         return "-"
     parts = []
-    if state.get("load_average"):
-        parts.append("load " + " ".join(f"{value:.2f}" for value in state["load_average"]))
-    if state.get("cpu_busy_fraction") is not None:
+    load = state.get("load_average")
+    if isinstance(load, list) and load and all(_is_number(value) for value in load):
+        parts.append("load " + " ".join(f"{value:.2f}" for value in load))
+    if _is_number(state.get("cpu_busy_fraction")):
         parts.append(f"CPU {state['cpu_busy_fraction']:.0%} busy")
-    if state.get("cpu_frequency_mhz"):
+    if _is_number(state.get("cpu_frequency_mhz")) and state["cpu_frequency_mhz"]:
         parts.append(f"{state['cpu_frequency_mhz']:.0f} MHz")
-    if state.get("cpu_governor"):
+    if isinstance(state.get("cpu_governor"), str) and state["cpu_governor"]:
         parts.append(f"governor {state['cpu_governor']}")
     return ", ".join(parts) or "-"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def choose_baseline(frame, requested: str | None) -> str | None:

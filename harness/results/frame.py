@@ -16,14 +16,14 @@ suite field the record carries (timing: ``median_seconds``, ``iqr_seconds``, ``c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cell import CELL_FIELDS
 from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
-from harness.results.store import METADATA_FILE, RECORDS_FILE
+from harness.results.reader import load_records, read_metadata
+from harness.results.store import METADATA_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,21 +49,18 @@ def resolve_run(run: str | Path = "latest", out_dir: str | Path = "results") -> 
 
 
 def load_metadata(run_dir: Path) -> dict[str, Any]:
-    """The run's ``metadata.json``."""
-    return json.loads((Path(run_dir) / METADATA_FILE).read_text(encoding="utf-8"))
+    """The run's ``metadata.json`` (`harness.results.reader.read_metadata`: one line when it cannot be read)."""
+    return read_metadata(run_dir)
 
 
 def rows(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's records as flat dicts (spec fields lifted to the top level, ``device`` always set)."""
+    """The run's readable records as flat dicts (spec fields lifted to the top level, ``device`` always set);
+    damaged lines are skipped with a warning (`harness.results.reader`)."""
     run_id = Path(run_dir).name
-    flat = []
-    for line in (Path(run_dir) / RECORDS_FILE).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        spec = record.pop("spec")
-        flat.append({"run_id": run_id, **record, **spec, "device": record.get("device", "cpu")})
-    return flat
+    suites = frozenset(timing_suites(load_metadata(run_dir)))
+    return [{"run_id": run_id, **{key: value for key, value in record.to_json().items() if key != "spec"},
+             **record.spec, "device": record.device}
+            for record in load_records(run_dir, suites)]
 
 
 def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.DataFrame:

@@ -9,6 +9,7 @@ the end with the outcome.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -22,6 +23,13 @@ from harness.results.record import Record
 METADATA_FILE = "metadata.json"
 RECORDS_FILE = "records.jsonl"
 ROUNDS_FILE = "rounds.jsonl"
+LOCK_FILE = ".lock"
+NEW_ID_ATTEMPTS = 5
+
+
+class StoreWriteError(OSError):
+    """A run's file could not be written (a full disk, a symlink in the way); what was written before is
+    intact and nothing partial was left behind. The message is one line naming the file."""
 
 
 def new_run_id() -> str:
@@ -29,38 +37,116 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 
 
+def _open_in_run(path: Path, flags: int) -> int:
+    """``os.open`` that never follows a symlink at ``path`` (a link planted in a run directory must not
+    redirect a write elsewhere)."""
+    try:
+        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as error:
+        if path.is_symlink():
+            raise StoreWriteError(error.errno, f"{path} is a symbolic link; refusing to write through it") from None
+        raise StoreWriteError(error.errno, f"cannot write {path} ({error.strerror or type(error).__name__})") from None
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a new temporary file beside it (never an existing one, never
+    through a link), flushed to disk, then renamed over ``path`` (a symlink at ``path`` is replaced, not
+    followed)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    descriptor = _open_in_run(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        try:
+            _write_all(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, StoreWriteError):
+            raise
+        raise StoreWriteError(error.errno, f"cannot write {path} ({error.strerror or type(error).__name__})") from None
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
 class RunStore:
-    """Writes one run's files; create it before running anything so a bad ``--out`` fails fast."""
+    """Writes one run's files; create it before running anything so a bad ``--out`` fails fast.
+
+    The store holds an advisory lock on the run directory (`LOCK_FILE`, ``flock``) for as long as it is
+    open, so a second ``bench run --resume`` of the same run, or a resume of a run still going, stops with
+    one line instead of writing duplicates. Every write stays inside the directory and never follows a
+    symlink; a failed write leaves no partial line (`StoreWriteError`).
+    """
 
     def __init__(self, out_dir: Path, metadata: dict[str, Any], run_id: str | None = None) -> None:
-        self.run_id = run_id or new_run_id()
-        self.directory = Path(out_dir) / self.run_id
+        out_dir = Path(out_dir)
+        for attempt in range(NEW_ID_ATTEMPTS if run_id is None else 1):
+            self.run_id = run_id or new_run_id()
+            self.directory = out_dir / self.run_id
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                self.directory.mkdir(exist_ok=False)
+                break
+            except FileExistsError:
+                if run_id is not None or attempt == NEW_ID_ATTEMPTS - 1 or not out_dir.is_dir():
+                    raise BenchUsageError(f"--out: {str(self.directory)!r} already exists (expected a directory "
+                                          "bench run can create a new run in)") from None
+            except OSError as error:
+                reason = error.strerror or type(error).__name__
+                raise BenchUsageError(f"--out: cannot write to {str(out_dir)!r} ({reason}); expected a writable directory") from None
         self.metadata = {"run_id": self.run_id, **metadata}
+        self._lock = None
         try:
-            self.directory.mkdir(parents=True, exist_ok=False)
+            self._lock = _lock_run(self.directory)
             self._write_metadata()
-            (self.directory / RECORDS_FILE).touch()
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            raise BenchUsageError(f"--out: cannot write to {str(out_dir)!r} ({reason}); expected a writable directory") from None
+            os.close(_open_in_run(self.directory / RECORDS_FILE, os.O_WRONLY | os.O_CREAT))
+        except StoreWriteError as error:
+            raise BenchUsageError(f"--out: {error.strerror}; expected a writable directory") from None
 
     @classmethod
     def reopen(cls, out_dir: Path, run_id: str) -> RunStore:
-        """An existing run, to append the cells it is missing (``bench run --resume``)."""
+        """An existing run, locked, to append the cells it is missing (``bench run --resume``).
+
+        :raises BenchUsageError: no such run, its metadata cannot be read, or another process holds it.
+        """
+        from harness.results.reader import read_metadata
+
         directory = Path(out_dir) / run_id
-        try:
-            metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if not run_id or "/" in run_id or run_id in (".", "..") or not (directory / METADATA_FILE).exists():
             raise BenchUsageError(
                 f"--resume: no run {run_id!r} under {str(out_dir)!r} (expected a run id from a previous bench run; "
                 "give --out if it was saved elsewhere)"
-            ) from None
+            )
+        try:
+            metadata = read_metadata(directory)
+        except BenchUsageError as error:
+            raise BenchUsageError(f"--resume: {error}") from None
         store = cls.__new__(cls)
         store.run_id, store.directory, store.metadata = run_id, directory, metadata
+        store._lock = _lock_run(directory)
         return store
 
+    def close(self) -> None:
+        """Release the run directory's lock (also released when the process ends, however it ends)."""
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> RunStore:  # noqa: PYI034 - Python 3.10 has no typing.Self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def append(self, record: Record) -> None:
-        """Add one record durably (append, flush, fsync)."""
+        """Add one record durably (append, flush, fsync); `StoreWriteError` leaves the file as it was."""
         self._append_line(RECORDS_FILE, record.to_json())
 
     def append_round(self, key: tuple, round_number: int, measurement: dict[str, Any]) -> None:
@@ -68,10 +154,25 @@ class RunStore:
         self._append_line(ROUNDS_FILE, {"cell": list(key), "round": round_number, "measurement": measurement})
 
     def _append_line(self, name: str, document: dict[str, Any]) -> None:
-        with open(self.directory / name, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(document, sort_keys=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """One whole line or nothing: on a failed write the file is cut back to its length before it; a
+        file whose last line was cut short (a crash in an older version) gets its newline first, so the
+        damaged line stays one damaged line."""
+        path = self.directory / name
+        line = (json.dumps(document, sort_keys=False) + "\n").encode("utf-8")
+        descriptor = _open_in_run(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        try:
+            size = os.fstat(descriptor).st_size
+            if size and os.pread(descriptor, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            try:
+                _write_all(descriptor, line)
+                os.fsync(descriptor)
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(descriptor, size)
+                raise StoreWriteError(error.errno, f"cannot write {path} ({error.strerror or type(error).__name__})") from None
+        finally:
+            os.close(descriptor)
 
     def finish(self, **outcome: Any) -> None:
         """Record how the run ended (exit status, counts, finish time) in ``metadata.json``."""
@@ -79,15 +180,31 @@ class RunStore:
         self._write_metadata()
 
     def _write_metadata(self) -> None:
-        temporary = self.directory / (METADATA_FILE + ".tmp")
-        temporary.write_text(json.dumps(self.metadata, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, self.directory / METADATA_FILE)
+        write_file_atomically(self.directory / METADATA_FILE, (json.dumps(self.metadata, indent=2) + "\n").encode("utf-8"))
 
 
-def load_records(run_directory: Path) -> list[Record]:
-    """Every record saved in a run directory, in the order they were written."""
-    lines = (Path(run_directory) / RECORDS_FILE).read_text(encoding="utf-8").splitlines()
-    return [Record.from_json(json.loads(line)) for line in lines if line.strip()]
+def _lock_run(directory: Path) -> int | None:
+    """Take the run directory's advisory lock, or `BenchUsageError` naming the process that holds it.
+    Where ``fcntl`` is missing (Windows) nothing is locked."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    path = directory / LOCK_FILE
+    try:
+        descriptor = _open_in_run(path, os.O_RDWR | os.O_CREAT)
+    except StoreWriteError as error:
+        raise BenchUsageError(f"run {directory.name}: {error.strerror}") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip() or "?"
+        os.close(descriptor)
+        raise BenchUsageError(f"run {directory.name} is being written by another bench process (pid {holder}); "
+                              "wait for it to end, then resume it") from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+    return descriptor
 
 
 def load_rounds(run_directory: Path) -> dict[tuple, dict[int, dict[str, Any]]]:

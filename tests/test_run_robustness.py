@@ -1,0 +1,144 @@
+"""Signals, leftovers and flags: SIGTERM is Ctrl-C, a killed bench leaves nothing behind for long, every flag
+means what it says or is one line and exit 2, a slow cell says it is still running."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.execution import worker_manager
+from harness.results.reader import load_records, read_records
+from harness.results.store import METADATA_FILE, RECORDS_FILE, RunStore
+
+
+def start_bench(tmp_path: Path, *argv: str) -> subprocess.Popen:
+    command = [sys.executable, "-c", "from harness.cli import run; run()", *argv, "--out", str(tmp_path)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_first_record(tmp_path: Path, timeout: float = 60) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [path for path in tmp_path.iterdir() if path.is_dir()]
+        if runs and (runs[0] / RECORDS_FILE).exists() and (runs[0] / RECORDS_FILE).read_text().count("\n") >= 1:
+            return runs[0]
+        time.sleep(0.05)
+    raise AssertionError("the first cell never finished")
+
+
+def worker_directories(pid: int) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"{worker_manager.WORKER_DIRECTORY_PREFIX}{pid}-*"))
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, fake_backends):
+    process = start_bench(tmp_path, "run", "--backend", "fake-hang", "--hidden", "2,13")
+    run_dir = wait_for_first_record(tmp_path)
+    assert worker_directories(process.pid), "the hanging cell's worker is running"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "Traceback" not in err
+    assert f"finish with: bench run --resume {run_dir.name}" in err
+    assert json.loads((run_dir / METADATA_FILE).read_text())["status"] == "interrupted"
+    assert [record.spec["hidden"] for record in load_records(run_dir)] == [2]
+    assert not worker_directories(process.pid), "the worker's temporary directory is removed"
+
+
+def test_the_leftovers_of_a_killed_bench_are_removed_by_the_next_run(tmp_path, fake_backends):
+    process = start_bench(tmp_path, "run", "--backend", "fake-hang", "--hidden", "2,13")
+    wait_for_first_record(tmp_path)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    left = worker_directories(process.pid)
+    assert left, "SIGKILL leaves the job directory (no process can clean up after it)"
+    assert sorted(worker_manager.remove_stale_worker_directories()) == sorted(left)
+    assert not any(path.exists() for path in left)
+
+
+def test_an_errored_cell_is_run_again_with_retry_errors_and_counted_once(capsys, tmp_path, fake_backends):
+    assert main(["run", "--backend", "fake-raise", "--hidden", "2,13", "--out", str(tmp_path)]) == 1
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 1
+    assert len(read_records(run_dir).records) == 2, "a plain resume leaves errored cells alone"
+    capsys.readouterr()
+    assert main(["run", "--resume", run_dir.name, "--retry-errors", "--out", str(tmp_path), "--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [record["spec"]["hidden"] for record in document["records"]] == [2, 13]
+    assert len(read_records(run_dir).records) == 3, "the retried cell is appended"
+    assert len(load_records(run_dir)) == 2, "and read back once, its last record"
+
+
+def test_a_cell_without_a_result_says_it_is_still_running(capsys, tmp_path, fake_backends, monkeypatch):
+    monkeypatch.setattr(worker_manager, "HEARTBEAT_SECONDS", 0.5)
+    assert main(["run", "--backend", "fake-hang", "--hidden", "13", "--timeout", "3", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "fake-hang: params cpu V=50000 E=5 H=13 T=2 B=4 seq still running after" in err
+    assert "its worker is killed at 3 s, --timeout" in err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "--out", ""], "argument --out: '' is not a directory"),
+    (["run", "--min-time", "inf"], "'inf' is not a positive number of seconds"),
+    (["run", "--max-time", "nan"], "'nan' is not a positive number of seconds"),
+    (["run", "--suite", "train", "--min-time", "1", "--max-time", "0.1"], "--min-time 1 is above --max-time 0.1"),
+    (["run", "--hidden", "32,32"], "32 is given twice in '32,32'"),
+    (["compare", "a", "b", "--threshold", "-5%"], "'-5%' is not a percentage (accepted: a finite number >= 0"),
+    (["compare", "a", "b", "--min-effect", "-0.1"], "'-0.1' is not a percentage"),
+    (["run", "--retry-errors"], "--retry-errors: only with --resume RUN_ID"),
+    (["report", "--results-dir", ""], "argument --results-dir: '' is not a directory"),
+])
+def test_flags_that_cannot_mean_what_they_say_are_one_line(capsys, argv, expected):
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert expected in line, line
+
+
+def test_cuda_asked_for_by_name_without_a_gpu_is_refused(capsys, monkeypatch):
+    from harness.cli import run_command
+
+    monkeypatch.setattr(run_command, "nvidia_gpu_visible", lambda: False)
+    assert main(["run", "--device", "cuda"]) == 2
+    assert "--device cuda: no CUDA device is visible" in capsys.readouterr().err
+
+
+def test_resume_refuses_options_that_would_change_the_saved_run(capsys, tmp_path):
+    assert main(["run", "--backend", "numpy", "--out", str(tmp_path)]) == 0
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    before = (run_dir / METADATA_FILE).read_bytes()
+    for extra in (["--suite", "params"], ["--hid", "3"], ["--quick"]):
+        capsys.readouterr()
+        assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path), *extra]) == 2, extra
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert "cannot change a saved run" in line and extra[0][:5] in line, line
+    assert (run_dir / METADATA_FILE).read_bytes() == before, "a refused resume does not touch the run"
+
+
+def test_a_run_id_collision_takes_another_id(tmp_path, monkeypatch):
+    from harness.results import store
+
+    ids = iter(["20260101T000000-aaaa", "20260101T000000-aaaa", "20260101T000000-bbbb"])
+    monkeypatch.setattr(store, "new_run_id", lambda: next(ids))
+    with RunStore(tmp_path, {}) as first, RunStore(tmp_path, {}) as second:
+        assert (first.run_id, second.run_id) == ("20260101T000000-aaaa", "20260101T000000-bbbb")
+
+
+def test_a_plugin_that_calls_sys_exit_at_import_is_a_broken_plugin(tmp_path):
+    (tmp_path / "exiting_plugin.py").write_text("import sys\nsys.exit(3)\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+                   "LSTM_BENCH_PLUGINS": "exiting_plugin"}
+    finished = subprocess.run([sys.executable, "-m", "harness", "list"], capture_output=True, text=True,
+                              env=environment, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert "exiting_plugin: cannot import exiting_plugin: SystemExit: 3" in finished.stdout + finished.stderr
+
+
+def test_a_backend_left_out_by_the_disable_list_is_named_as_such(capsys, monkeypatch):
+    monkeypatch.setenv("LSTM_BENCH_DISABLE_PLUGINS", "torch")
+    assert main(["run", "--backend", "torch-compile"]) == 2
+    assert "'torch-compile' is not loaded: its plugin 'torch' is left out by" in capsys.readouterr().err
