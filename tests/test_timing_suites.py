@@ -63,7 +63,10 @@ def test_tables_show_figures_ratios_and_scaling(capsys, tmp_path):
     assert "scaling, time ~ hidden^k" in out and "- (needs 3 sizes)" in out
 
 
-def test_a_device_the_backend_lacks_is_a_skipped_cell_with_the_reason(capsys, tmp_path):
+def test_a_device_the_backend_lacks_is_a_skipped_cell_with_the_reason(capsys, tmp_path, monkeypatch):
+    from harness.cli import run_command
+
+    monkeypatch.setattr(run_command, "nvidia_gpu_visible", lambda: True)  # a GPU machine; NumPy has no cuda
     status, document = run_json(capsys, "--suite", "train", "--backend", "numpy", "--device", "cuda",
                                 "--out", str(tmp_path), *TINY)
     assert status == 0
