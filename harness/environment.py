@@ -29,7 +29,7 @@ def collect(argv: list[str], backends: Iterable[BackendInfo] = ()) -> dict[str, 
     return {
         "lstm_bench_version": harness.__version__,
         "command_line": ["bench", *argv],
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "os": platform.platform(),

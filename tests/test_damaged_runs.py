@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -177,7 +178,7 @@ def test_a_metadata_field_of_the_wrong_type_is_ignored_with_a_warning(capsys, sa
     (run_dir / METADATA_FILE).write_text(json.dumps(metadata))
     assert main(["report", str(run_dir)]) == 0
     err = capsys.readouterr().err
-    assert "field 'packages' is a list, not what bench writes; ignored" in err
+    assert "field 'packages' is a list (expected an object); ignored" in err
     assert err.count("field 'packages'") == 1, "one warning per problem, however often the run is read"
 
 
@@ -242,8 +243,8 @@ def test_writes_never_follow_a_symlink_out_of_the_run(capsys, saved_run, tmp_pat
     (run_dir / RECORDS_FILE).unlink()
     (run_dir / RECORDS_FILE).symlink_to(victim)
     capsys.readouterr()
-    assert main(["run", "--resume", run_dir.name, "--out", str(run_dir.parent)]) == 1
-    assert "is a symbolic link; refusing to write through it" in capsys.readouterr().err
+    assert main(["run", "--resume", run_dir.name, "--out", str(run_dir.parent)]) == 2, "refused before anything runs"
+    assert "records.jsonl is a symbolic link; a run's files must be its own regular files" in capsys.readouterr().err
     assert victim.read_text() == "precious\n"
 
 
@@ -286,3 +287,93 @@ def test_exports_neither_run_formulas_nor_raw_html(capsys, saved_run, tmp_path):
     assert main(["report", str(run_dir), "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
     assert "<b>" not in markdown and "&lt;b&gt;bold&lt;/b&gt;" in markdown
+
+
+@pytest.mark.parametrize("line, named", [
+    ("[" * 100000 + "]" * 100000, "nested too deep"),
+    ('{"suite": "params", "backend": "numpy", "status": "pass", "spec": {}, "total_params": 1' + "0" * 400 + "}",
+     "'total_params' is"),
+    ('{"suite": "params", "backend": "\\ud800", "status": "pass", "spec": {}}', "not valid Unicode"),
+])
+def test_lines_no_parser_or_printer_survives_are_skipped(capsys, saved_run, tmp_path, line, named):
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    with open(run_dir / RECORDS_FILE, "a") as handle:
+        handle.write(line + "\n")
+    for output_format in ("table", "csv", "markdown", "html"):
+        assert main(["report", str(run_dir), "--format", output_format, "--out", str(tmp_path / "out")]) == 0
+    assert named in capsys.readouterr().err
+
+
+def test_a_fifo_or_an_endless_file_in_place_of_a_run_file_is_not_read(capsys, saved_run, tmp_path):
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    (run_dir / RECORDS_FILE).unlink()
+    os.mkfifo(run_dir / RECORDS_FILE)
+    assert main(["report", str(run_dir)]) == 0, "a FIFO would block the reader forever"
+    assert "records.jsonl: cannot be read (not a regular file)" in capsys.readouterr().err
+    (run_dir / RECORDS_FILE).unlink()
+    (run_dir / RECORDS_FILE).symlink_to("/dev/zero")
+    assert main(["report", str(run_dir)]) == 0, "an endless file is not read (the warning is the one above, given once)"
+    (run_dir / METADATA_FILE).unlink()
+    os.mkfifo(run_dir / METADATA_FILE)
+    assert main(["report", str(run_dir)]) == 2
+    assert "metadata.json: cannot be read (not a regular file)" in capsys.readouterr().err
+
+
+def test_damaged_suite_declarations_fall_back_to_the_installed_suites(capsys, saved_run, tmp_path):
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    metadata = json.loads((run_dir / METADATA_FILE).read_text())
+    metadata["suites"] = {"train": 5}
+    (run_dir / METADATA_FILE).write_text(json.dumps(metadata))
+    assert main(["report", str(run_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "field 'suites' is not an object of suite declarations" in captured.err
+    assert "train on cpu" in captured.out, "the train cells are still reported as timings"
+
+
+def test_hard_links_and_fifos_in_a_run_are_refused_before_anything_runs(capsys, saved_run, tmp_path):
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    outside = tmp_path / "important.txt"
+    outside.write_text("important\n")
+    (run_dir / LOCK_FILE).unlink(missing_ok=True)
+    os.link(outside, run_dir / LOCK_FILE)
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 2
+    assert "has 1 other hard link(s)" in capsys.readouterr().err and outside.read_text() == "important\n"
+    (run_dir / LOCK_FILE).unlink()
+    os.mkfifo(run_dir / LOCK_FILE)
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+
+
+def test_junk_saved_rounds_are_measured_again(capsys, saved_run, tmp_path, fake_backends):
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    lines = (run_dir / RECORDS_FILE).read_text().splitlines()
+    kept = [line for line in lines if json.loads(line)["suite"] != "train"]
+    (run_dir / RECORDS_FILE).write_text("\n".join(kept) + "\n")
+    (run_dir / "rounds.jsonl").write_text("\n".join([
+        '{"cell": [[1]], "round": 0, "measurement": {}}', '{"cell": ["x"], "round": Infinity, "measurement": {}}',
+        json.dumps({"cell": ["train", "numpy", "cpu", 50, 4, 4, 3, 2, True, False, 0, False], "round": 0,
+                    "measurement": {"first_step_seconds": 0.1, "samples_seconds": [-1.0, 0.0]}}),
+    ]) + "\n")
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 0
+    records = load_records(run_dir)
+    assert len(records) == 8 and all(record.details.get("median_seconds", 1) > 0 for record in records)
+
+
+def test_a_report_never_overwrites_its_run_and_writes_to_a_device_without_replacing_it(capsys, saved_run, tmp_path):
+    run_dir = tmp_path / saved_run.name
+    shutil.copytree(saved_run, run_dir)
+    before = digest(run_dir)
+    assert main(["report", str(run_dir), "--format", "json", "--out", str(run_dir / RECORDS_FILE)]) == 2
+    assert "is the run's own records.jsonl" in capsys.readouterr().err and digest(run_dir) == before
+    device = tmp_path / "null"
+    try:
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device file needs root")
+    assert main(["report", str(run_dir), "--out", str(device)]) == 0
+    assert stat.S_ISCHR(os.stat(device).st_mode), "the device is written to, not replaced by a file"

@@ -46,6 +46,7 @@ def _run_in_subprocess(out_dir, *argv) -> list[Record]:
 
 
 @pytest.mark.parametrize("backend", backend_params(REGISTRY.backends))
+@pytest.mark.slow
 def test_every_backend_passes_every_check_suite(every_backend_checked, backend):
     records = [record for record in every_backend_checked if record.backend == backend]
     assert {record.suite for record in records} == set(CHECK_SUITES)

@@ -15,6 +15,7 @@ from harness.conformance import CHECK_SPECS
 
 from conftest import use_test_plugins
 
+pytestmark = pytest.mark.slow
 STRESS = next(spec for spec in CHECK_SPECS if spec.large_states)
 STRESS_OPTIONS = ["--vocab-size", str(STRESS.vocab_size), "--embed-dim", str(STRESS.embed_dim), "--hidden",
                   str(STRESS.hidden), "--seq-len", str(STRESS.seq_len), "--batch-size", str(STRESS.batch_size),

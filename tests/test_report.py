@@ -275,7 +275,8 @@ def test_compare_refuses_another_machine_unless_forced(capsys, timed_run, tmp_pa
 def test_report_and_compare_bad_input_is_one_line(capsys, timed_run, tmp_path):
     assert main(["report", "nope", "--results-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"bench: error: run: no run 'nope' under '{tmp_path}' (expected 'latest', a run id or a run directory)")
+        f"bench: error: run: no run 'nope' under '{tmp_path}' (expected 'latest', 'previous', a run id, a label or a run "
+        "directory; 'bench runs' lists them)")
     assert main(["report", str(timed_run), "--baseline", "jax"]) == 2
     assert "--baseline: 'jax' is not in run" in capsys.readouterr().err
     assert main(["compare", str(timed_run), str(timed_run), "--threshold", "lots"]) == 2

@@ -142,3 +142,82 @@ def test_a_backend_left_out_by_the_disable_list_is_named_as_such(capsys, monkeyp
     monkeypatch.setenv("LSTM_BENCH_DISABLE_PLUGINS", "torch")
     assert main(["run", "--backend", "torch-compile"]) == 2
     assert "'torch-compile' is not loaded: its plugin 'torch' is left out by" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], "bench: error: a command is required (list, run, check, report, compare, runs, plugins)"),
+    (["run", "--hidden", "3", "--hidden", "4"], "--hidden is given more than once (only the last would count)"),
+    (["run", "--suite", "params", "--suite", "shapes"], "--suite is given more than once"),
+    (["compare", "a", "b", "--min-effect", "5"], "'5' is ambiguous: as a fraction it means 500%"),
+    (["run", "--resume", ""], "--resume: no run ''"),
+    (["run", "--resume", "x" * 5000], "--resume: no run"),
+    (["report", "x" * 5000], "no run"),
+    (["run", "--vocab-size", "99999999999999999999999"], "(accepted: an integer from 1 to 2147483647)"),
+    (["run", "--threads", "100000"], "(accepted: an integer from 1 to 1024)"),
+    (["report", "--out", ""], "'' is not a file name"),
+    (["report", "--plots", ""], "'' is not a directory"),
+    (["report", "--baseline", ""], "'' is not a name"),
+])
+def test_more_inputs_that_are_one_line(capsys, argv, expected):
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert expected in line, line
+
+
+def test_help_of_every_command_prints(capsys):
+    for command in ("run", "check", "report", "compare", "runs", "list", "plugins"):
+        assert main([command, "--help"]) == 0, command
+        assert "usage: bench" in capsys.readouterr().out
+
+
+def test_out_that_is_a_file_is_not_a_directory(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    assert main(["run", "--out", str(tmp_path / "file")]) == 2
+    assert "is not a directory (expected a directory to save runs in)" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_worker_limits_it_is_given_and_refuses_runs_without_options(capsys, tmp_path):
+    assert main(["run", "--backend", "numpy", "--hidden", "3", "--timeout", "0.001", "--out", str(tmp_path)]) == 1
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert "timed out after 0.001 s" in load_records(run_dir)[0].message
+    assert main(["run", "--resume", run_dir.name, "--retry-errors", "--timeout", "600", "--out", str(tmp_path)]) == 0
+    assert load_records(run_dir)[0].status == "pass", "--timeout 600 (the default value) was given, so it counts"
+    metadata = json.loads((run_dir / METADATA_FILE).read_text())
+    del metadata["run_arguments"]
+    (run_dir / METADATA_FILE).write_text(json.dumps(metadata))
+    capsys.readouterr()
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 2
+    assert "saved options (metadata.json run_arguments: None) cannot be read back" in capsys.readouterr().err
+
+
+def test_output_that_cannot_be_written_is_one_line(tmp_path):
+    command = [sys.executable, "-c", "from harness.cli import run; run()", "list"]
+    with open("/dev/full", "w") as full:
+        finished = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert finished.returncode == 1 and finished.stderr.strip() == "bench: error: cannot write the output (No space left on device)"
+    piped = subprocess.run(f"{sys.executable} -c 'from harness.cli import run; run()' list | head -c 1", shell=True,
+                           capture_output=True, text=True, check=False)
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
+def test_plugins_that_print_or_misname_a_hook_are_warned_about_and_json_stays_json(tmp_path):
+    (tmp_path / "chatty_plugin.py").write_text(
+        "from harness.api import hookimpl\nprint('hello')\n\n@hookimpl\ndef bench_register_backendz(register):\n    pass\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+                   "LSTM_BENCH_PLUGINS": "chatty_plugin,chatty_plugin", "LSTM_BENCH_DISABLE_PLUGINS": "no-such-plugin"}
+    finished = subprocess.run([sys.executable, "-m", "harness", "list", "--format", "json"], capture_output=True,
+                              text=True, env=environment, check=False)
+    document = json.loads(finished.stdout)
+    warnings = {warning["plugin"]: warning["warning"] for warning in document["warnings"]}
+    assert "bench_register_backendz is not an lstm-bench hook" in warnings["chatty_plugin"]
+    assert "LSTM_BENCH_DISABLE_PLUGINS names 'no-such-plugin', which is no plugin" in warnings["no-such-plugin"]
+    assert "hello" in finished.stderr
+
+
+def test_sighup_ends_a_run_as_ctrl_c_does(tmp_path, fake_backends):
+    process = start_bench(tmp_path, "run", "--backend", "fake-hang", "--hidden", "2,13")
+    run_dir = wait_for_first_record(tmp_path)
+    process.send_signal(signal.SIGHUP)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and f"finish with: bench run --resume {run_dir.name}" in err
+    assert json.loads((run_dir / METADATA_FILE).read_text())["status"] == "interrupted"

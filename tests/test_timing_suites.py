@@ -20,6 +20,7 @@ def run_json(capsys, *argv):
     return status, json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_every_cell_reports_the_figures(capsys, tmp_path):
     one_size = [value if value != "8,16" else "8" for value in TINY]  # every built-in, one hidden size
     status, document = run_json(capsys, "--suite", "train,infer", "--device", "cpu", "--out", str(tmp_path), *one_size)

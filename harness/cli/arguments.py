@@ -8,9 +8,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+MAX_INTEGER = 2**31 - 1
+"""The largest size, count or seed an option takes: beyond it no framework can build the model."""
 
-def integer_at_least(minimum: int) -> Callable[[str], int]:
-    """An argument type for one int >= ``minimum``."""
+
+def integer_at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[[str], int]:
+    """An argument type for one int from ``minimum`` to ``maximum``."""
     noun = _integer_noun(minimum)
 
     def parse(text: str) -> int:
@@ -18,8 +21,9 @@ def integer_at_least(minimum: int) -> Callable[[str], int]:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {noun} (accepted: an integer >= {minimum})")
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun} (accepted: an integer from {minimum} to "
+                                             f"{maximum})")
         return value
 
     parse.__name__ = noun
@@ -54,6 +58,8 @@ def _integer_noun(minimum: int) -> str:
 
 
 positive_int = integer_at_least(1)
+thread_count = integer_at_least(1, 1024)
+"""Threads per framework: a thread pool of millions is not a benchmark, it is a machine brought down."""
 non_negative_int = integer_at_least(0)
 
 
@@ -70,7 +76,8 @@ def positive_seconds(text: str) -> float:
 
 
 def percentage(text: str) -> float:
-    """``5%`` or ``0.05`` -> 0.05; must be >= 0."""
+    """``5%`` or ``0.05`` -> 0.05; must be >= 0. A bare number is a fraction and must be below 1 (``5``
+    would mean 500%: write ``5%``)."""
     stripped = text.strip()
     try:
         value = float(stripped[:-1]) / 100 if stripped.endswith("%") else float(stripped)
@@ -79,6 +86,9 @@ def percentage(text: str) -> float:
     if not (0 <= value < math.inf):
         raise argparse.ArgumentTypeError(f"{text!r} is not a percentage (accepted: a finite number >= 0, e.g. 5% "
                                          "or 0.05)")
+    if not stripped.endswith("%") and value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is ambiguous: as a fraction it means {value:.0%}; write "
+                                         f"{text.strip()}% for {text.strip()} percent, or a fraction below 1 (e.g. 0.05)")
     return value
 
 
@@ -89,12 +99,59 @@ def directory(text: str) -> Path:
     return Path(text)
 
 
+def output_file(text: str) -> Path:
+    """A file to write; the empty string is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("'' is not a file name (accepted: a path, e.g. report.html)")
+    return Path(text)
+
+
+def name(text: str) -> str:
+    """One non-empty name, e.g. ``torch``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("'' is not a name (accepted: a backend name, e.g. torch)")
+    return text.strip()
+
+
 def name_list(text: str) -> list[str]:
     """Comma-separated names, e.g. ``numpy,torch``; empty names are refused."""
     names = [part.strip() for part in text.split(",")]
     if not all(names):
         raise argparse.ArgumentTypeError(f"{text!r} has an empty name (accepted: comma-separated names, e.g. numpy,torch)")
     return names
+
+
+def options_given(parser: argparse.ArgumentParser, tokens: list[str]) -> list[argparse.Action]:
+    """The option actions of ``parser`` that ``tokens`` (a subcommand's arguments) name, in order, once per
+    occurrence (``--hid 3`` and ``--hidden=3`` included: argparse's own matching)."""
+    actions = []
+    for token in tokens:
+        if token == "--":
+            break
+        if not token.startswith("-") or parser._negative_number_matcher.match(token):
+            continue
+        found = parser._parse_optional(token)
+        if isinstance(found, list):  # Python 3.12.7+: every (action, option, ...) the token may mean
+            found = found[0] if found else None
+        if found and found[0] is not None:
+            actions.append(found[0])
+    return actions
+
+
+def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: list[str]) -> None:
+    """An option given twice would silently keep its last value: one line instead."""
+    from harness.errors import BenchUsageError
+
+    seen: dict[str, int] = {}
+    for action in options_given(parser, tokens):
+        if isinstance(action, (argparse._AppendAction, argparse._CountAction, argparse._HelpAction)):
+            continue
+        seen[action.dest] = seen.get(action.dest, 0) + 1
+        if seen[action.dest] == 2:
+            flag = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
+            raise BenchUsageError(f"{flag} is given more than once (only the last would count); give it once"
+                                  + (", with a comma list to sweep (e.g. 3,32,64)" if getattr(action.type, "__name__", "")
+                                     .startswith("list of") else ""))
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):

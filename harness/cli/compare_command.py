@@ -19,13 +19,13 @@ def add_parser(subparsers) -> None:
     from harness.report.run_comparison import DEFAULT_MIN_EFFECT
 
     parser = subparsers.add_parser("compare", help="compare two saved runs cell by cell, with significance")
-    parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, directory, or 'latest')")
-    parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it")
+    parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, label, directory, 'latest' or 'previous')")
+    parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it (id, label, directory, 'latest' or 'previous')")
     parser.add_argument("--results-dir", type=directory, default=Path("results"), help="where runs are saved (default: ./results)")
     parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=None,
                         metavar="PERCENT",
                         help="noise floor: a significant slowdown is a regression (exit 1) only beyond this "
-                             f"(default: {DEFAULT_MIN_EFFECT:.0%}, this machine's run-to-run drift; see docs/methodology.md)")
+                             f"(default: {DEFAULT_MIN_EFFECT * 100:.0f}%%, this machine's run-to-run drift; see docs/methodology.md)")
     parser.add_argument("--control", metavar="BACKEND", default=None,
                         help="a backend measured in both runs: judge every other cell relative to it, round by round, "
                              "which divides out the machine's drift between the runs (e.g. --control numpy)")

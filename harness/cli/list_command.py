@@ -29,7 +29,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     entries = [describe(info, registry, deep=args.deep) for info in registry.backends.values()]
     problems = [{"plugin": problem.plugin, "error": problem.message} for problem in registry.problems]
     if args.format == "json":
-        print(json.dumps({"backends": entries, "broken_plugins": problems}, indent=2))
+        warnings = [{"plugin": warning.plugin, "warning": warning.message} for warning in registry.warnings]
+        print(json.dumps({"backends": entries, "broken_plugins": problems, "warnings": warnings}, indent=2))
         return 0
     rows = tuple(
         (
@@ -44,7 +45,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     )
     print(render_tables([Table("backends", ("backend", "plugin (package)", "framework", "status", "devices", "description"), rows)], "table"))
     for problem in problems:
-        print(f"broken plugin {problem['plugin']}: {problem['error']}", file=sys.stderr)
+        print(f"bench: warning: plugin {problem['plugin']}: {problem['error']}", file=sys.stderr)
     for warning in registry.warnings:
         print(f"bench: warning: plugin {warning.plugin}: {warning.message}", file=sys.stderr)
     return 0

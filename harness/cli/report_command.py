@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
-from harness.cli.arguments import directory
-
+from harness.cli.arguments import directory, name, output_file
 from harness.errors import BenchUsageError
 from harness.rendering import render_tables
 
@@ -17,15 +18,15 @@ REPORT_FORMATS = ("table", "markdown", "csv", "json", "html", "dashboard")
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("report", help="compare backends in a saved run: tables, plots, HTML, exports")
-    parser.add_argument("run", nargs="?", default="latest", help="run id, run directory, or 'latest' (default)")
+    parser.add_argument("run", nargs="?", default="latest", help="run id, label, run directory, 'previous', or 'latest' (default)")
     parser.add_argument("--results-dir", type=directory, default=Path("results"), help="where runs are saved (default: ./results)")
     parser.add_argument("--format", choices=REPORT_FORMATS, default="table",
                         help="table/markdown (terminal), csv, json, html (one self-contained file), "
                              "dashboard (github-action-benchmark JSON)")
-    parser.add_argument("--out", type=Path, help="write to this file instead of standard output (html: default "
+    parser.add_argument("--out", type=output_file, help="write to this file instead of standard output (html: default "
                                                  "<run>/report.html)")
-    parser.add_argument("--baseline", help="backend the speed-ups are relative to (default: torch, else the first)")
-    parser.add_argument("--plots", type=Path, metavar="DIR", help="also write every figure as PNG and SVG into DIR")
+    parser.add_argument("--baseline", type=name, help="backend the speed-ups are relative to (default: torch, else the first)")
+    parser.add_argument("--plots", type=directory, metavar="DIR", help="also write every figure as PNG and SVG into DIR")
     parser.set_defaults(handler=handle)
 
 
@@ -44,7 +45,12 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     checks = tables.checks_table(frame)
     if checks is not None:
         report_tables.append(checks)
+    if args.out is not None:
+        _refuse_writing_over_the_run(args.out, run_dir)
     figures = _figures(frame) if args.format == "html" or args.plots else []
+    if args.plots and not figures:
+        print(f"bench: warning: --plots: run {run_dir.name} has no measured timing cells, so there is no figure to write",
+              file=sys.stderr)
     if args.plots:
         from harness.report.plots import write_figures
 
@@ -59,7 +65,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         from harness.report.html import render_html
 
         out = args.out or run_dir / "report.html"
-        _write(out, render_html(f"lstm-bench run {run_dir.name}", report_tables, figures))
+        _write(out, render_html(f"lstm-bench run {run_dir.name}", report_tables, figures),
+               option="--out" if args.out else "the HTML report (give --out FILE to write it elsewhere)")
         print(f"bench: wrote {out}", file=sys.stderr)
         return 0
     if args.format in ("table", "markdown"):
@@ -89,13 +96,36 @@ def _figures(frame):
     return timing_figures(frame)
 
 
-def _write(path: Path, text: str) -> None:
-    """Write the whole file or nothing, replacing (never following) a symlink at ``path``."""
+def _refuse_writing_over_the_run(out: Path, run_dir: Path) -> None:
+    """A report never overwrites the run it reads (``--out RUN/records.jsonl``)."""
+    from harness.results.store import LOCK_FILE, METADATA_FILE, RECORDS_FILE, ROUNDS_FILE
+
+    for own in (METADATA_FILE, RECORDS_FILE, ROUNDS_FILE, LOCK_FILE):
+        try:
+            same = Path(out).exists() and (run_dir / own).exists() and os.path.samefile(out, run_dir / own)
+        except OSError:
+            same = False
+        if same:
+            raise BenchUsageError(f"--out: {str(out)!r} is the run's own {own}; a report never overwrites the run it "
+                                  "reads (give another file)")
+
+
+def _write(path: Path, text: str, option: str = "--out") -> None:
+    """Write the whole file or nothing, replacing (never following) a symlink at ``path``; a device or a FIFO
+    the user named (``/dev/stdout``, a pipe) is written to, never replaced; a directory is refused."""
     from harness.results.store import StoreWriteError, write_file_atomically
 
+    data = text.encode("utf-8", errors="backslashreplace")
     try:
-        write_file_atomically(Path(path), text.encode("utf-8"))
+        status = os.stat(path) if os.path.lexists(path) and not os.path.islink(path) else None
+        if status is not None and stat.S_ISDIR(status.st_mode):
+            raise BenchUsageError(f"{option}: {str(path)!r} is a directory (expected a file to write)")
+        if status is not None and not stat.S_ISREG(status.st_mode):
+            with open(path, "wb") as handle:
+                handle.write(data)
+            return
+        write_file_atomically(Path(path), data)
     except StoreWriteError as error:
-        raise BenchUsageError(f"--out: {error.strerror}") from None
+        raise BenchUsageError(f"{option}: {error.strerror}") from None
     except OSError as error:
-        raise BenchUsageError(f"--out: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None
+        raise BenchUsageError(f"{option}: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import os
 import shlex
@@ -20,8 +21,10 @@ from harness.cli.arguments import (
     integer_list_at_least,
     name_list,
     non_negative_int,
+    options_given,
     positive_int,
     positive_seconds,
+    thread_count,
 )
 from harness.cli.progress import ProgressBar
 from harness.errors import BenchUsageError
@@ -57,7 +60,7 @@ def add_parser(subparsers) -> None:
                         help=f"optimizer steps per training run (suite training; default: {SuiteOptions().steps})")
     suites.add_argument("--device", choices=DEVICES, default="all",
                         help="timing device(s): cpu, cuda, or all = cpu plus cuda when a GPU is visible (default: all)")
-    suites.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1,
+    suites.add_argument("--threads", type=thread_count, default=os.cpu_count() or 1,
                         help=f"CPU threads for every backend: torch, TensorFlow, BLAS (default: {os.cpu_count()})")
     suites.add_argument("--quick", action="store_true",
                         help="smoke-test preset: each suite's small quick model and hidden sizes (train/infer: "
@@ -78,6 +81,8 @@ def add_parser(subparsers) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     run.add_argument("--out", type=directory, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
+    run.add_argument("--label", type=run_label, help="a name for this run, for bench runs, report and compare "
+                                                    "(e.g. before-upgrade; the newest run with a label answers to it)")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="finish an interrupted run: run only its missing cells, with its saved options "
                           "(only --out, --format, --timeout, --memory-limit and --retry-errors may be given with it)")
@@ -104,6 +109,16 @@ def add_model_arguments(group) -> None:
 
 
 RESUME_OPTIONS = frozenset({"format", "out", "resume", "timeout", "memory_limit", "retry_errors"})
+
+
+def run_label(text: str) -> str:
+    """``--label``'s type: `harness.results.catalog.check_label`, as an argparse error."""
+    from harness.results.catalog import check_label
+
+    try:
+        return check_label(text)
+    except BenchUsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--label: ")) from None
 """What ``--resume`` may be given: where and how to show and keep the run, and the worker limits; every other
 option is the saved run's own."""
 
@@ -112,14 +127,17 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     registry = discover()
     for problem in registry.problems + registry.warnings:
         print(f"bench: warning: plugin {problem.plugin}: {problem.message}", file=sys.stderr)
-    if args.retry_errors and not args.resume:
+    if args.retry_errors and args.resume is None:
         raise BenchUsageError("--retry-errors: only with --resume RUN_ID (it runs a saved run's errored cells again)")
-    if args.resume:
+    if args.resume is not None:
         _refuse_options_beside_resume(argv)
         store = RunStore.reopen(args.out, args.resume)
-        saved = store.metadata.get("run_arguments", [])
         retry = args.retry_errors
-        args = _reparse(saved, resumed=args)
+        try:
+            args = _reparse(store.metadata.get("run_arguments"), resumed=args, argv=argv)
+        except BenchUsageError:
+            store.close()
+            raise
         previous = load_records(store.directory, frozenset(timing_suites(store.metadata)))
         if retry:
             previous = [record for record in previous if record.status != ERROR]
@@ -148,7 +166,7 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
     request = RunRequest(plans, backends, options, limits, done_keys=done, saved_rounds=saved_rounds)
     if store is None:
         metadata = environment.collect(argv, registry.backends.values())
-        metadata.update(run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
+        metadata.update(label=args.label, run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
                         rounds=options.budget.rounds, machine_state=machine_facts(),
                         suites={plan.suite.name: plan.suite.declaration() for plan in plans})
         with RunStore(args.out, metadata) as new_store:
@@ -197,8 +215,8 @@ def _finish_quietly(store: RunStore, **outcome) -> None:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """While running, SIGTERM (a ``kill``, a CI job cancelled, a container stopped) ends the run as Ctrl-C
-    does: finished results kept, the run marked ``interrupted``, the resume command printed, workers and
+    """While running, SIGTERM (a ``kill``, a CI job cancelled, a container stopped) and SIGHUP (the terminal
+    closed) end the run as Ctrl-C does: finished results kept, the run marked ``interrupted``, the resume command printed, workers and
     their temporary directories removed."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -207,30 +225,22 @@ def terminate_as_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    handled = [number for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if number is not None]
+    previous = {number: signal.signal(number, interrupt) for number in handled}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _refuse_options_beside_resume(argv: list[str]) -> None:
     """``--resume`` continues a run with its saved options; an option given beside it that would change them
     (even to the value the run had) is refused instead of silently ignored."""
-    from harness.cli import build_parser
+    from harness.cli import build_parser, subcommand_parser
 
-    parser = build_parser()
-    (run_parser,) = [action.choices["run"] for action in parser._subparsers._group_actions]
-    given = []
-    for token in argv[1:]:
-        if token == "--":
-            break
-        found = run_parser._parse_optional(token) if token.startswith("-") else None
-        if isinstance(found, list):  # Python 3.12.7+: every (action, option, ...) the token may mean
-            found = found[0] if found else None
-        action = found[0] if found else None
-        if action is not None and action.dest not in RESUME_OPTIONS:
-            given.append(action.option_strings[0])
+    given = [action.option_strings[0] for action in options_given(subcommand_parser(build_parser(), "run"), argv[1:])
+             if action.dest not in RESUME_OPTIONS]
     if given:
         flags = ", ".join(dict.fromkeys(given))
         raise BenchUsageError(f"--resume: {flags} cannot change a saved run (it resumes with the options it was started "
@@ -238,19 +248,28 @@ def _refuse_options_beside_resume(argv: list[str]) -> None:
                               "start a new run to change them")
 
 
-def _reparse(saved_arguments: list[str], *, resumed: argparse.Namespace) -> argparse.Namespace:
-    """The saved run's options, with this command's --format, --out and worker limits."""
-    from harness.cli import build_parser
+def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list[str]) -> argparse.Namespace:
+    """The saved run's options (metadata ``run_arguments``), with this command's --format, --out and the
+    worker limits it gave; `BenchUsageError` when they are missing or cannot be parsed (nothing is printed
+    by the parser: the saved options are not the user's typing)."""
+    from harness.cli import build_parser, subcommand_parser
 
+    unreadable = BenchUsageError(f"--resume: run {resumed.resume}'s saved options (metadata.json run_arguments: "
+                                 f"{saved_arguments!r}) cannot be read back; start a new run")
+    if not isinstance(saved_arguments, list) or not all(isinstance(item, str) for item in saved_arguments):
+        raise unreadable
+    if any(item in ("-h", "--help", "--resume") or item.startswith("--resume=") for item in saved_arguments):
+        raise unreadable
     try:
-        args = build_parser().parse_args(["run", *saved_arguments])
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            args = build_parser().parse_args(["run", *saved_arguments])
     except SystemExit:
-        raise BenchUsageError(f"--resume: the saved options of run {resumed.resume} cannot be read back "
-                              f"({' '.join(saved_arguments)!r}); start a new run") from None
+        raise unreadable from None
     args.format, args.out, args.resume, args.retry_errors = resumed.format, resumed.out, None, False
-    if resumed.timeout != 600.0:
+    given = {action.dest for action in options_given(subcommand_parser(build_parser(), "run"), argv[1:])}
+    if "timeout" in given:
         args.timeout = resumed.timeout
-    if resumed.memory_limit is not None:
+    if "memory_limit" in given:
         args.memory_limit = resumed.memory_limit
     return args
 

@@ -176,10 +176,14 @@ class _Rounds:
             suite = suites.get(key[0])
             if suite is None:
                 continue
-            try:
-                self.measurements[key] = {number: suite.round_from_json(data) for number, data in saved.items()}
-            except Exception:  # noqa: BLE001, S112 - an unreadable saved round is measured again
-                continue
+            wanted = max(suite.rounds(request.options), 1)
+            for number, data in saved.items():
+                if number >= wanted:
+                    continue
+                try:
+                    self.measurements.setdefault(key, {})[number] = suite.round_from_json(data)
+                except Exception:  # noqa: BLE001, S112 - an unreadable saved round is measured again
+                    continue
 
     def wanted(self, cell: Cell) -> int:
         return max(self.suites[cell.suite].rounds(cell.options), 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,11 +33,32 @@ class RoundMeasurement:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RoundMeasurement:
+        """A round saved by `to_json` (``rounds.jsonl``); `ValueError` for one that cannot be a measurement
+        (no samples, a sample that is not a positive finite number, a mistyped field): it is measured again."""
+        if not isinstance(data, dict):
+            raise ValueError("a round is an object")  # noqa: TRY004 - every unreadable round is one ValueError
+        samples = [_seconds(value) for value in data["samples_seconds"]]
+        if not samples:
+            raise ValueError("a round without samples")
+        optional = {"peak_device_bytes": (int, float), "device_peak": dict, "addons": dict, "verified": dict}
+        for name, kind in optional.items():
+            if data.get(name) is not None and (isinstance(data[name], bool) or not isinstance(data[name], kind)):
+                raise ValueError(f"{name} is mistyped")
         return cls(
-            first_step_seconds=float(data["first_step_seconds"]),
-            samples_seconds=[float(value) for value in data["samples_seconds"]],
+            first_step_seconds=_seconds(data["first_step_seconds"]),
+            samples_seconds=samples,
             peak_device_bytes=data.get("peak_device_bytes"),
             device_peak=data.get("device_peak"),
             addons=dict(data.get("addons") or {}),
             verified=data.get("verified"),
         )
+
+
+def _seconds(value: Any) -> float:
+    """A duration read back from JSON: a positive finite number, else `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a number of seconds")  # noqa: TRY004 - as above
+    seconds = float(value)
+    if not (0 < seconds < math.inf):
+        raise ValueError(f"{value!r} is not a positive finite number of seconds")
+    return seconds

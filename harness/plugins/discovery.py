@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
@@ -49,10 +50,12 @@ def discover(extra_plugins: Iterable[object] = ()) -> Registry:
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     registry = Registry()
-    _register_entry_points(manager, registry)
-    _register_env_plugins(manager, registry)
-    for plugin in extra_plugins:
-        _register(manager, registry, plugin, name=getattr(plugin, "__name__", None), package="(in-process)")
+    with contextlib.redirect_stdout(sys.stderr):  # a plugin that prints while loading must not corrupt --format json
+        _register_entry_points(manager, registry)
+        _register_env_plugins(manager, registry)
+        for plugin in extra_plugins:
+            _register(manager, registry, plugin, name=getattr(plugin, "__name__", None), package="(in-process)")
+    registry.warnings += _unknown_hooks(manager) + _unknown_plugin_names(registry)
     registry.problems += hook_calls.register_suites(manager, registry.suite_registrar)
     registry.problems += hook_calls.register_backends(manager, registry.backend_registrar)
     registry.problems += hook_calls.register_addons(manager, registry.addon_registrar)
@@ -75,8 +78,32 @@ def _register_entry_points(manager: pluggy.PluginManager, registry: Registry) ->
         _register(manager, registry, plugin, name=entry_point.name, package=package, version=version)
 
 
+def _unknown_hooks(manager: pluggy.PluginManager) -> list[PluginProblem]:
+    """A plugin function named like a hook (``bench_...``) that no hook specification knows: a typo, which
+    pluggy would otherwise ignore."""
+    problems = []
+    for name, caller in sorted(manager.hook.__dict__.items()):
+        if not name.startswith("bench_") or not hasattr(caller, "get_hookimpls") or caller.spec is not None:
+            continue
+        for implementation in caller.get_hookimpls():
+            problems.append(PluginProblem(implementation.plugin_name, f"{name} is not an lstm-bench hook (a typo? known: "
+                                          f"{', '.join(sorted(n for n in dir(hookspecs) if n.startswith('bench_')))}); ignored"))
+    return problems
+
+
+def _unknown_plugin_names(registry: Registry) -> list[PluginProblem]:
+    """Names in the allow and block variables that match no plugin: a typo that silently changes nothing."""
+    known = {record.name for record in registry.plugins} | {problem.plugin for problem in registry.problems}
+    problems = []
+    for variable in (LOAD_PLUGINS_ENV, DISABLE_PLUGINS_ENV):
+        for name in sorted(_names(variable) - known):
+            problems.append(PluginProblem(name, f"{variable} names {name!r}, which is no plugin (known: "
+                                          f"{', '.join(sorted(known))}); it changes nothing"))
+    return problems
+
+
 def _register_env_plugins(manager: pluggy.PluginManager, registry: Registry) -> None:
-    for module_name in filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(","))):
+    for module_name in dict.fromkeys(filter(None, (part.strip() for part in os.environ.get(EXTRA_PLUGINS_ENV, "").split(",")))):
         if not plugin_allowed(module_name):
             _disabled(registry, PluginRecord(module_name, f"via {EXTRA_PLUGINS_ENV}", "", status="disabled"))
             continue

@@ -112,7 +112,8 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
             "both); compare runs of the same configuration, or pass --force to compare the common cells"
         )
     if not common:
-        raise BenchUsageError("compare: the runs have no timing cell in common (expected two runs of train/infer)")
+        raise BenchUsageError("compare: the runs have no timing cell in common (expected two runs that timed the same "
+                              "suites, backends, devices and model specs)")
     if control is not None:
         _require_control(control, common)
     comparison = RunComparison(only_in_a=len(cells_a) - len(common), only_in_b=len(cells_b) - len(common),

@@ -78,7 +78,9 @@ def _machine_state(state: dict[str, Any] | None) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    from harness.results.reader import is_finite_number
+
+    return is_finite_number(value)
 
 
 def choose_baseline(frame, requested: str | None) -> str | None:

@@ -4,9 +4,10 @@ as data (`frame`).
 For notebooks, the reading side is here too::
 
     >>> from harness import results
-    >>> frame = results.load("latest")            # or a run id, or a path to a run directory
+    >>> frame = results.load("latest")            # or "previous", a run id, a label, a run directory
 """
 
+from harness.results.catalog import list_runs
 from harness.results.frame import load, load_metadata, resolve_run, rows
 
-__all__ = ["load", "load_metadata", "resolve_run", "rows"]
+__all__ = ["list_runs", "load", "load_metadata", "resolve_run", "rows"]

@@ -1,7 +1,7 @@
 """Saved runs as data: find a run, load its records into a pandas DataFrame (for notebooks too).
 
     >>> from harness import results
-    >>> frame = results.load("latest")            # or a run id, or a path to a run directory
+    >>> frame = results.load("latest")            # or "previous", a run id, a label, a run directory
     >>> frame[frame.suite == "train"][["backend", "hidden", "median_seconds"]]
 
 One row per record. Columns: ``run_id``, ``suite``, ``backend``, ``status``, ``message``, ``device``
@@ -20,32 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.cell import CELL_FIELDS
-from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
+from harness.results.catalog import resolve_run
 from harness.results.reader import load_records, read_metadata
-from harness.results.store import METADATA_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
 
 RECORD_COLUMNS = ("run_id", *CELL_FIELDS, "status", "message")
 """Columns every frame has, even one of a run without records: the run, the cell's identity, the verdict."""
-
-
-def resolve_run(run: str | Path = "latest", out_dir: str | Path = "results") -> Path:
-    """The directory of ``run``: ``latest`` (the newest run under ``out_dir``), a run id, or a path."""
-    candidate = Path(run)
-    if (candidate / METADATA_FILE).exists():
-        return candidate
-    out = Path(out_dir)
-    if str(run) == "latest":
-        runs = sorted(path for path in out.glob("*") if (path / METADATA_FILE).exists()) if out.is_dir() else []
-        if not runs:
-            raise BenchUsageError(f"run: no saved runs under {str(out)!r} (run 'bench run' first, or give --out)")
-        return runs[-1]
-    if (out / str(run) / METADATA_FILE).exists():
-        return out / str(run)
-    raise BenchUsageError(f"run: no run {str(run)!r} under {str(out)!r} (expected 'latest', a run id or a run directory)")
 
 
 def load_metadata(run_dir: Path) -> dict[str, Any]:

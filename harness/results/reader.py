@@ -15,8 +15,11 @@ Nothing here writes: a damaged run is reported as it is, never repaired in place
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -107,12 +110,12 @@ def record_problem(data: Any, timing_suites: frozenset[str] = frozenset()) -> st
         if missing:
             return f"a measured {data['suite']} cell without {missing[0]!r}"
     for name in NUMBER_FIELDS & data.keys():
-        if data[name] is not None and not _finite(data[name], positive=name in POSITIVE_FIELDS):
+        if data[name] is not None and not is_finite_number(data[name], positive=name in POSITIVE_FIELDS):
             return f"{name!r} is {data[name]!r} (expected a finite number{' above 0' if name in POSITIVE_FIELDS else ''})"
     for name in NUMBER_LIST_FIELDS & data.keys():
         values = data[name]
         if values is not None and (not isinstance(values, list)
-                                   or not all(_finite(value, positive=name in POSITIVE_FIELDS) for value in values)):
+                                   or not all(is_finite_number(value, positive=name in POSITIVE_FIELDS) for value in values)):
             return f"{name!r} is not a list of finite numbers"
     return nested_problem(data)
 
@@ -135,20 +138,68 @@ def nested_problem(data: Mapping[str, Any]) -> str | None:
     ``optimizers`` (training: per optimizer, ``final_errors`` per tensor, ``norm_rel_error``)."""
     errors, optimizers = data.get("errors"), data.get("optimizers")
     if errors is not None and not (isinstance(errors, dict) and all(
-            isinstance(error, dict) and _finite(error.get("max_rel_error")) for error in errors.values())):
+            isinstance(error, dict) and is_finite_number(error.get("max_rel_error")) for error in errors.values())):
         return "'errors' is not an object of tensors with a numeric max_rel_error"
     if optimizers is not None and not (isinstance(optimizers, dict) and all(
             isinstance(run, dict) and isinstance(run.get("final_errors"), dict)
-            and all(isinstance(error, dict) and _finite(error.get("norm_rel_error")) for error in run["final_errors"].values())
+            and all(isinstance(error, dict) and is_finite_number(error.get("norm_rel_error")) for error in run["final_errors"].values())
             for run in optimizers.values())):
         return "'optimizers' is not an object of runs with numeric final_errors"
     return None
 
 
-def _finite(value: Any, positive: bool = False) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+def is_finite_number(value: Any, positive: bool = False) -> bool:
+    """A JSON number a report can compute with: finite, within float range (a 400-digit integer is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        if not math.isfinite(float(value)):
+            return False
+    except OverflowError:
         return False
     return value > 0 if positive else True
+
+
+MAX_FILE_BYTES = 2**30
+"""A run file larger than this (1 GiB; a default sweep's records are a few MiB) is not read whole."""
+
+
+class NotReadable(OSError):
+    """A run file that is not a regular file (a FIFO, a device, a directory), or too large to read."""
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path``, which must be a regular file of at most `MAX_FILE_BYTES` (a FIFO would hang
+    the reader, a link to /dev/zero exhaust memory); `FileNotFoundError` or `NotReadable` otherwise."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotReadable(errno.EINVAL, "not a regular file")
+        if status.st_size > MAX_FILE_BYTES:
+            raise NotReadable(errno.EFBIG, f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(descriptor)
+
+
+def parse_json(raw: bytes) -> Any:
+    """One JSON document from UTF-8 bytes; `UnicodeDecodeError` for bytes that are not UTF-8, `ValueError`
+    for text that is not JSON, nested too deep to parse, or holding strings that are not Unicode (a lone
+    surrogate such as ``"\\ud800"`` cannot be printed or written)."""
+    text = raw.decode("utf-8")
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string that is not valid Unicode (a lone surrogate)") from None
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    return data
 
 
 def _scalar(value: Any) -> bool:
@@ -160,7 +211,7 @@ def read_records(run_dir: Path, timing_suites: frozenset[str] = frozenset()) -> 
     path = Path(run_dir) / RECORDS_FILE
     read = RecordsRead()
     try:
-        content = path.read_bytes()
+        content = read_regular_file(path)
     except FileNotFoundError:
         read.missing = f"{path}: missing; the run has no records"
         return read
@@ -171,7 +222,7 @@ def read_records(run_dir: Path, timing_suites: frozenset[str] = frozenset()) -> 
         if not raw.strip():
             continue
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = parse_json(raw)
         except UnicodeDecodeError:
             read.damaged.append(DamagedLine(path, number, "not UTF-8 text"))
             continue
@@ -187,18 +238,45 @@ def read_records(run_dir: Path, timing_suites: frozenset[str] = frozenset()) -> 
 
 
 def _short(error: ValueError) -> str:
-    return str(error).split(": line ")[0] if isinstance(error, json.JSONDecodeError) else type(error).__name__
+    return str(error).split(": line ")[0] if isinstance(error, json.JSONDecodeError) else str(error)
 
 
 METADATA_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "run_id": str, "lstm_bench_version": str, "command_line": list, "started_at": str, "finished_at": str,
-    "python": str, "python_executable": str, "os": str, "machine": str, "cpu_model": str, "cpu_count": int,
-    "packages": dict, "git_commit": str, "run_arguments": list, "threads": int, "devices": list, "rounds": int,
-    "machine_state": dict, "suites": dict, "status": str, "exit_status": int, "counts": dict, "backends": dict,
-    "cpu_gemm_peak_gflops": (int, float),
+    "run_id": str, "label": str, "lstm_bench_version": str, "command_line": list, "started_at": str,
+    "finished_at": str, "python": str, "python_executable": str, "os": str, "machine": str, "cpu_model": str,
+    "cpu_count": int, "packages": dict, "git_commit": str, "run_arguments": list, "threads": int, "devices": list,
+    "rounds": int, "machine_state": dict, "suites": dict, "status": str, "exit_status": int, "counts": dict,
+    "backends": dict, "cpu_gemm_peak_gflops": (int, float),
 }
 """The metadata fields the commands read, and their JSON types; a field of another type is dropped."""
 TEXT_LIST_FIELDS = ("command_line", "run_arguments", "devices")
+EXPECTED = {str: "a string", int: "an integer", list: "a list", dict: "an object", (int, float): "a number"}
+
+
+def metadata_field_problem(name: str, value: Any) -> str | None:
+    """Why metadata field ``name`` cannot be used as bench wrote it (what it should be), or None."""
+    kind = METADATA_FIELD_TYPES[name]
+    if value is None:
+        return None if kind not in (list, dict) else f"null (expected {EXPECTED[kind]})"
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        return f"{_json_type(value)} (expected {EXPECTED[kind]})"
+    if kind in (int, (int, float)) and not is_finite_number(value, positive=name != "exit_status"):
+        return "not a finite number above 0"
+    if name in TEXT_LIST_FIELDS and not all(isinstance(item, str) for item in value):
+        return "a list with an item that is not a string (expected a list of strings)"
+    if name == "packages" and not all(isinstance(version, (str, type(None))) for version in value.values()):
+        return "an object with a version that is not a string (expected name: version)"
+    if name == "suites" and (not value or not all(isinstance(declaration, dict) for declaration in value.values())):
+        return "not an object of suite declarations (expected name: {measures_time: ...})"
+    if name in ("counts", "machine_state") and not all(value_ is None or is_finite_number(value_) or isinstance(value_, (str, list))
+                                                       for value_ in value.values()):
+        return "an object with a value that is not a finite number"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
 
 
 def read_metadata(run_dir: Path, warn: Warn = warn_on_stderr) -> dict[str, Any]:
@@ -208,7 +286,7 @@ def read_metadata(run_dir: Path, warn: Warn = warn_on_stderr) -> dict[str, Any]:
     """
     path = Path(run_dir) / METADATA_FILE
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = parse_json(read_regular_file(path))
     except FileNotFoundError:
         raise BenchUsageError(f"{path}: missing; {Path(run_dir).name!r} is not a saved run (expected a directory "
                               "written by bench run)") from None
@@ -221,25 +299,12 @@ def read_metadata(run_dir: Path, warn: Warn = warn_on_stderr) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BenchUsageError(f"{path}: damaged (a JSON {type(data).__name__}, expected an object); the run cannot be "
                               "identified")
-    dropped = [name for name, kind in METADATA_FIELD_TYPES.items() if name in data
-               and (data[name] is not None or kind in (list, dict)) and not _of_type(data[name], kind, name)]
-    for name in dropped:
-        kind = "null" if data[name] is None else f"a {type(data[name]).__name__}"
-        warn(f"{path}: field {name!r} is {kind}, not what bench writes; ignored")
-        del data[name]
+    for name in [name for name in METADATA_FIELD_TYPES if name in data]:
+        problem = metadata_field_problem(name, data[name])
+        if problem:
+            warn(f"{path}: field {name!r} is {problem}; ignored")
+            del data[name]
     return data
-
-
-def _of_type(value: Any, kind: type | tuple[type, ...], name: str) -> bool:
-    if isinstance(value, bool) and kind is not bool:
-        return False
-    if not isinstance(value, kind):
-        return False
-    if name in TEXT_LIST_FIELDS:
-        return all(isinstance(item, str) for item in value)
-    if name == "packages":
-        return all(isinstance(version, (str, type(None))) for version in value.values())
-    return True
 
 
 def keep_last_per_cell(records: list[Record]) -> list[Record]:

@@ -10,9 +10,11 @@ the end with the outcome.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -38,14 +40,46 @@ def new_run_id() -> str:
 
 
 def _open_in_run(path: Path, flags: int) -> int:
-    """``os.open`` that never follows a symlink at ``path`` (a link planted in a run directory must not
-    redirect a write elsewhere)."""
+    """``os.open`` of a regular file in a run directory that never follows a symlink, never blocks on a FIFO,
+    and refuses a file with other hard links (each would redirect a write outside the run)."""
+    extra = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o644)
+        descriptor = os.open(path, flags | extra, 0o644)
     except OSError as error:
         if path.is_symlink():
             raise StoreWriteError(error.errno, f"{path} is a symbolic link; refusing to write through it") from None
         raise StoreWriteError(error.errno, f"cannot write {path} ({error.strerror or type(error).__name__})") from None
+    problem = _not_a_private_file(os.fstat(descriptor))
+    if problem:
+        os.close(descriptor)
+        raise StoreWriteError(errno.EPERM, f"{path} {problem}; refusing to write to it")
+    return descriptor
+
+
+def _not_a_private_file(status: os.stat_result) -> str | None:
+    """Why a file in a run directory must not be written (not a regular file, or linked from elsewhere)."""
+    if not stat.S_ISREG(status.st_mode):
+        return "is not a regular file"
+    if status.st_nlink > 1:
+        return f"has {status.st_nlink - 1} other hard link(s)"
+    return None
+
+
+def check_run_files(directory: Path) -> None:
+    """Before resuming: `BenchUsageError` (one line) when a file the run will write is a symlink, not a
+    regular file, or hard-linked from elsewhere, so nothing is measured that could not be saved."""
+    for name in (RECORDS_FILE, ROUNDS_FILE, LOCK_FILE, METADATA_FILE):
+        path = directory / name
+        try:
+            status = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise BenchUsageError(f"--resume: cannot read {path} ({error.strerror or type(error).__name__})") from None
+        problem = "is a symbolic link" if stat.S_ISLNK(status.st_mode) else _not_a_private_file(status)
+        if problem and not (name == METADATA_FILE and stat.S_ISLNK(status.st_mode)):
+            raise BenchUsageError(f"--resume: {path} {problem}; a run's files must be its own regular files "
+                                  "(replace it with a copy, or start a new run)")
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
@@ -86,6 +120,8 @@ class RunStore:
 
     def __init__(self, out_dir: Path, metadata: dict[str, Any], run_id: str | None = None) -> None:
         out_dir = Path(out_dir)
+        if _exists(out_dir) and not out_dir.is_dir():
+            raise BenchUsageError(f"--out: {str(out_dir)!r} is not a directory (expected a directory to save runs in)")
         for attempt in range(NEW_ID_ATTEMPTS if run_id is None else 1):
             self.run_id = run_id or new_run_id()
             self.directory = out_dir / self.run_id
@@ -118,7 +154,7 @@ class RunStore:
         from harness.results.reader import read_metadata
 
         directory = Path(out_dir) / run_id
-        if not run_id or "/" in run_id or run_id in (".", "..") or not (directory / METADATA_FILE).exists():
+        if not run_id or "/" in run_id or run_id in (".", "..") or not _exists(directory / METADATA_FILE):
             raise BenchUsageError(
                 f"--resume: no run {run_id!r} under {str(out_dir)!r} (expected a run id from a previous bench run; "
                 "give --out if it was saved elsewhere)"
@@ -127,6 +163,7 @@ class RunStore:
             metadata = read_metadata(directory)
         except BenchUsageError as error:
             raise BenchUsageError(f"--resume: {error}") from None
+        check_run_files(directory)
         store = cls.__new__(cls)
         store.run_id, store.directory, store.metadata = run_id, directory, metadata
         store._lock = _lock_run(directory)
@@ -183,6 +220,14 @@ class RunStore:
         write_file_atomically(self.directory / METADATA_FILE, (json.dumps(self.metadata, indent=2) + "\n").encode("utf-8"))
 
 
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for a name the OS refuses (too long, invalid)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def _lock_run(directory: Path) -> int | None:
     """Take the run directory's advisory lock, or `BenchUsageError` naming the process that holds it.
     Where ``fcntl`` is missing (Windows) nothing is locked."""
@@ -209,18 +254,22 @@ def _lock_run(directory: Path) -> int | None:
 
 def load_rounds(run_directory: Path) -> dict[tuple, dict[int, dict[str, Any]]]:
     """The saved rounds of a run by cell key, then round number; a line that cannot be read (the last one
-    of a run killed while writing it) is left out, and its round is measured again."""
+    of a run killed while writing it, or a damaged one) is left out, and its round is measured again."""
+    from harness.results.reader import parse_json, read_regular_file
+
     try:
-        lines = (Path(run_directory) / ROUNDS_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_regular_file(Path(run_directory) / ROUNDS_FILE).split(b"\n")
     except OSError:
         return {}
     rounds: dict[tuple, dict[int, dict[str, Any]]] = {}
     for line in lines:
         try:
-            saved = json.loads(line)
-            key, number, measurement = tuple(saved["cell"]), int(saved["round"]), saved["measurement"]
-        except (ValueError, TypeError, KeyError):
-            continue
-        if isinstance(measurement, dict):
+            saved = parse_json(line)
+            key, number, measurement = tuple(saved["cell"]), saved["round"], saved["measurement"]
+            if isinstance(number, bool) or not isinstance(number, int) or number < 0 or not isinstance(measurement, dict):
+                continue
+            hash(key)
             rounds.setdefault(key, {})[number] = measurement
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+            continue
     return rounds

@@ -1,0 +1,45 @@
+"""Runs you can find again: ``bench runs``, ``--label``, and ``latest``/``previous``/labels wherever a run is named."""
+
+import json
+
+from harness.cli import main
+from harness.results.store import METADATA_FILE
+
+
+def saved_runs(tmp_path, capsys):
+    """Three params runs of the NumPy reference, the first labelled ``base``; their directories, oldest first."""
+    made = []
+    for label in (["--label", "base"], [], ["--label", "after upgrade"]):
+        assert main(["run", "--backend", "numpy", "--hidden", "3", "--out", str(tmp_path), *label]) == 0
+        made += [path for path in tmp_path.iterdir() if path.is_dir() and path not in made]
+    capsys.readouterr()
+    return made
+
+
+def test_bench_runs_lists_every_run_with_its_label_and_outcome(capsys, tmp_path):
+    runs = saved_runs(tmp_path, capsys)
+    (runs[1] / METADATA_FILE).write_text("[]")
+    assert main(["runs", "--results-dir", str(tmp_path), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["runs"]
+    assert [run["run_id"] for run in listed] == [run.name for run in runs]
+    assert [run["label"] for run in listed] == ["base", None, "after upgrade"]
+    assert listed[0]["suites"] == ["params"] and listed[0]["counts"] == {"pass": 1}
+    assert listed[0]["status"] == "finished" and listed[1]["damaged"].endswith("the run cannot be identified")
+    assert main(["runs", "--results-dir", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "base" in table and "latest" in table and "previous" in table and "damaged" in table
+
+
+def test_a_run_is_named_by_label_latest_or_previous(capsys, tmp_path):
+    runs = saved_runs(tmp_path, capsys)
+    for name, expected in (("base", runs[0]), ("latest", runs[2]), ("previous", runs[1]), ("after upgrade", runs[2])):
+        assert main(["report", name, "--results-dir", str(tmp_path), "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["run_id"] == expected.name, name
+    assert main(["report", "nothing-like-it", "--results-dir", str(tmp_path)]) == 2
+    assert "no run 'nothing-like-it'" in capsys.readouterr().err
+
+
+def test_labels_that_could_not_name_a_run_are_refused(capsys):
+    for label in ("", "latest", "a/b", "x" * 65):
+        assert main(["run", "--label", label]) == 2
+        assert "is not a label" in capsys.readouterr().err
