@@ -66,3 +66,17 @@ def use_plugins(monkeypatch):
 def fake_backends(use_plugins):
     """The fake backends of tests/plugins/fake_backends.py, registered like a third-party plugin."""
     use_plugins("fake_backends")
+
+
+def merged_options(base: list[str], *extra: str) -> list[str]:
+    """``base`` command-line options with ``extra`` (``--option value`` pairs, or flags) added, a value in
+    ``extra`` replacing the same option's value in ``base``: bench refuses an option given twice."""
+    merged, extra = list(base), list(extra)
+    while extra:
+        option = extra.pop(0)
+        value = extra.pop(0) if extra and not extra[0].startswith("--") else None
+        if option in merged and value is not None:
+            merged[merged.index(option) + 1] = value
+        else:
+            merged += [option] if value is None else [option, value]
+    return merged

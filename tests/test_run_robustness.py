@@ -221,3 +221,10 @@ def test_sighup_ends_a_run_as_ctrl_c_does(tmp_path, fake_backends):
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130 and f"finish with: bench run --resume {run_dir.name}" in err
     assert json.loads((run_dir / METADATA_FILE).read_text())["status"] == "interrupted"
+
+
+def test_options_no_planned_suite_reads_are_named(capsys, tmp_path):
+    assert main(["run", "--backend", "numpy", "--rounds", "4", "--steps", "3", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "bench: warning: --rounds has no effect: none of the suites run (params) reads it" in err
+    assert "bench: warning: --steps has no effect" in err

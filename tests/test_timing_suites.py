@@ -3,10 +3,12 @@
 import json
 import math
 
+import pytest
+
 from harness.cli import main
 from harness.model_spec import ModelSpec
 
-from conftest import DEFAULT_BACKENDS
+from conftest import DEFAULT_BACKENDS, merged_options
 
 TINY = ["--hidden", "8,16", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
         "--min-time", "0.05", "--max-time", "0.2", "--warmup", "1", "--rounds", "3"]
@@ -79,7 +81,7 @@ def test_crash_hang_and_memory_exhaustion_fail_only_their_cells(capsys, tmp_path
     hidden = ["--hidden", "8,13,16"]
     status, document = run_json(
         capsys, "--suite", "train", "--backend", "fake-crash,fake-hang,fake-memory-hog", "--device", "cpu",
-        "--timeout", "10", "--memory-limit", "600", "--out", str(tmp_path), *TINY, *hidden,
+        "--timeout", "10", "--memory-limit", "600", "--out", str(tmp_path), *merged_options(TINY, *hidden),
     )
     assert status == 1
     cells = {(record["backend"], record["spec"]["hidden"]): record for record in document["records"]}

@@ -12,6 +12,8 @@ import pytest
 
 from harness.cli import main
 
+from conftest import merged_options
+
 TINY = ["--suite", "infer", "--backend", "numpy", "--hidden", "8,16", "--vocab-size", "100", "--embed-dim", "8",
         "--seq-len", "5", "--batch-size", "4", "--min-time", "0.3", "--max-time", "0.5", "--warmup", "1",
         "--rounds", "3", "--device", "cpu", "--threads", "1", "--format", "json"]
@@ -28,7 +30,7 @@ def busy_machine():
 
 
 def run(capsys, out, *extra):
-    status = main(["run", *TINY, "--out", str(out), *extra])
+    status = main(["run", *merged_options(TINY, "--out", str(out), *extra)])
     captured = capsys.readouterr()
     return status, json.loads(captured.out), captured.err
 

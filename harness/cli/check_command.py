@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from harness.cli.arguments import directory, name_list, positive_int
 from harness.cli.run_command import add_model_arguments, given_model_options, render_records, swept_specs

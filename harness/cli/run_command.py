@@ -109,6 +109,8 @@ def add_model_arguments(group) -> None:
 
 
 RESUME_OPTIONS = frozenset({"format", "out", "resume", "timeout", "memory_limit", "retry_errors"})
+"""What ``--resume`` may be given: where and how to show and keep the run, and the worker limits; every other
+option is the saved run's own."""
 
 
 def run_label(text: str) -> str:
@@ -119,8 +121,6 @@ def run_label(text: str) -> str:
         return check_label(text)
     except BenchUsageError as error:
         raise argparse.ArgumentTypeError(str(error).removeprefix("--label: ")) from None
-"""What ``--resume`` may be given: where and how to show and keep the run, and the worker limits; every other
-option is the saved run's own."""
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
@@ -157,6 +157,8 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
     plans = plan_suites(args, registry)
     backends = select_backends(args.backend, registry)
     options = suite_options(args)
+    if store is None:
+        warn_unused_options(argv, plans)
     done = frozenset(record.cell_key() for record in previous)
     limits = WorkerLimits(
         cell_timeout_seconds=args.timeout,
@@ -207,6 +209,23 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
     return exit_status
 
 
+TIMING_OPTIONS = frozenset({"rounds", "min_time", "max_time", "warmup"})
+"""Options only the suites that measure time read."""
+
+
+def warn_unused_options(argv: list[str], plans: list[SuitePlan]) -> None:
+    """A warning for an option none of the planned suites reads (``--rounds`` with only check suites,
+    ``--steps`` without the training suite): the run goes on, but the user knows it had no effect."""
+    from harness.cli import build_parser, subcommand_parser
+
+    timed = any(plan.suite.measures_time for plan in plans)
+    training = any(plan.suite.name == "training" for plan in plans)
+    for action in dict.fromkeys(options_given(subcommand_parser(build_parser(), "run"), argv[1:])):
+        if (action.dest in TIMING_OPTIONS and not timed) or (action.dest == "steps" and not training):
+            print(f"bench: warning: {action.option_strings[0]} has no effect: none of the suites run "
+                  f"({', '.join(plan.suite.name for plan in plans)}) reads it", file=sys.stderr)
+
+
 def _finish_quietly(store: RunStore, **outcome) -> None:
     """Mark how the run stopped, if the disk still lets us; the records are what matters."""
     with contextlib.suppress(StoreWriteError):
@@ -216,8 +235,8 @@ def _finish_quietly(store: RunStore, **outcome) -> None:
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """While running, SIGTERM (a ``kill``, a CI job cancelled, a container stopped) and SIGHUP (the terminal
-    closed) end the run as Ctrl-C does: finished results kept, the run marked ``interrupted``, the resume command printed, workers and
-    their temporary directories removed."""
+    closed) end the run as Ctrl-C does: finished results kept, the run marked ``interrupted``, the resume
+    command printed, workers and their temporary directories removed."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

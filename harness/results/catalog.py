@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.errors import BenchUsageError
 from harness.results.reader import read_metadata
-from harness.results.store import METADATA_FILE
+from harness.results.store import METADATA_FILE, path_exists
 
 RELATIVE_NAMES = {"latest": 0, "previous": 1}
 """Names for the newest runs: ``latest`` is the newest, ``previous`` the one before it."""
@@ -67,21 +67,13 @@ class RunSummary:
         }
 
 
-def _exists(path: Path) -> bool:
-    """``path.exists()``, False for a name the OS refuses (too long, invalid)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
-
-
 def run_directories(out_dir: Path) -> list[Path]:
     """Every directory under ``out_dir`` holding a ``metadata.json``, oldest first: by the time the run
     started (``started_at``), then by id (ids begin with their UTC start time), so a run copied under another
     name keeps its place."""
     out = Path(out_dir)
     try:
-        directories = [path for path in out.iterdir() if path.is_dir() and _exists(path / METADATA_FILE)]
+        directories = [path for path in out.iterdir() if path.is_dir() and path_exists(path / METADATA_FILE)]
     except OSError:
         return []
     return sorted(directories, key=lambda path: (_started_at(path), path.name))
@@ -123,12 +115,12 @@ def resolve_run(run: str | Path = "latest", out_dir: str | Path = "results") -> 
             raise BenchUsageError(f"run: {name!r} needs {back + 1} saved run(s) under {str(out)!r}, found {len(runs)} "
                                   "(run 'bench run' first, or give --results-dir)")
         return runs[-1 - back]
-    if "/" not in name and name not in ("", ".", "..") and _exists(out / name / METADATA_FILE):
+    if "/" not in name and name not in ("", ".", "..") and path_exists(out / name / METADATA_FILE):
         return out / name
-    if _exists(Path(run) / METADATA_FILE):
+    if path_exists(Path(run) / METADATA_FILE):
         return Path(run)
-    if "/" not in name and _exists(out / name) or _exists(Path(run)):
-        where = out / name if "/" not in name and _exists(out / name) else Path(run)
+    if "/" not in name and path_exists(out / name) or path_exists(Path(run)):
+        where = out / name if "/" not in name and path_exists(out / name) else Path(run)
         raise BenchUsageError(f"run: {str(where)!r} is not a saved run: it has no {METADATA_FILE} (expected a directory "
                               "written by bench run)")
     labelled = [summary.directory for summary in list_runs(out) if summary.label == name]

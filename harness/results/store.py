@@ -120,7 +120,7 @@ class RunStore:
 
     def __init__(self, out_dir: Path, metadata: dict[str, Any], run_id: str | None = None) -> None:
         out_dir = Path(out_dir)
-        if _exists(out_dir) and not out_dir.is_dir():
+        if path_exists(out_dir) and not out_dir.is_dir():
             raise BenchUsageError(f"--out: {str(out_dir)!r} is not a directory (expected a directory to save runs in)")
         for attempt in range(NEW_ID_ATTEMPTS if run_id is None else 1):
             self.run_id = run_id or new_run_id()
@@ -154,7 +154,7 @@ class RunStore:
         from harness.results.reader import read_metadata
 
         directory = Path(out_dir) / run_id
-        if not run_id or "/" in run_id or run_id in (".", "..") or not _exists(directory / METADATA_FILE):
+        if not run_id or "/" in run_id or run_id in (".", "..") or not path_exists(directory / METADATA_FILE):
             raise BenchUsageError(
                 f"--resume: no run {run_id!r} under {str(out_dir)!r} (expected a run id from a previous bench run; "
                 "give --out if it was saved elsewhere)"
@@ -220,7 +220,7 @@ class RunStore:
         write_file_atomically(self.directory / METADATA_FILE, (json.dumps(self.metadata, indent=2) + "\n").encode("utf-8"))
 
 
-def _exists(path: Path) -> bool:
+def path_exists(path: Path) -> bool:
     """``path.exists()``, False for a name the OS refuses (too long, invalid)."""
     try:
         return path.exists()
