@@ -228,3 +228,22 @@ def test_options_no_planned_suite_reads_are_named(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "bench: warning: --rounds has no effect: none of the suites run (params) reads it" in err
     assert "bench: warning: --steps has no effect" in err
+
+
+def test_two_resumes_of_one_run_at_once_write_nothing_twice(capsys, tmp_path, fake_backends):
+    first = start_bench(tmp_path, "run", "--backend", "fake-hang", "--hidden", "2,13")
+    run_dir = wait_for_first_record(tmp_path)
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=30)
+    resuming = start_bench(tmp_path, "run", "--resume", run_dir.name)  # hangs on hidden 13 again, holding the lock
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (run_dir / ".lock").read_text().strip() != str(resuming.pid):
+        time.sleep(0.05)
+    try:
+        assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert f"is being written by another bench process (pid {resuming.pid})" in line
+    finally:
+        resuming.send_signal(signal.SIGTERM)
+        resuming.communicate(timeout=30)
+    assert len(read_records(run_dir).records) == 1, "the second resume wrote nothing"
