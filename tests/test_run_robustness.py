@@ -187,7 +187,7 @@ def test_resume_keeps_the_worker_limits_it_is_given_and_refuses_runs_without_opt
     (run_dir / METADATA_FILE).write_text(json.dumps(metadata))
     capsys.readouterr()
     assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path)]) == 2
-    assert "saved options (metadata.json run_arguments: None) cannot be read back" in capsys.readouterr().err
+    assert "saved options (metadata.json run_arguments) are missing or damaged" in capsys.readouterr().err
 
 
 def test_output_that_cannot_be_written_is_one_line(tmp_path):
@@ -247,3 +247,38 @@ def test_two_resumes_of_one_run_at_once_write_nothing_twice(capsys, tmp_path, fa
         resuming.send_signal(signal.SIGTERM)
         resuming.communicate(timeout=30)
     assert len(read_records(run_dir).records) == 1, "the second resume wrote nothing"
+
+
+def test_an_interrupt_before_a_run_exists_is_one_line(capsys, monkeypatch):
+    from harness import cli
+
+    def interrupted(argv=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    with pytest.raises(SystemExit) as exit_request:
+        cli.run()
+    assert exit_request.value.code == 130 and capsys.readouterr().err == "bench: interrupted\n"
+
+
+def test_labels_and_results_directories_that_name_nothing_are_refused(capsys, tmp_path):
+    for label in (".", ".."):
+        assert main(["run", "--label", label]) == 2
+    (tmp_path / "file").write_text("")
+    for where, expected in ((tmp_path / "file", "is not a directory"), (tmp_path / "missing", "does not exist")):
+        assert main(["runs", "--results-dir", str(where)]) == 2
+        assert expected in capsys.readouterr().err
+
+
+def test_a_path_in_a_foreign_encoding_is_saved_readably(tmp_path):
+    out = os.fsdecode(bytes(tmp_path) + b"/bad\xff\xfe")
+    bench = [sys.executable, "-m", "harness"]
+    assert subprocess.run([*bench, "run", "--backend", "numpy", "--hidden", "3", "--out", out], capture_output=True,
+                          check=False).returncode == 0
+    report = subprocess.run([*bench, "report", "--results-dir", out, "--format", "json"], capture_output=True,
+                            text=True, check=False)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["metadata"]["command_line"][-1].endswith("bad\\xff\\xfe")
+    runs = subprocess.run([*bench, "runs", "--results-dir", out, "--format", "json"], capture_output=True, text=True,
+                          check=False)
+    assert json.loads(runs.stdout)["runs"][0]["damaged"] is None

@@ -73,6 +73,9 @@ def run() -> None:
     try:
         status = main()
         sys.stdout.flush()
+    except KeyboardInterrupt:  # before a run exists (while importing, reading): nothing to keep
+        print("bench: interrupted", file=sys.stderr)
+        sys.exit(130)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice: no second error at exit
         sys.exit(0)

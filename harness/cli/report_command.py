@@ -66,7 +66,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
 
         out = args.out or run_dir / "report.html"
         _write(out, render_html(f"lstm-bench run {run_dir.name}", report_tables, figures),
-               option="--out" if args.out else "the HTML report (give --out FILE to write it elsewhere)")
+               option="--out" if args.out else "the HTML report (give --out FILE to write it elsewhere)",
+               named_by_user=args.out is not None)
         print(f"bench: wrote {out}", file=sys.stderr)
         return 0
     if args.format in ("table", "markdown"):
@@ -110,9 +111,10 @@ def _refuse_writing_over_the_run(out: Path, run_dir: Path) -> None:
                                   "reads (give another file)")
 
 
-def _write(path: Path, text: str, option: str = "--out") -> None:
+def _write(path: Path, text: str, option: str = "--out", named_by_user: bool = True) -> None:
     """Write the whole file or nothing, replacing (never following) a symlink at ``path``; a device or a FIFO
-    the user named (``/dev/stdout``, a pipe) is written to, never replaced; a directory is refused."""
+    the user named (``/dev/stdout``, a pipe) is written to, never replaced (one found at a default path is
+    replaced); a directory is refused."""
     from harness.results.store import StoreWriteError, write_file_atomically
 
     data = text.encode("utf-8", errors="backslashreplace")
@@ -120,7 +122,7 @@ def _write(path: Path, text: str, option: str = "--out") -> None:
         status = os.stat(path) if os.path.lexists(path) and not os.path.islink(path) else None
         if status is not None and stat.S_ISDIR(status.st_mode):
             raise BenchUsageError(f"{option}: {str(path)!r} is a directory (expected a file to write)")
-        if status is not None and not stat.S_ISREG(status.st_mode):
+        if status is not None and not stat.S_ISREG(status.st_mode) and named_by_user:
             with open(path, "wb") as handle:
                 handle.write(data)
             return

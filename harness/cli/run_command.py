@@ -138,6 +138,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         except BenchUsageError:
             store.close()
             raise
+        for warning in store.metadata_warnings:
+            print(f"bench: warning: {warning}", file=sys.stderr)
         previous = load_records(store.directory, frozenset(timing_suites(store.metadata)))
         if retry:
             previous = [record for record in previous if record.status != ERROR]
@@ -273,8 +275,8 @@ def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list
     by the parser: the saved options are not the user's typing)."""
     from harness.cli import build_parser, subcommand_parser
 
-    unreadable = BenchUsageError(f"--resume: run {resumed.resume}'s saved options (metadata.json run_arguments: "
-                                 f"{saved_arguments!r}) cannot be read back; start a new run")
+    unreadable = BenchUsageError(f"--resume: run {resumed.resume}'s saved options (metadata.json run_arguments) are "
+                                 "missing or damaged, so it cannot be resumed with them; start a new run")
     if not isinstance(saved_arguments, list) or not all(isinstance(item, str) for item in saved_arguments):
         raise unreadable
     if any(item in ("-h", "--help", "--resume") or item.startswith("--resume=") for item in saved_arguments):

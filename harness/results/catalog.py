@@ -27,9 +27,10 @@ def check_label(text: str) -> str:
     """A run label: 1-64 printable characters, no ``/``, and not a name that already means a run
     (`RELATIVE_NAMES`); `BenchUsageError` otherwise."""
     label = text.strip()
-    if not label or len(label) > MAX_LABEL_LENGTH or "/" in label or not label.isprintable() or label in RELATIVE_NAMES:
+    if (not label or len(label) > MAX_LABEL_LENGTH or "/" in label or not label.isprintable() or label in RELATIVE_NAMES
+            or label in (".", "..")):
         raise BenchUsageError(f"--label: {text!r} is not a label (accepted: 1-{MAX_LABEL_LENGTH} printable characters "
-                              f"without '/', not {' or '.join(RELATIVE_NAMES)}, e.g. before-upgrade)")
+                              f"without '/', not {' or '.join(RELATIVE_NAMES)}, . or .., e.g. before-upgrade)")
     return label
 
 

@@ -111,13 +111,20 @@ def record_problem(data: Any, timing_suites: frozenset[str] = frozenset()) -> st
             return f"a measured {data['suite']} cell without {missing[0]!r}"
     for name in NUMBER_FIELDS & data.keys():
         if data[name] is not None and not is_finite_number(data[name], positive=name in POSITIVE_FIELDS):
-            return f"{name!r} is {data[name]!r} (expected a finite number{' above 0' if name in POSITIVE_FIELDS else ''})"
+            return (f"{name!r} is {_brief(data[name])} (expected a finite number"
+                    f"{' above 0' if name in POSITIVE_FIELDS else ''})")
     for name in NUMBER_LIST_FIELDS & data.keys():
         values = data[name]
         if values is not None and (not isinstance(values, list)
                                    or not all(is_finite_number(value, positive=name in POSITIVE_FIELDS) for value in values)):
             return f"{name!r} is not a list of finite numbers"
     return nested_problem(data)
+
+
+def _brief(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a 400-digit number is named, not printed)."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else f"an integer of {len(str(value))} digits"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def spec_problem(spec: Any) -> str | None:

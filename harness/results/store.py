@@ -29,6 +29,28 @@ LOCK_FILE = ".lock"
 NEW_ID_ATTEMPTS = 5
 
 
+def portable(document: Any) -> Any:
+    """``document`` with every string made valid Unicode: a path or argument in a foreign encoding (Python's
+    surrogate escapes, as in ``--out $'bad\\xff'``) is kept as its backslash escape, so the saved JSON reads
+    back everywhere (a lone surrogate is not UTF-8)."""
+    if isinstance(document, str):
+        try:
+            document.encode("utf-8")
+        except UnicodeEncodeError:
+            return document.encode("utf-8", "surrogateescape" if _escapes_only(document) else "surrogatepass").decode(
+                "utf-8", "backslashreplace")
+        return document
+    if isinstance(document, dict):
+        return {portable(key): portable(value) for key, value in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [portable(value) for value in document]
+    return document
+
+
+def _escapes_only(text: str) -> bool:
+    return all(not 0xD800 <= ord(character) <= 0xDFFF or 0xDC80 <= ord(character) <= 0xDCFF for character in text)
+
+
 class StoreWriteError(OSError):
     """A run's file could not be written (a full disk, a symlink in the way); what was written before is
     intact and nothing partial was left behind. The message is one line naming the file."""
@@ -138,6 +160,7 @@ class RunStore:
                 raise BenchUsageError(f"--out: cannot write to {str(out_dir)!r} ({reason}); expected a writable directory") from None
         self.metadata = {"run_id": self.run_id, **metadata}
         self._lock = None
+        self.metadata_warnings: list[str] = []
         try:
             self._lock = _lock_run(self.directory)
             self._write_metadata()
@@ -147,7 +170,8 @@ class RunStore:
 
     @classmethod
     def reopen(cls, out_dir: Path, run_id: str) -> RunStore:
-        """An existing run, locked, to append the cells it is missing (``bench run --resume``).
+        """An existing run, locked, to append the cells it is missing (``bench run --resume``); what reading its
+    metadata warned about is in ``metadata_warnings`` for the caller to show.
 
         :raises BenchUsageError: no such run, its metadata cannot be read, or another process holds it.
         """
@@ -159,13 +183,15 @@ class RunStore:
                 f"--resume: no run {run_id!r} under {str(out_dir)!r} (expected a run id from a previous bench run; "
                 "give --out if it was saved elsewhere)"
             )
+        warnings: list[str] = []
         try:
-            metadata = read_metadata(directory)
+            metadata = read_metadata(directory, warn=warnings.append)
         except BenchUsageError as error:
             raise BenchUsageError(f"--resume: {error}") from None
         check_run_files(directory)
         store = cls.__new__(cls)
         store.run_id, store.directory, store.metadata = run_id, directory, metadata
+        store.metadata_warnings = warnings
         store._lock = _lock_run(directory)
         return store
 
@@ -195,7 +221,7 @@ class RunStore:
         file whose last line was cut short (a crash in an older version) gets its newline first, so the
         damaged line stays one damaged line."""
         path = self.directory / name
-        line = (json.dumps(document, sort_keys=False) + "\n").encode("utf-8")
+        line = (json.dumps(portable(document), sort_keys=False) + "\n").encode("utf-8")
         descriptor = _open_in_run(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             size = os.fstat(descriptor).st_size
@@ -217,7 +243,8 @@ class RunStore:
         self._write_metadata()
 
     def _write_metadata(self) -> None:
-        write_file_atomically(self.directory / METADATA_FILE, (json.dumps(self.metadata, indent=2) + "\n").encode("utf-8"))
+        write_file_atomically(self.directory / METADATA_FILE,
+                              (json.dumps(portable(self.metadata), indent=2) + "\n").encode("utf-8"))
 
 
 def path_exists(path: Path) -> bool:
