@@ -9,6 +9,9 @@ read a run directory through here, so a damaged file never locks a run.
   that is not a number) is skipped with one warning naming ``file:line`` and why; every other record still
   reports, compares and resumes, and ``--resume`` runs the skipped cells again. A missing or unreadable
   ``records.jsonl`` reads as a run without records, with a warning.
+- Only regular files are read (`read_regular_file`: a FIFO would hang the reader, a link to /dev/zero
+  exhaust memory), and JSON that no printer or parser downstream survives (nested too deep, a lone
+  surrogate) counts as damaged (`parse_json`); numbers beyond float range are not finite numbers.
 
 Nothing here writes: a damaged run is reported as it is, never repaired in place.
 """
