@@ -21,10 +21,14 @@ def test_bench_runs_lists_every_run_with_its_label_and_outcome(capsys, tmp_path)
     (runs[1] / METADATA_FILE).write_text("[]")
     assert main(["runs", "--results-dir", str(tmp_path), "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)["runs"]
-    assert [run["run_id"] for run in listed] == [run.name for run in runs]
-    assert [run["label"] for run in listed] == ["base", None, "after upgrade"]
-    assert listed[0]["suites"] == ["params"] and listed[0]["counts"] == {"pass": 1}
-    assert listed[0]["status"] == "finished" and listed[1]["damaged"].endswith("the run cannot be identified")
+    by_id = {run["run_id"]: run for run in listed}
+    assert set(by_id) == {run.name for run in runs}
+    intact = [run["run_id"] for run in listed if not run["damaged"]]
+    assert intact == [runs[0].name, runs[2].name], "in the order they started (the damaged one: its id's second)"
+    assert [by_id[run.name]["label"] for run in runs] == ["base", None, "after upgrade"]
+    assert by_id[runs[0].name]["suites"] == ["params"] and by_id[runs[0].name]["counts"] == {"pass": 1}
+    assert by_id[runs[0].name]["status"] == "finished"
+    assert by_id[runs[1].name]["damaged"].endswith("the run cannot be identified")
     assert main(["runs", "--results-dir", str(tmp_path)]) == 0
     table = capsys.readouterr().out
     assert "base" in table and "latest" in table and "previous" in table and "damaged" in table
