@@ -170,8 +170,8 @@ class RunStore:
 
     @classmethod
     def reopen(cls, out_dir: Path, run_id: str) -> RunStore:
-        """An existing run, locked, to append the cells it is missing (``bench run --resume``); what reading its
-    metadata warned about is in ``metadata_warnings`` for the caller to show.
+        """An existing run, locked, to append the cells it is missing (``bench run --resume``); what reading
+        its metadata warned about is in ``metadata_warnings`` for the caller to show.
 
         :raises BenchUsageError: no such run, its metadata cannot be read, or another process holds it.
         """
