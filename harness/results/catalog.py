@@ -68,41 +68,38 @@ class RunSummary:
         }
 
 
-def run_directories(out_dir: Path) -> list[Path]:
-    """Every directory under ``out_dir`` holding a ``metadata.json``, oldest first: by the time the run
-    started (``started_at``), then by id (ids begin with their UTC start time), so a run copied under another
-    name keeps its place."""
+def list_runs(out_dir: Path) -> list[RunSummary]:
+    """A summary of every directory under ``out_dir`` holding a ``metadata.json``, oldest first: by the time
+    the run started (``started_at``; for a damaged run, the time its id begins with), then by id, so a run
+    copied under another name keeps its place; damaged ones say why. Each metadata file is read once."""
     out = Path(out_dir)
     try:
         directories = [path for path in out.iterdir() if path.is_dir() and path_exists(path / METADATA_FILE)]
     except OSError:
         return []
-    return sorted(directories, key=lambda path: (_started_at(path), path.name))
-
-
-def _started_at(directory: Path) -> str:
-    """When the run started (ISO, UTC): its metadata's ``started_at``, else the time its id begins with."""
-    try:
-        started = read_metadata(directory, warn=lambda message: None).get("started_at")
-    except BenchUsageError:
-        started = None
-    if isinstance(started, str):
-        return started
-    try:
-        return datetime.strptime(directory.name[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).isoformat()
-    except ValueError:
-        return ""
-
-
-def list_runs(out_dir: Path) -> list[RunSummary]:
-    """A summary of every run under ``out_dir``, oldest first; damaged ones say why."""
     summaries = []
-    for directory in run_directories(out_dir):
+    for directory in directories:
         try:
             summaries.append(RunSummary(directory, read_metadata(directory, warn=lambda message: None)))
         except BenchUsageError as error:
             summaries.append(RunSummary(directory, damaged=str(error)))
-    return summaries
+    return sorted(summaries, key=lambda summary: (_started_at(summary), summary.run_id))
+
+
+def run_directories(out_dir: Path) -> list[Path]:
+    """The directories of `list_runs`, oldest first."""
+    return [summary.directory for summary in list_runs(out_dir)]
+
+
+def _started_at(summary: RunSummary) -> str:
+    """When the run started (ISO, UTC): its metadata's ``started_at``, else the time its id begins with."""
+    started = summary.metadata.get("started_at")
+    if isinstance(started, str):
+        return started
+    try:
+        return datetime.strptime(summary.run_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).isoformat()
+    except ValueError:
+        return ""
 
 
 def resolve_run(run: str | Path = "latest", out_dir: str | Path = "results") -> Path:
