@@ -36,11 +36,14 @@ def load_metadata(run_dir: Path) -> dict[str, Any]:
     return read_metadata(run_dir)
 
 
-def rows(run_dir: Path) -> list[dict[str, Any]]:
+def rows(run_dir: Path, suites: set[str] | None = None) -> list[dict[str, Any]]:
     """The run's readable records as flat dicts (spec fields lifted to the top level, ``device`` always set);
-    damaged lines are skipped with a warning (`harness.results.reader`)."""
+    damaged lines are skipped with a warning (`harness.results.reader`).
+
+    :param suites: the run's timing suites (`timing_suites`), when the caller has them already.
+    """
     run_id = Path(run_dir).name
-    suites = frozenset(timing_suites(load_metadata(run_dir)))
+    suites = frozenset(timing_suites(load_metadata(run_dir)) if suites is None else suites)
     return [{"run_id": run_id, **{key: value for key, value in record.to_json().items() if key != "spec"},
              **record.spec, "device": record.device}
             for record in load_records(run_dir, suites)]
@@ -51,13 +54,14 @@ def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.Data
     import pandas as pd
 
     run_dir = resolve_run(run, out_dir)
-    frame = pd.DataFrame(rows(run_dir))
+    suites = timing_suites(load_metadata(run_dir))
+    frame = pd.DataFrame(rows(run_dir, suites))
     for column in RECORD_COLUMNS:
         if column not in frame:
             frame[column] = None
     for name, default in ModelSpec().to_dict().items():  # a record saved before a field existed has its default
         frame[name] = frame[name].where(frame[name].notna(), default) if len(frame) else frame[name]
-    frame["measures_time"] = frame.suite.isin(timing_suites(load_metadata(run_dir)))
+    frame["measures_time"] = frame.suite.isin(suites)
     return frame
 
 
