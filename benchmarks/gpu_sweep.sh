@@ -4,8 +4,7 @@
 # without installing (plugins named through LSTM_BENCH_PLUGINS instead of entry points).
 set -u
 out=${1:-results}
-export LSTM_BENCH_PLUGINS=backends.numpy_plugin,backends.torch_plugin,backends.keras_plugin,suites.train_timing,suites.infer_timing
-export PYTHONPATH="$(cd "$(dirname "$0")/.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+source "$(dirname "$0")/gpu_plugins.sh"
 python3 -m harness list
 python3 -m harness run --suite train,infer --device cuda --backend torch,keras-jax,keras-torch \
     --min-time 1 --max-time 3 --timeout 240 --out "$out"

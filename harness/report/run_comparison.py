@@ -106,11 +106,14 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
         _refuse_different_machines(load_metadata(run_a), load_metadata(run_b))
     cells_a, cells_b = _timing_cells(run_a), _timing_cells(run_b)
     common = [key for key in cells_a if key in cells_b]
+    unfinished = "".join(_unfinished_note(run, side) for run, side in ((run_a, "A"), (run_b, "B")))
     if not force and (len(common) != len(cells_a) or len(common) != len(cells_b)):
         raise BenchUsageError(
             f"compare: the runs measured different cells ({len(cells_a)} in A, {len(cells_b)} in B, {len(common)} in "
-            "both); compare runs of the same configuration, or pass --force to compare the common cells"
+            f"both){unfinished}; compare runs of the same configuration, or pass --force to compare the common cells"
         )
+    if not common and unfinished:
+        raise BenchUsageError(f"compare: no timing cell finished in both runs{unfinished}")
     if not common:
         raise BenchUsageError("compare: the runs have no timing cell in common (expected two runs that timed the same "
                               "suites, backends, devices and model specs)")
@@ -205,6 +208,19 @@ def _timing_cells(run_dir: Path) -> dict[tuple, dict]:
         for row in rows(run_dir)
         if row.get("status") in MEASURED_STATUSES and row.get("median_seconds")
     }
+
+
+def _unfinished_note(run_dir: Path, side: str) -> str:
+    """``"; A (RUN) was interrupted with 7 cell(s) part-measured: finish it with bench run --resume RUN"`` for a
+    run that did not finish, else empty: its unfinished cells have no record, only rounds, so they cannot be compared."""
+    from harness.results.store import load_rounds
+
+    status, cells = load_metadata(run_dir).get("status"), len(load_rounds(run_dir))
+    if status == "finished" or (status is None and not cells):
+        return ""
+    state = "was interrupted" if status == "interrupted" else "has not finished (still running, or killed)"
+    part = f" with {cells} cell(s) part-measured" if cells else ""
+    return f"; {side} ({run_dir.name}) {state}{part}: finish it with bench run --resume {run_dir.name} --out {run_dir.parent}"
 
 
 def _refuse_different_machines(a: dict, b: dict) -> None:
