@@ -150,9 +150,16 @@ class WorstError:
 
 
 def worst_error(record: Record) -> WorstError | None:
-    """The worst judged error anywhere in a record's details (every dict with an ``rtol`` and a relative
-    error: the gradients suite's tensors, the training suite's final errors, the behaviour and timed-work
-    checks), normwise where the tolerance is; None for suites judged exactly (counts, shapes)."""
+    """The worst judged error anywhere in a record's details (see `judged_errors`), by its ratio to its
+    tolerance; None for suites judged exactly (counts, shapes)."""
+    found = judged_errors(record)
+    return max(found, key=lambda worst: worst.rel_error / worst.rtol) if found else None
+
+
+def judged_errors(record: Record) -> list[WorstError]:
+    """Every judged error in a record's details, in order: each dict with an ``rtol`` and a relative error
+    (the gradients suite's tensors, the training suite's final errors, the behaviour and timed-work
+    checks), normwise where the tolerance is, named by where it sits (``adam(...): lstm.kernel``)."""
     found: list[WorstError] = []
 
     def walk(value, path: str) -> None:
@@ -169,7 +176,7 @@ def worst_error(record: Record) -> WorstError | None:
                                                                    "optimizers") else path)
 
     walk(record.details, "")
-    return max(found, key=lambda worst: worst.rel_error / worst.rtol) if found else None
+    return found
 
 
 def tolerances() -> dict[str, str]:

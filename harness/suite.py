@@ -158,3 +158,9 @@ class Suite(ABC):
     @abstractmethod
     def tables(self, records: list[Record]) -> list[Table]:
         """The tables ``bench run`` prints for this suite's records."""
+
+    def report_tables(self, records: list[Record]) -> list[Table]:
+        """The suite's section of ``bench report`` (terminal, markdown and HTML) for its records in a saved
+        run; by default the tables ``bench run`` prints. The records are read back from the run's files, so
+        a suite whose tables need more than its records' details must save it in them."""
+        return self.tables(records)

@@ -116,6 +116,7 @@ class ParamsSuite(Suite):
             headers=("spec", "backend", *LAYER_PARAM_FORMULAS, "total", "expected", "status"),
             rows=tuple(rows),
             align=("left", "left", *["right"] * (len(LAYER_PARAM_FORMULAS) + 2), "left"),
+            key_columns=2,
         )
 
 

@@ -56,7 +56,7 @@ def outcomes_table(title: str, part: str, records: list[Record], details_key: st
             rows.append((ModelSpec(**record.spec).label(), f"{record.backend} ({record.details.get('device', 'cpu')})",
                          name, worst, "-" if found is None else f"{found:,.0f}x", outcome["status"]))
     return Table(f"{title} (worst relative error; margin = tolerance / error)",
-                 ("spec", "backend", part, "worst error", "margin", "status"), tuple(rows))
+                 ("spec", "backend", part, "worst error", "margin", "status"), tuple(rows), key_columns=2)
 
 
 def reasons_table(records: list[Record]) -> list[Table]:

@@ -52,6 +52,9 @@ MAX_WITHIN_ROUND_IQR = 1.0
 makes a cell unstable; quiet rounds measured 0.05-0.65."""
 
 
+COMPACT_COLUMNS = ("median", "95% CI", "round spread", "samples/s", "% of GEMM peak", "cell MiB")
+"""What a timing table shows on a terminal besides backend, T, B and hidden (``--wide``: every column)."""
+
 class TimedSuite(Suite):
     """A suite that times one kind of step per (backend, device, spec) cell, in rounds."""
 
@@ -230,6 +233,8 @@ class TimedSuite(Suite):
                      "tokens/s", "GFLOP/s", "% of GEMM peak", "peak MiB", "cell MiB", "first step"),
             rows=tuple(rows),
             align=("left", *["right"] * 14),
+            compact=COMPACT_COLUMNS,
+            key_columns=4,
         )
 
     def _comparison(self, device: str, series: str, records: list[Record]) -> list[Table]:

@@ -41,6 +41,13 @@ def tolerance_of(tensor: str):
     return LOSS_TOLERANCE if tensor == "loss" else TRAINING_TOLERANCE
 
 
+def _worst_weight_error(errors: dict[str, Any]) -> dict[str, Any]:
+    """The weight furthest from the reference after one step (its change since the start, normwise)."""
+    name, error = max(((name, error) for name, error in errors.items() if name != "loss"),
+                      key=lambda item: item[1].norm_rel_error)
+    return {"tensor": name, "norm_rel_error": error.norm_rel_error, "criterion": "norm", "rtol": TRAINING_TOLERANCE.rtol}
+
+
 class TrainingSuite(Suite):
     """Per-step loss and weight trajectories of SGD and Adam against the float64 reference."""
 
@@ -87,6 +94,7 @@ class TrainingSuite(Suite):
                 "losses": [step["loss"] for step in steps],
                 "reference_losses": [step["reference_loss"] for step in steps],
                 "max_loss_rel_error": max(step["errors"]["loss"].max_rel_error for step in steps),
+                "worst_weight_errors": [_worst_weight_error(step["errors"]) for step in steps],
                 "final_errors": {name: error.to_json(tolerance_of(name)) for name, error in final.items()},
                 "parted_at": parted,
             }
@@ -124,6 +132,7 @@ class TrainingSuite(Suite):
                   f"(weight errors relative to the reference's change; {TRAINING_TOLERANCE.describe()})",
             headers=("spec", "backend", "optimizer", "reference loss", "max loss rel err", "final weights norm rel err (worst)", "parts at", "status"),
             rows=tuple(rows),
+            key_columns=3,
         )
         return [table, *reasons_table(records)]
 

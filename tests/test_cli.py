@@ -37,7 +37,7 @@ def saved_run(out_dir: Path) -> Path:
 def test_no_command_is_one_line_naming_the_commands_and_exits_2(capsys):
     status, _, err = bench(capsys)
     assert status == 2 and err.strip() == ("bench: error: a command is required (list, run, check, report, compare, "
-                                           "runs, plugins); bench --help says what each does")
+                                           "runs, history, plugins); bench --help says what each does")
 
 
 def test_help_exits_0(capsys):
@@ -295,5 +295,7 @@ def test_progress_bar_with_eta_on_a_terminal(tmp_path):
     os.close(master)
     assert process.wait(timeout=60) == 0
     text = output.decode(errors="replace")
-    assert "5/5" in text and "100%" in text and ("round/s" in text or "s/round" in text)  # tqdm: count, %, rate
-    assert "<" in text  # elapsed<remaining, the ETA
+    assert "100%" in text and "ETA " in text and " elapsed · " in text  # share done, ETA, time so far
+    assert "numpy: starting a worker (loading the framework)" in text  # the start-up phase, then each cell by name
+    assert "numpy: params cpu hidden 3" in text and "numpy: shapes cpu hidden 3" in text
+    assert all(len(line) <= 120 for line in text.replace("\r", "\n").splitlines())  # the bar never wraps

@@ -15,10 +15,12 @@ class InProcessExecutor(Executor):
     def __init__(self, registry, fail_index=None):
         self.registry, self.fail_index, self.calls = registry, fail_index, []
 
-    def run_cells(self, info, cells, on_outcome, on_still_running=None):
+    def run_cells(self, info, cells, on_outcome, on_still_running=None, on_started=None):
         self.calls.append((info.name, [cell.suite for cell in cells]))
         backend = info.load()
         for index, cell in enumerate(cells):
+            if on_started is not None:
+                on_started(index)
             if index == self.fail_index:
                 on_outcome(index, CellOutcome(error="host went away"))
                 continue

@@ -10,6 +10,7 @@ import warnings
 from harness.cli import (
     check_command,
     compare_command,
+    history_command,
     list_command,
     plugins_command,
     report_command,
@@ -26,7 +27,8 @@ def subcommand_parser(parser: OneLineArgumentParser, command: str) -> OneLineArg
     return found
 
 
-COMMANDS = (list_command, run_command, check_command, report_command, compare_command, runs_command, plugins_command)
+COMMANDS = (list_command, run_command, check_command, report_command, compare_command, runs_command, history_command,
+            plugins_command)
 
 
 def build_parser() -> OneLineArgumentParser:

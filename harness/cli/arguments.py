@@ -121,6 +121,36 @@ def name_list(text: str) -> list[str]:
     return names
 
 
+def add_layout_options(parser: argparse.ArgumentParser) -> None:
+    """``--columns`` and ``--wide``: which columns the terminal tables show (see `harness.table_layout`)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--columns", type=name_list, metavar="NAMES",
+                       help="show these columns, by header, comma-separated (e.g. median,samples/s), in the tables that "
+                            "have them, beside each table's row labels (default: a compact set that fits the terminal)")
+    group.add_argument("--wide", action="store_true", help="show every column of every table")
+
+
+def table_layout(args: argparse.Namespace, *, to_terminal: bool = True):
+    """The `Layout` for ``args``' ``--columns``/``--wide``: the terminal's width when printing to one."""
+    from harness.table_layout import Layout
+
+    return Layout.for_output(columns=tuple(getattr(args, "columns", None) or ()), wide=getattr(args, "wide", False),
+                             to_terminal=to_terminal)
+
+
+def unknown_columns(tables: list, layout) -> str | None:
+    """A one-line complaint when ``--columns`` names a header that none of ``tables`` has, else None."""
+    from harness.table_layout import known_columns
+
+    known = known_columns(tables)
+    folded = {header.casefold() for header in known}
+    unknown = [column for column in layout.columns if column.casefold() not in folded]
+    if not unknown:
+        return None
+    return (f"--columns: no table here has a column {', '.join(map(repr, unknown))} "
+            f"(columns: {', '.join(known)})")
+
+
 def options_given(parser: argparse.ArgumentParser, tokens: list[str]) -> list[argparse.Action]:
     """The option actions of ``parser`` that ``tokens`` (a subcommand's arguments) name, in order, once per
     occurrence (``--hid 3`` and ``--hidden=3`` included: argparse's own matching)."""

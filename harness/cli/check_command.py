@@ -14,6 +14,7 @@ import sys
 
 from harness.cli.arguments import directory, name_list, positive_int
 from harness.cli.run_command import add_model_arguments, given_model_options, render_records, swept_specs
+from harness.table_layout import Layout
 
 
 def add_parser(subparsers) -> None:
@@ -60,7 +61,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"bench check {args.backend}: suites {', '.join(ran['suites'])}; devices {', '.join(devices)}; "
               f"{len(specs)} spec(s): " + "; ".join(spec.label() for spec in specs))
         print("tolerances: " + "; ".join(f"{what} {rule}" for what, rule in ran["tolerances"].items()))
-        print(render_records(suites, result.records, args.format))
+        print(render_records(suites, result.records, args.format, Layout.for_output()))
         print(render_margins(result.records, worst, args.format))
     if result.conforms:
         print(f"bench: {args.backend} conforms: {len(result.records)} checks passed", file=sys.stderr)
@@ -97,4 +98,5 @@ def render_margins(records, worst, output_format: str) -> str:
                      ("exact" if found.margin is None else f"{found.margin:,.0f}x") if found else "-", record.status))
     return render_tables([Table("margins: each check's worst error against its tolerance (margin = rtol / error)",
                                 ("suite", "spec", "device", "worst", "rel error", "rtol", "margin", "status"),
-                                tuple(rows))], output_format)
+                                tuple(rows), key_columns=3)], output_format,
+                         Layout.for_output())

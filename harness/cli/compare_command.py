@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from harness.cli.arguments import directory, percentage
+from harness.cli.arguments import add_layout_options, directory, percentage, table_layout, unknown_columns
+from harness.errors import BenchUsageError
 
 METHOD = ("B/A = ratio of the geometric means of the cells' round medians, 95% CI and p-value from Welch's t-test "
           "on their logarithms; p-values Holm-adjusted over all cells; a regression is significant (adjusted p < 0.05) "
@@ -31,6 +32,7 @@ def add_parser(subparsers) -> None:
                              "which divides out the machine's drift between the runs (e.g. --control numpy)")
     parser.add_argument("--force", action="store_true", help="compare runs from different machines or configurations")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    add_layout_options(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -77,8 +79,13 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         f"round spread in A / B; regression = significant and beyond {min_effect:.0%}",
         ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p (Holm)",
          "round spread", "verdict"), rows,
+        compact=("A ms", "B ms", "B/A", "95% CI", "p (Holm)", "verdict"), key_columns=6 + len(apart),
     )
-    print(render_tables([table], args.format))
+    layout = table_layout(args)
+    problem = unknown_columns([table], layout)
+    if problem:
+        raise BenchUsageError(problem)
+    print(render_tables([table], args.format, layout))
     counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
     unstable = comparison.count("unstable")
     print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "

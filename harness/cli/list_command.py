@@ -11,6 +11,7 @@ from harness.plugins.availability import probe
 from harness.plugins.discovery import discover
 from harness.plugins.registry import BackendInfo, Registry
 from harness.rendering import Table, render_tables
+from harness.table_layout import Layout
 
 
 def add_parser(subparsers) -> None:
@@ -43,7 +44,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         )
         for entry in entries
     )
-    print(render_tables([Table("backends", ("backend", "plugin (package)", "framework", "status", "devices", "description"), rows)], "table"))
+    print(render_tables([Table("backends", ("backend", "plugin (package)", "framework", "status", "devices", "description"), rows)],
+                        "table", Layout.for_output()))
     for problem in problems:
         print(f"bench: warning: plugin {problem['plugin']}: {problem['error']}", file=sys.stderr)
     for warning in registry.warnings:

@@ -8,6 +8,7 @@ import sys
 
 from harness.plugins.discovery import DISABLE_PLUGINS_ENV, LOAD_PLUGINS_ENV, discover
 from harness.rendering import Table, render_tables
+from harness.table_layout import Layout
 
 
 def add_parser(subparsers) -> None:
@@ -44,7 +45,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
          entry["status"] if entry["status"] != "broken" else f"broken: {entry['error']}", ", ".join(entry["provides"]) or "-")
         for entry in entries
     )
-    print(render_tables([Table("plugins", ("plugin", "package", "hooks", "status", "provides"), rows)], "table"))
+    print(render_tables([Table("plugins", ("plugin", "package", "hooks", "status", "provides"), rows)], "table",
+                        Layout.for_output()))
     for warning in registry.warnings:
         print(f"bench: warning: plugin {warning.plugin}: {warning.message}", file=sys.stderr)
     return 0

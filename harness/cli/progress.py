@@ -1,34 +1,125 @@
-"""A progress bar with ETA on the terminal (tqdm, on stderr); plain lines when stderr is not a terminal."""
+"""The run's progress on the terminal (tqdm, on stderr); plain lines when stderr is not a terminal."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import threading
+import time
+from collections.abc import Sequence
 
 from tqdm import tqdm
 
+from harness.cell import Cell
+from harness.execution.estimate import RunEstimate, WorkerJob
+from harness.execution.observer import RunObserver
 
-class ProgressBar:
-    """Counts finished rounds of cells (a check cell is one round); `write` prints a message above the bar
-    without breaking it."""
+REFRESH_SECONDS = 1.0
+"""How often the bar's ETA and elapsed time are redrawn while a cell runs."""
+BAR_STEPS = 1000
+BAR_PREFIX_WIDTH = 32
+"""What the bar takes before the status line: ``100%|`` and 24 cells and ``| ``; the status line is cut to
+what is left of the terminal's width, so the bar never wraps."""
 
-    def __init__(self, total: int) -> None:
+
+class ProgressBar(RunObserver):
+    """Shows the share of the run's estimated work that is done, what is running now (a worker loading its
+    framework, or the cell and round it measures), the time elapsed and an ETA from the cells' budgets and
+    what the run has measured so far (`harness.execution.estimate`). `write` prints a line above the bar."""
+
+    def __init__(self, jobs: Sequence[WorkerJob]) -> None:
+        self.estimate = RunEstimate(list(jobs))
         self.interactive = sys.stderr.isatty()
-        self.bar = tqdm(total=total, unit="round", file=sys.stderr, dynamic_ncols=True, disable=not self.interactive)
+        self.started = time.monotonic()
+        self.running = "starting"
+        self.bar = tqdm(total=BAR_STEPS, file=sys.stderr, dynamic_ncols=True, disable=not self.interactive,
+                        bar_format="{percentage:3.0f}%|{bar:24}| {desc}")
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._ticker = threading.Thread(target=self._tick, name="bench-progress", daemon=True)
+        if self.interactive:
+            self._ticker.start()
 
     def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=2 * REFRESH_SECONDS)
         self.bar.close()
 
-    def advance(self, backend: str, cell) -> None:
-        """One round of ``cell`` ended for ``backend``."""
-        self.bar.set_postfix_str(f"{cell.suite}/{backend} hidden {cell.spec.hidden} round {cell.round + 1}", refresh=False)
-        self.bar.update(1)
+    def message(self, text: str) -> None:
+        self.write(text)
 
     def write(self, message: str) -> None:
         text = f"bench: {message}"
         if self.interactive:
-            self.bar.write(text, file=sys.stderr)
+            with self._lock:
+                self.bar.write(text, file=sys.stderr)
         else:
             print(text, file=sys.stderr)
+
+    def backend_skipped(self, backend: str) -> None:
+        self.estimate.backend_skipped(backend)
+        self._refresh()
+
+    def worker_starting(self, backend: str, cells: Sequence[Cell]) -> None:
+        self.estimate.worker_starting(backend, cells)
+        timed = [cell for cell in cells if self.estimate.timed(backend, cell)]
+        round_text = _round_text(timed[0]) if timed else ""
+        self.running = f"{backend}: starting a worker{round_text} (loading the framework)"
+        self._refresh()
+
+    def cell_started(self, backend: str, cell: Cell) -> None:
+        self.estimate.cell_started(backend, cell)
+        round_text = _round_text(cell) if self.estimate.timed(backend, cell) else ""
+        self.running = f"{backend}: {cell.suite} {cell.device} hidden {cell.spec.hidden}{round_text}"
+        self._refresh()
+
+    def round_finished(self, backend: str, cell: Cell, seconds: float) -> None:
+        self.estimate.round_finished(backend, cell, seconds)
+        self._refresh()
+
+    def status_line(self) -> str:
+        """``ETA 2:10 · 0:42 elapsed · torch: train cpu hidden 64, round 3 of 10`` (what the bar shows)."""
+        return (f"ETA {_clock(self.estimate.remaining_seconds())} · {_clock(time.monotonic() - self.started)} elapsed · "
+                f"{self.running}")
+
+    def fraction_done(self) -> float:
+        elapsed = time.monotonic() - self.started
+        remaining = self.estimate.remaining_seconds()
+        return elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
+
+    def _refresh(self) -> None:
+        if not self.interactive:
+            return
+        with self._lock:
+            self.bar.n = min(int(BAR_STEPS * self.fraction_done()), BAR_STEPS)
+            room = _stderr_columns() - BAR_PREFIX_WIDTH - 1
+            line = self.status_line()
+            self.bar.set_description_str(line if len(line) <= room else line[: max(room - 1, 10)] + "…", refresh=False)
+            self.bar.refresh()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(REFRESH_SECONDS):
+            self._refresh()
+
+
+def _stderr_columns() -> int:
+    """The width of the terminal the bar is drawn on (standard error), else of the session (``COLUMNS``)."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
+def _round_text(cell: Cell) -> str:
+    return f", round {cell.round + 1} of {cell.options.budget.rounds}"
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(round(seconds), 0)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

@@ -9,7 +9,7 @@ import stat
 import sys
 from pathlib import Path
 
-from harness.cli.arguments import directory, name, output_file
+from harness.cli.arguments import add_layout_options, directory, name, output_file, table_layout, unknown_columns
 from harness.errors import BenchUsageError
 from harness.rendering import render_tables
 
@@ -26,31 +26,33 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=output_file, help="write to this file instead of standard output (html: default "
                                                  "<run>/report.html)")
     parser.add_argument("--baseline", type=name, help="backend the speed-ups are relative to (default: torch, else the first)")
+    add_layout_options(parser)
     parser.add_argument("--plots", type=directory, metavar="DIR", help="also write every figure as PNG and SVG into DIR")
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness import results
-    from harness.report import export, tables
+    from harness.report import export
+    from harness.report.sections import build_report
 
     run_dir = results.resolve_run(args.run, args.results_dir)
-    frame = results.load(run_dir)
-    metadata = results.load_metadata(run_dir)
-    baseline = tables.choose_baseline(frame, args.baseline)
+    report = build_report(run_dir, args.baseline)
+    frame, metadata, baseline = report.frame, report.metadata, report.baseline
     if args.baseline and args.baseline not in set(frame.backend):
         raise BenchUsageError(f"--baseline: {args.baseline!r} is not in run {run_dir.name} "
                               f"(backends: {', '.join(sorted(set(frame.backend)))})")
-    report_tables = [tables.environment_table(metadata, frame), *tables.comparison_tables(frame, baseline)]
-    checks = tables.checks_table(frame)
-    if checks is not None:
-        report_tables.append(checks)
+    report_tables = report.tables()
+    layout = table_layout(args, to_terminal=args.out is None)
+    problem = unknown_columns(report_tables, layout)
+    if problem:
+        raise BenchUsageError(problem)
     if args.out is not None:
         _refuse_writing_over_the_run(args.out, run_dir)
-    figures = _figures(frame) if args.format == "html" or args.plots else []
+    figures = _figures(report) if args.format == "html" or args.plots else []
     if args.plots and not figures:
-        print(f"bench: warning: --plots: run {run_dir.name} has no measured timing cells, so there is no figure to write",
-              file=sys.stderr)
+        print(f"bench: warning: --plots: run {run_dir.name} has no measured timing cells and no training "
+              "trajectories, so there is no figure to write", file=sys.stderr)
     if args.plots:
         from harness.report.plots import write_figures
 
@@ -65,13 +67,13 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         from harness.report.html import render_html
 
         out = args.out or run_dir / "report.html"
-        _write(out, render_html(f"lstm-bench run {run_dir.name}", report_tables, figures),
+        _write(out, render_html(report, figures),
                option="--out" if args.out else "the HTML report (give --out FILE to write it elsewhere)",
                named_by_user=args.out is not None)
         print(f"bench: wrote {out}", file=sys.stderr)
         return 0
     if args.format in ("table", "markdown"):
-        text = render_tables(report_tables, args.format)
+        text = summary_text(report, args.format, layout.width) + "\n" + render_tables(report_tables, args.format, layout)
     elif args.format == "csv":
         text = export.to_csv(frame)
     elif args.format == "dashboard":
@@ -81,6 +83,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
             "run_id": run_dir.name,
             "metadata": metadata,
             "baseline": baseline,
+            "summary": report.summary,
             "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]} for t in report_tables],
         }, indent=2, default=str)
     if args.out:
@@ -91,10 +94,21 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _figures(frame):
-    from harness.report.plots import timing_figures
+def _figures(report):
+    from harness.report.plots import report_figures
 
-    return timing_figures(frame)
+    return report_figures(report)
+
+
+def summary_text(report, output_format: str, width: int | None) -> str:
+    """The report's title and summary, before its tables."""
+    from harness.rendering import markdown_text
+    from harness.table_layout import wrap_title
+
+    if output_format == "markdown":
+        return f"## {markdown_text(report.title)}\n\n" + "".join(f"- {markdown_text(line)}\n" for line in report.summary)
+    lines = [report.title] + [wrap_title(f"- {line}", width).replace("\n", "\n  ") for line in report.summary]
+    return "\n".join(lines) + "\n"
 
 
 def _refuse_writing_over_the_run(out: Path, run_dir: Path) -> None:

@@ -12,10 +12,12 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from harness import environment
 from harness.cli.arguments import (
+    add_layout_options,
     directory,
     integer_at_least,
     integer_list_at_least,
@@ -24,11 +26,13 @@ from harness.cli.arguments import (
     options_given,
     positive_int,
     positive_seconds,
+    table_layout,
     thread_count,
+    unknown_columns,
 )
 from harness.cli.progress import ProgressBar
 from harness.errors import BenchUsageError
-from harness.execution.runner import RunRequest, SuitePlan, count_rounds, execute
+from harness.execution.runner import RunRequest, SuitePlan, execute, planned_jobs
 from harness.execution.worker_manager import WorkerLimits
 from harness.measurement.machine_state import machine_facts
 from harness.measurement.timer import MIN_ROUNDS, QUICK_BUDGET, TimingBudget
@@ -37,11 +41,13 @@ from harness.plugins.availability import nvidia_gpu_visible, probe
 from harness.plugins.discovery import discover
 from harness.plugins.registry import BackendInfo, Registry
 from harness.rendering import FORMATS, render_json, render_tables
-from harness.results.frame import timing_suites
+from harness.report.summary import summary_lines
+from harness.results.frame import flat_row, timing_suites
 from harness.results.reader import keep_last_per_cell, load_records
 from harness.results.record import ERROR, FAILING_STATUSES, STATUSES, UNSTABLE, Record
 from harness.results.store import RunStore, StoreWriteError, load_rounds
 from harness.suite import Suite, SuiteOptions
+from harness.table_layout import Layout
 
 DEVICES = ("cpu", "cuda", "all")
 
@@ -80,12 +86,14 @@ def add_parser(subparsers) -> None:
                              f"quick: {QUICK_BUDGET.warmup_steps})")
     run = parser.add_argument_group("run")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_layout_options(run)
     run.add_argument("--out", type=directory, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
     run.add_argument("--label", type=run_label, help="a name for this run, for bench runs, report and compare "
                                                     "(e.g. before-upgrade; the newest run with a label answers to it)")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="finish an interrupted run: run only its missing cells, with its saved options "
-                          "(only --out, --format, --timeout, --memory-limit and --retry-errors may be given with it)")
+                          "(only --out, --format, --columns, --wide, --timeout, --memory-limit and --retry-errors may "
+                          "be given with it)")
     run.add_argument("--retry-errors", action="store_true",
                      help="with --resume: also run again the cells that ended in an error (a crash, a timeout)")
     run.add_argument("--timeout", type=positive_seconds, default=600.0,
@@ -108,7 +116,7 @@ def add_model_arguments(group) -> None:
             group.add_argument(flag, type=parse, help=option.help)
 
 
-RESUME_OPTIONS = frozenset({"format", "out", "resume", "timeout", "memory_limit", "retry_errors"})
+RESUME_OPTIONS = frozenset({"format", "columns", "wide", "out", "resume", "timeout", "memory_limit", "retry_errors"})
 """What ``--resume`` may be given: where and how to show and keep the run, and the worker limits; every other
 option is the saved run's own."""
 
@@ -182,9 +190,9 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
              previous: list[Record]) -> int:
     """Run ``request`` into ``store``, then print the tables and the summary; the exit status."""
     resume_hint = f"bench run --resume {store.run_id} --out {shlex.quote(str(args.out))}"
-    with ProgressBar(count_rounds(request)) as bar, terminate_as_interrupt():
+    with ProgressBar(planned_jobs(request)) as bar, terminate_as_interrupt():
         try:
-            result = execute(request, store, progress=bar.write, on_round=bar.advance)
+            result = execute(request, store, observer=bar)
         except KeyboardInterrupt:
             _finish_quietly(store, status="interrupted")
             bar.write(f"interrupted; finished results are kept in {store.directory}; finish with: {resume_hint}")
@@ -203,9 +211,11 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
     except StoreWriteError as error:
         print(f"bench: warning: {error.strerror}; the records are saved, the run's summary in metadata.json is not",
               file=sys.stderr)
-    print(render([plan.suite for plan in plans], records, store, args.format))
+    print(render([plan.suite for plan in plans], records, store, args.format, table_layout(args)))
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     print(f"bench: {summary}; saved {store.directory}", file=sys.stderr)
+    for line in summary_lines([flat_row(record) for record in records], unstable=False):
+        print(f"bench: {line}", file=sys.stderr)
     for record in (record for record in records if record.status == UNSTABLE):
         print(f"bench: unstable: {record.suite} {record.device} hidden {record.spec['hidden']}: {record.message}", file=sys.stderr)
     return exit_status
@@ -265,8 +275,8 @@ def _refuse_options_beside_resume(argv: list[str]) -> None:
     if given:
         flags = ", ".join(dict.fromkeys(given))
         raise BenchUsageError(f"--resume: {flags} cannot change a saved run (it resumes with the options it was started "
-                              "with; only --out, --format, --timeout, --memory-limit and --retry-errors may be given); "
-                              "start a new run to change them")
+                              "with; only --out, --format, --columns, --wide, --timeout, --memory-limit and --retry-errors may be "
+                              "given); start a new run to change them")
 
 
 def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list[str]) -> argparse.Namespace:
@@ -287,6 +297,7 @@ def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list
     except SystemExit:
         raise unreadable from None
     args.format, args.out, args.resume, args.retry_errors = resumed.format, resumed.out, None, False
+    args.columns, args.wide = resumed.columns, resumed.wide
     given = {action.dest for action in options_given(subcommand_parser(build_parser(), "run"), argv[1:])}
     if "timeout" in given:
         args.timeout = resumed.timeout
@@ -375,7 +386,7 @@ def select_backends(names: list[str] | None, registry: Registry) -> list[Backend
     return chosen
 
 
-def render(suites: list[Suite], records: list[Record], store: RunStore, output_format: str) -> str:
+def render(suites: list[Suite], records: list[Record], store: RunStore, output_format: str, layout: Layout | None = None) -> str:
     """Every suite's tables as text, or the whole run as one JSON document."""
     if output_format == "json":
         return render_json({
@@ -384,10 +395,15 @@ def render(suites: list[Suite], records: list[Record], store: RunStore, output_f
             "metadata": store.metadata,
             "records": [record.to_json() for record in records],
         })
-    return render_records(suites, records, output_format)
+    return render_records(suites, records, output_format, layout)
 
 
-def render_records(suites: list[Suite], records: list[Record], output_format: str) -> str:
-    """Every suite's tables for ``records``, as terminal tables or markdown."""
+def render_records(suites: list[Suite], records: list[Record], output_format: str, layout: Layout | None = None) -> str:
+    """Every suite's tables for ``records``, as terminal tables or markdown, laid out as ``layout`` says (a
+    ``--columns`` name no table has is warned about: the run is done by then)."""
     tables = [table for suite in suites for table in suite.tables([r for r in records if r.suite == suite.name])]
-    return render_tables(tables, output_format)
+    problem = unknown_columns(tables, layout) if layout is not None else None
+    if problem:
+        print(f"bench: warning: {problem}; showing the default columns", file=sys.stderr)
+        layout = replace(layout, columns=())
+    return render_tables(tables, output_format, layout)

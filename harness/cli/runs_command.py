@@ -21,6 +21,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.errors import BenchUsageError
     from harness.rendering import Table, render_tables
     from harness.results.catalog import RELATIVE_NAMES, list_runs
+    from harness.table_layout import Layout
 
     if not args.results_dir.is_dir():
         what = "does not exist" if not args.results_dir.exists() else "is not a directory"
@@ -44,5 +45,5 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     )
     table = Table(f"runs under {args.results_dir} (bench report/compare take an id, a label, latest or previous)",
                   ("run", "label", "", "started (UTC)", "commit", "suites", "backends", "outcome"), rows)
-    print(render_tables([table], args.format))
+    print(render_tables([table], args.format, Layout.for_output()))
     return 0

@@ -25,11 +25,14 @@ class Executor(ABC):
     def run_cells(
         self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
         on_still_running: Callable[[int, float], None] | None = None,
+        on_started: Callable[[int], None] | None = None,
     ) -> WorkerHello | None:
         """Run ``cells`` of backend ``info``; call ``on_outcome(index, outcome)`` once per cell, in order, as
-        each ends (a cell that could not run gets an outcome with its error), and, while a cell runs long
-        without a result, ``on_still_running(index, seconds)`` now and then. Returns what the backend's
-        worker said about itself (framework version, devices, threads), or None if no worker said hello."""
+        each ends (a cell that could not run gets an outcome with its error), ``on_started(index)`` as the
+        worker begins a cell (the first call also says the worker has loaded its framework), and, while a
+        cell runs long without a result, ``on_still_running(index, seconds)`` now and then. Returns what the
+        backend's worker said about itself (framework version, devices, threads), or None if no worker said
+        hello."""
 
     def availability(self, info: BackendInfo) -> Availability:
         """Whether ``info``'s framework is installed *where the cells will run*; the default asks this
@@ -52,5 +55,7 @@ class LocalExecutor(Executor):
     def run_cells(
         self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
         on_still_running: Callable[[int, float], None] | None = None,
+        on_started: Callable[[int], None] | None = None,
     ) -> WorkerHello | None:
-        return run_cells(info, cells, on_outcome, limits=self.limits, on_still_running=on_still_running)
+        return run_cells(info, cells, on_outcome, limits=self.limits, on_still_running=on_still_running,
+                         on_started=on_started)

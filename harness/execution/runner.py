@@ -16,13 +16,14 @@ the round it was on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.cell import Cell
 from harness.errors import one_line
+from harness.execution.estimate import WorkerJob
 from harness.execution.executor import Executor, LocalExecutor
+from harness.execution.observer import RunObserver
 from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.worker_manager import WorkerLimits
 from harness.model_spec import ModelSpec
@@ -80,30 +81,30 @@ def plan_cells(request: RunRequest) -> list[Cell]:
 def execute(
     request: RunRequest,
     store: RunStore,
-    progress: Callable[[str], None] = lambda message: None,
-    on_record: Callable[[Record], None] = lambda record: None,
+    observer: RunObserver | None = None,
     executor: Executor | None = None,
-    on_round: Callable[[str, Cell], None] = lambda backend, cell: None,
 ) -> RunResult:
     """Run ``request``; every record is appended to ``store`` the moment it exists.
 
+    :param observer: told of every worker, cell, round and record as it happens (a progress bar).
     :param executor: where the cells run; default a `LocalExecutor` with the request's limits (closed at
         the end; an executor passed in stays open for its owner to close).
-    :param on_round: called with the backend's name and the cell (its round set) as each round of a cell ends.
     """
+    observer = observer or RunObserver()
     if executor is None:
         local = LocalExecutor(request.limits)
         try:
-            return execute(request, store, progress, on_record, local, on_round)
+            return execute(request, store, observer, local)
         finally:
             local.close()
     result = RunResult()
     suites = request.suites
+    progress = observer.message
 
     def keep(record: Record) -> None:
         result.records.append(record)
         store.append(record)
-        on_record(record)
+        observer.record_kept(record)
 
     open_cells: dict[str, list[Cell]] = {}
     for info in request.backends:
@@ -113,6 +114,7 @@ def execute(
         availability = executor.availability(info)
         if not availability.available:
             progress(f"{info.name}: unavailable: {availability.reason}")
+            observer.backend_skipped(info.name)
             result.backend_details[info.name] = {"available": False, "reason": availability.reason}
             for cell in cells:
                 keep(Record(cell.suite, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
@@ -139,11 +141,12 @@ def execute(
                     continue
                 progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
                          + f"running {len(todo)} cell(s) in a fresh worker process")
+                observer.worker_starting(name, todo)
 
                 def on_outcome(index: int, outcome: CellOutcome, name: str = name, todo: list[Cell] = todo) -> None:
                     cell = todo[index]
                     rounds.add(name, cell, outcome, store)
-                    on_round(name, cell)
+                    observer.round_finished(name, cell, outcome.seconds)
                     if not suites[cell.suite].measures_time and rounds.complete(name, cell):
                         keep(rounds.record(name, cell))  # a check: judged at once, it is cheap
 
@@ -152,7 +155,10 @@ def execute(
                     progress(f"{name}: {cell.suite} {cell.device} {cell.spec.label()} still running after {seconds:.0f} s "
                              f"(no result yet; its worker is killed at {request.limits.cell_timeout_seconds:g} s, --timeout)")
 
-                hello = executor.run_cells(backends[name], todo, on_outcome, on_still_running)
+                def on_started(index: int, name: str = name, todo: list[Cell] = todo) -> None:
+                    observer.cell_started(name, todo[index])
+
+                hello = executor.run_cells(backends[name], todo, on_outcome, on_still_running, on_started=on_started)
                 if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
                     result.backend_details[name] = _backend_details(backends[name], hello)
                 judge_complete(name, todo)  # timing cells: once the worker is gone, never beside its timing
@@ -194,9 +200,6 @@ class _Rounds:
             return False
         measured = self.measurements.get(key, {})
         return number not in measured and not any(isinstance(value, NotRun) for value in measured.values())
-
-    def remaining(self, backend: str, cells: list[Cell]) -> int:
-        return sum(self.needs(backend, cell, number) for cell in cells for number in range(self.wanted(cell)))
 
     def add(self, backend: str, cell: Cell, outcome: CellOutcome, store: RunStore) -> None:
         """Take one round's outcome; a measured round of a multi-round suite is saved at once (``rounds.jsonl``)."""
@@ -251,11 +254,20 @@ def pending_cells(request: RunRequest, backend_name: str) -> list[Cell]:
     return [cell for cell in plan_cells(request) if cell.key(backend_name) not in request.done_keys]
 
 
-def count_rounds(request: RunRequest) -> int:
-    """How many rounds of cells the request will run (for a progress bar): a check cell counts one, a
-    timing cell one per round it still needs."""
-    rounds = _Rounds(request, request.suites)
-    return sum(rounds.remaining(info.name, pending_cells(request, info.name)) for info in request.backends)
+def planned_jobs(request: RunRequest) -> list[WorkerJob]:
+    """The workers the request will start, in the order `execute` starts them (round by round, backends
+    taking turns), each with the cells it will run; what the run learns (an unavailable backend, a cell
+    that needs no further round) can only shorten it."""
+    rounds, suites = _Rounds(request, request.suites), request.suites
+    cells = {info.name: pending_cells(request, info.name) for info in request.backends}
+    total = max((rounds.wanted(cell) for pending in cells.values() for cell in pending), default=0)
+    jobs = []
+    for number in range(total):
+        for name, pending in cells.items():
+            todo = tuple(cell.in_round(number) for cell in pending if rounds.needs(name, cell, number))
+            if todo:
+                jobs.append(WorkerJob(name, todo, tuple(suites[cell.suite].measures_time for cell in todo)))
+    return jobs
 
 
 def judge(suite: Suite, cell: Cell, backend_name: str, measurements: list[Any], seconds: float = 0.0) -> Record:

@@ -75,18 +75,21 @@ def run_cells(
     *,
     limits: WorkerLimits,
     on_still_running: Callable[[int, float], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
 ) -> WorkerHello | None:
     """Run ``cells`` for backend ``info`` in worker processes; call ``on_outcome(index, outcome)`` as each ends.
 
     :param on_still_running: called with the running cell's index and the seconds since the worker last
         finished something, every `HEARTBEAT_SECONDS` without a result (a slow cell, or a hang until
         ``limits.cell_timeout_seconds``).
+    :param on_started: called with a cell's index as the worker begins it (the worker has said hello and
+        finished the cell before).
     :returns: the first worker's hello (framework version, devices), or None if none said hello.
     """
     pending = list(enumerate(cells))
     hello: WorkerHello | None = None
     while pending:
-        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits, on_still_running)
+        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits, on_still_running, on_started)
         hello = hello or worker_hello
         if failure is None:
             break
@@ -110,6 +113,7 @@ def _run_worker(
     on_outcome: Callable[[int, CellOutcome], None],
     limits: WorkerLimits,
     on_still_running: Callable[[int, float], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
 ) -> tuple[int, str | None, WorkerHello | None]:
     """One worker over ``pending``: returns (cells finished, why it stopped early or None, its hello)."""
     with tempfile.TemporaryDirectory(prefix=f"{WORKER_DIRECTORY_PREFIX}{os.getpid()}-") as directory:
@@ -132,11 +136,15 @@ def _run_worker(
             while finished < len(pending):
                 if hello is None and (job_dir / HELLO_FILE).exists():
                     hello = read(job_dir / HELLO_FILE)
+                    if on_started is not None:
+                        on_started(pending[0][0])
                 path = job_dir / result_file(finished)
                 if path.exists():
                     on_outcome(pending[finished][0], read(path))
                     finished += 1
                     last_progress = last_heartbeat = time.monotonic()
+                    if on_started is not None and hello is not None and finished < len(pending):
+                        on_started(pending[finished][0])
                     continue
                 exit_code = process.poll()
                 if exit_code is not None and not path.exists():

@@ -7,7 +7,7 @@ from typing import Any
 from harness.measurement.statistics import ratio_of_cells
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
-from harness.results.record import MEASURED_STATUSES, round_medians
+from harness.results.record import MEASURED_STATUSES, Record, round_medians
 
 TIMED_COLUMNS = ("median_seconds", "iqr_seconds", "ci95_low_seconds", "ci95_high_seconds", "samples",
                  "samples_per_second", "tokens_per_second", "fraction_of_peak", "peak_memory_bytes")
@@ -84,12 +84,16 @@ def _is_number(value: Any) -> bool:
 
 
 def choose_baseline(frame, requested: str | None) -> str | None:
-    """The backend ratios are relative to: ``requested``, else torch, else the first one measured."""
-    timed = timed_cells(frame)
-    backends = list(dict.fromkeys(timed.backend))
+    """The backend speed-ups are relative to: ``requested``; else, of the backends the run measured, the one
+    measured in the most timing cells (the first in the run's order among equals), so that every row has
+    its baseline wherever the run allows."""
     if requested:
         return requested
-    return "torch" if "torch" in backends else (backends[0] if backends else None)
+    timed = timed_cells(frame)
+    if timed.empty:
+        return None
+    counts = timed.groupby("backend", sort=False).size()
+    return str(max(dict.fromkeys(timed.backend), key=lambda backend: counts[backend]))
 
 
 def comparison_tables(frame, baseline: str | None) -> list[Table]:
@@ -129,32 +133,25 @@ def comparison_tables(frame, baseline: str | None) -> list[Table]:
     return tables
 
 
-def checks_table(frame) -> Table | None:
-    """Per check suite and backend: how many cells passed, failed or errored, and the worst error."""
-    checks = frame[~frame.measures_time]
-    if checks.empty:
+def checks_table(records: list[Record], timed: set[str]) -> Table | None:
+    """Per check suite and backend: how many cells (records) passed, failed or errored, and the worst
+    judged error against its tolerance (`harness.conformance.worst_error`, whatever the suite)."""
+    from harness.conformance import worst_error
+
+    checks = [record for record in records if record.suite not in timed]
+    if not checks:
         return None
+    groups: dict[tuple[str, str], list[Record]] = {}
+    for record in checks:
+        groups.setdefault((record.suite, record.backend), []).append(record)
     rows = []
-    for (suite, backend), group in checks.groupby(["suite", "backend"], sort=False):
-        counts = group.status.value_counts()
-        summary = ", ".join(f"{count} {status}" for status, count in counts.items())
-        rows.append((suite, backend, summary, _worst_error(suite, group)))
-    title = "checks: " + ", ".join(dict.fromkeys(checks.suite))
-    return Table(title, ("suite", "backend", "cells", "worst error"), tuple(rows))
-
-
-def _worst_error(suite: str, group) -> str:
-    if suite == "gradients" and "errors" in group:
-        worst = [(error["max_rel_error"], name) for errors in group.errors.dropna() for name, error in errors.items()]
-        return f"{max(worst)[0]:.1e} ({max(worst)[1]})" if worst else "-"
-    if suite == "training" and "optimizers" in group:
-        worst = [
-            (error["norm_rel_error"], f"{label}: {name}")
-            for runs in group.optimizers.dropna() for label, run in runs.items()
-            for name, error in run["final_errors"].items()
-        ]
-        return f"{max(worst)[0]:.1e} ({max(worst)[1]})" if worst else "-"
-    if suite == "params" and "total_params" in group:
-        totals = sorted({int(total) for total in group.total_params.dropna()})
-        return "total " + ", ".join(f"{total:,}" for total in totals) if totals else "-"
-    return "-"
+    for (suite, backend), group in groups.items():
+        counts: dict[str, int] = {}
+        for record in group:
+            counts[record.status] = counts.get(record.status, 0) + 1
+        found = [worst for worst in map(worst_error, group) if worst is not None]
+        worst = max(found, key=lambda item: item.rel_error / item.rtol) if found else None
+        rows.append((suite, backend, ", ".join(f"{count} {status}" for status, count in counts.items()),
+                     f"{worst.rel_error:.1e} (rtol {worst.rtol:g}; {worst.where})" if worst else "-"))
+    title = "checks: " + ", ".join(dict.fromkeys(record.suite for record in checks)) + " (cells per status; worst error)"
+    return Table(title, ("suite", "backend", "cells", "worst error vs tolerance"), tuple(rows), key_columns=2)

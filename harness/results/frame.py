@@ -27,6 +27,8 @@ from harness.results.reader import load_records, read_metadata
 if TYPE_CHECKING:
     import pandas as pd
 
+    from harness.results.record import Record
+
 RECORD_COLUMNS = ("run_id", *CELL_FIELDS, "status", "message")
 """Columns every frame has, even one of a run without records: the run, the cell's identity, the verdict."""
 
@@ -44,18 +46,27 @@ def rows(run_dir: Path, suites: set[str] | None = None) -> list[dict[str, Any]]:
     """
     run_id = Path(run_dir).name
     suites = frozenset(timing_suites(load_metadata(run_dir)) if suites is None else suites)
-    return [{"run_id": run_id, **{key: value for key, value in record.to_json().items() if key != "spec"},
-             **record.spec, "device": record.device}
-            for record in load_records(run_dir, suites)]
+    return [{"run_id": run_id, **flat_row(record)} for record in load_records(run_dir, suites)]
+
+
+def flat_row(record: Record) -> dict[str, Any]:
+    """One record as a flat dict: its fields and details, the spec's fields lifted to the top, ``device`` set."""
+    return {**{key: value for key, value in record.to_json().items() if key != "spec"}, **record.spec,
+            "device": record.device}
 
 
 def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.DataFrame:
     """All records of a run as a DataFrame, one row per record (see the module docstring)."""
-    import pandas as pd
-
     run_dir = resolve_run(run, out_dir)
     suites = timing_suites(load_metadata(run_dir))
-    frame = pd.DataFrame(rows(run_dir, suites))
+    return frame_of(rows(run_dir, suites), suites)
+
+
+def frame_of(flat_rows: list[dict[str, Any]], suites: set[str]) -> pd.DataFrame:
+    """The DataFrame of a run's flat rows (`flat_row`), ``suites`` being its timing suites."""
+    import pandas as pd
+
+    frame = pd.DataFrame(flat_rows)
     for column in RECORD_COLUMNS:
         if column not in frame:
             frame[column] = None
