@@ -62,9 +62,11 @@ class Layout:
 
 
 def alignment(table: Table) -> tuple[str, ...]:
-    """Each column's alignment: the table's own, else right for columns whose every cell reads as a number."""
+    """Each column's alignment: the table's own (a column it leaves out: left), else right for columns whose
+    every cell reads as a number."""
     if table.align is not None:
-        return tuple(table.align)
+        given = tuple(table.align)[: len(table.headers)]
+        return given + ("left",) * (len(table.headers) - len(given))
     return tuple(
         "right" if table.rows and all(NUMBER.match(str(row[index]).strip()) for row in table.rows)
         and any(str(row[index]).strip() not in ("", "-") for row in table.rows) else "left"
@@ -73,7 +75,10 @@ def alignment(table: Table) -> tuple[str, ...]:
 
 
 def select_columns(table: Table, layout: Layout) -> Table:
-    """``table`` with the columns ``layout`` asks for (see the module's step 1), alignment made explicit."""
+    """``table`` with the columns ``layout`` asks for (see the module's step 1), alignment made explicit; a
+    row shorter than the headers (a plugin's slip) is padded with empty cells, a longer one cut."""
+    width = len(table.headers)
+    table = replace(table, rows=tuple((*row[:width], *([""] * (width - len(row)))) for row in table.rows))
     align = alignment(table)
     keys = set(range(min(table.key_columns, len(table.headers))))
     wanted = {name.casefold() for name in layout.columns}
