@@ -13,4 +13,5 @@ def bench_register_backends(register):
         requires=("numpy",),
         install_hint="pip install numpy",
         description="reference: gate-by-gate NumPy, readable next to the equations",
+        cpu_only=True,
     ))

@@ -70,5 +70,5 @@ class PlantedModel:
 @hookimpl
 def bench_register_backends(register):
     register(BackendInfo(name="planted", implementation="benchmarks.planted_slowdown:PlantedSlowdownBackend",
-                         framework="NumPy", requires=("numpy",), default=False,
+                         framework="NumPy", requires=("numpy",), default=False, cpu_only=True,
                          description="benchmark aid: the NumPy reference with a planted slowdown (LSTM_BENCH_PLANTED_SLOWDOWN)"))

@@ -110,3 +110,15 @@ def test_a_plugin_on_moved_paths_loads_and_bench_says_what_to_import_instead(use
     assert ("bench: warning: plugin old_style_plugin: harness.hookspecs has moved: import hookimpl from harness.api "
             "(its home is now harness.plugins.hookspecs)") in result.stderr
     assert "broken" not in result.stderr
+
+
+def test_a_cpu_only_backend_never_claims_a_gpu(monkeypatch, tmp_path):
+    """Where a GPU is visible, ``bench list`` says ``cuda?`` for frameworks that may use it, and ``cpu`` for a
+    backend declared ``cpu_only`` (the NumPy reference) without asking it."""
+    from harness.plugins import availability
+
+    (tmp_path / "0000:01:00.0").mkdir()
+    monkeypatch.setattr(availability, "NVIDIA_GPUS_DIR", tmp_path)
+    registry = discover()
+    assert availability.probe(registry.backend("numpy")).devices == ("cpu",)
+    assert availability.probe(BackendInfo(name="gpu-capable", implementation="x:Y", framework="X")).devices == ("cpu", "cuda?")

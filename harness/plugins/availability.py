@@ -19,8 +19,8 @@ class Availability:
         available: every required distribution is installed.
         reason: why not, in one line with the install command; empty when available.
         versions: installed version of each required distribution.
-        devices: ``cpu``, plus ``cuda?`` when an NVIDIA GPU is visible (``bench list --deep`` asks the
-            framework itself, in a worker, which devices it can really use).
+        devices: ``cpu``, plus ``cuda?`` when an NVIDIA GPU is visible and the backend is not ``cpu_only``
+            (``bench list --deep`` asks the framework itself, in a worker, which devices it can really use).
     """
 
     available: bool
@@ -38,7 +38,7 @@ def probe(info: BackendInfo) -> Availability:
         except PackageNotFoundError:
             hint = f": {info.install_hint}" if info.install_hint else ""
             return Availability(False, f"{distribution} is not installed{hint}", versions, ())
-    return Availability(True, "", versions, ("cpu", "cuda?") if nvidia_gpu_visible() else ("cpu",))
+    return Availability(True, "", versions, ("cpu", "cuda?") if not info.cpu_only and nvidia_gpu_visible() else ("cpu",))
 
 
 def nvidia_gpu_visible() -> bool:

@@ -32,6 +32,8 @@ class BackendInfo:
         default: run when ``--backend`` is not given; variants (XLA, ``torch.compile``, other Keras
             engines) say False and run when named or with ``--backend all``.
         plugin: the plugin that registered it; filled in by the registry.
+        cpu_only: the backend never uses an accelerator (the NumPy reference): ``bench list`` shows ``cpu``
+            even where a GPU is visible, instead of ``cuda?`` (which only the framework can answer).
     """
 
     name: str
@@ -44,6 +46,7 @@ class BackendInfo:
     worker_env: Mapping[str, str] = field(default_factory=dict)
     default: bool = True
     plugin: str = ""
+    cpu_only: bool = False
 
     def load(self) -> Backend:
         """Import the implementation and instantiate it with `options` (call this in the worker only)."""
