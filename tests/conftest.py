@@ -4,6 +4,8 @@ backends the tests run, read from the registry (never listed by hand)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -80,3 +82,18 @@ def merged_options(base: list[str], *extra: str) -> list[str]:
         else:
             merged += [option] if value is None else [option, value]
     return merged
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+"""Headless Chromium for the HTML report tests (.ci/run installs Debian's); those tests skip without it."""
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+
+
+def chromium(*arguments: str, profile: Path) -> subprocess.CompletedProcess:
+    """Run headless Chromium with a throw-away profile, no network chatter, and time for scripts to run."""
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--virtual-time-budget=10000", *arguments],
+        check=False, capture_output=True, text=True, timeout=180,
+    )

@@ -5,19 +5,16 @@ training trajectories are plotted, and in headless Chromium it fits a phone (390
 from __future__ import annotations
 
 import re
-import shutil
 import struct
-import subprocess
 
 import pytest
 
 from harness.cli import main
 
-from conftest import use_test_plugins
+from conftest import chromium, needs_chromium, use_test_plugins
 
 TINY = ["--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4", "--min-time", "0.05",
         "--max-time", "0.1", "--warmup", "1", "--rounds", "3", "--device", "cpu", "--steps", "3"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +55,7 @@ def test_sections_of_every_suite_in_run_order(html_report):
     assert positions == sorted(positions)
 
 
-def chromium(*arguments: str, profile) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--virtual-time-budget=10000", *arguments],
-        capture_output=True, text=True, timeout=180,
-    )
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+@needs_chromium
 @pytest.mark.parametrize("width", [390, 1400])
 def test_fits_a_phone_and_a_desktop_in_headless_chromium(html_report, tmp_path, width):
     dom = chromium(f"--window-size={width},1000", "--dump-dom", html_report.as_uri(), profile=tmp_path / "dom").stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cell import Cell
 from harness.cli.progress import ProgressBar
 from harness.execution.estimate import CHECK_GUESS_SECONDS, FIRST_STEP_GUESS_SECONDS, STARTUP_GUESS_SECONDS, RunEstimate
 from harness.execution.runner import RunRequest, SuitePlan, planned_jobs

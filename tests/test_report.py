@@ -3,9 +3,8 @@
 import json
 import shutil
 import struct
-import subprocess
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -13,11 +12,10 @@ from harness import results
 from harness.cli import main
 from harness.results.store import METADATA_FILE, RECORDS_FILE
 
-from conftest import use_test_plugins
+from conftest import chromium, needs_chromium, use_test_plugins
 
 TINY = ["--hidden", "8,16,32", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "5", "--batch-size", "4",
         "--min-time", "0.1", "--max-time", "0.2", "--warmup", "1", "--device", "cpu", "--rounds", "3"]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +82,11 @@ def test_html_is_one_self_contained_file(capsys, timed_run, tmp_path):
     assert 'src="http' not in text and "<link" not in text
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+@needs_chromium
 def test_html_renders_in_headless_chromium_with_its_plots(capsys, timed_run, tmp_path):
     out = tmp_path / "report.html"
     assert report(capsys, timed_run, "--format", "html", "--out", str(out))[0] == 0
-    dom = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom", out.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    ).stdout
+    dom = chromium("--dump-dom", out.as_uri(), profile=tmp_path / "profile").stdout
     assert 'data-images-loaded="2"' in dom and 'data-images-total="2"' in dom
     assert dom.count("<table>") >= 4 and "speed-up over" in dom
 
