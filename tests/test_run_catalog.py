@@ -47,3 +47,12 @@ def test_labels_that_could_not_name_a_run_are_refused(capsys):
     for label in ("", "latest", "a/b", "x" * 65):
         assert main(["run", "--label", label]) == 2
         assert "is not a label" in capsys.readouterr().err
+
+
+def test_run_saves_under_results_dir_too_the_name_the_readers_use(capsys, tmp_path):
+    assert main(["run", "--backend", "numpy", "--hidden", "3", "--results-dir", str(tmp_path), "--label", "same-dir"]) == 0
+    capsys.readouterr()
+    assert main(["report", "same-dir", "--results-dir", str(tmp_path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metadata"]["label"] == "same-dir"
+    assert main(["run", "--backend", "numpy", "--out", str(tmp_path), "--results-dir", str(tmp_path)]) == 2
+    assert "is given more than once" in capsys.readouterr().err

@@ -87,7 +87,9 @@ def add_parser(subparsers) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     add_layout_options(run)
-    run.add_argument("--out", type=directory, default=Path("results"), help="directory for <run-id>/ (default: ./results)")
+    run.add_argument("--out", "--results-dir", dest="out", type=directory, default=Path("results"),
+                     help="directory for <run-id>/ (default: ./results); --results-dir is the same option, by the "
+                          "name bench report, compare, runs and history read it with")
     run.add_argument("--label", type=run_label, help="a name for this run, for bench runs, report and compare "
                                                     "(e.g. before-upgrade; the newest run with a label answers to it)")
     run.add_argument("--resume", metavar="RUN_ID",
