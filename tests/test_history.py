@@ -84,3 +84,6 @@ def test_history_says_what_is_missing(three_runs, capsys, tmp_path):
     assert error.count("\n") == 0 and "no timing cell" in error and "--backend" in error
     assert main(["history", "--results-dir", str(three_runs), "--plot", str(tmp_path / "x.gif")]) == 2
     assert "must end in .png or .svg" in capsys.readouterr().err
+    assert main(["history", "--results-dir", str(three_runs), "--plot", str(tmp_path / "no" / "x.png")]) == 2
+    captured = capsys.readouterr()
+    assert "is in no existing directory" in captured.err and captured.out == ""  # refused before any work

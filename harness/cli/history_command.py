@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
                               "bench run saved runs in, ./results by default)")
     if args.plot is not None and args.plot.suffix.lower() not in (".png", ".svg"):
         raise BenchUsageError(f"--plot: {str(args.plot)!r} must end in .png or .svg")
+    if args.plot is not None and not args.plot.absolute().parent.is_dir():
+        raise BenchUsageError(f"--plot: {str(args.plot)!r} is in no existing directory (expected a file name in one, "
+                              "e.g. history.png)")
     runs = [summary for summary in list_runs(args.results_dir) if not summary.damaged]
     wanted = HistoryFilter(frozenset(args.suite or ()), frozenset(args.backend or ()), frozenset(args.device or ()),
                            frozenset(args.hidden or ()))
@@ -84,6 +88,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         try:
             write_file_atomically(args.plot, figure.svg if args.plot.suffix.lower() == ".svg" else figure.png)
         except OSError as error:
-            raise BenchUsageError(f"--plot: cannot write {str(args.plot)!r} ({error.strerror or type(error).__name__})") from None
+            reason = os.strerror(error.errno) if error.errno else (error.strerror or type(error).__name__)
+            raise BenchUsageError(f"--plot: cannot write {str(args.plot)!r} ({reason})") from None
         print(f"bench: wrote {args.plot}", file=sys.stderr)
     return 0
