@@ -105,6 +105,12 @@ class ModelSpec:
         """F, the width of the dense head's input: ``seq_len * hidden`` with return_sequences, else ``hidden``."""
         return self.seq_len * self.hidden if self.return_sequences else self.hidden
 
+    @classmethod
+    def from_saved(cls, spec: Mapping[str, Any]) -> ModelSpec:
+        """The spec of a saved record: this version's fields (an unknown one, from a newer version or a
+        damaged line the reader let through, is left out; a missing one takes its default)."""
+        return cls(**{name: value for name, value in spec.items() if name in cls.field_names()})
+
     def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed (validated like a new spec)."""
         return dataclasses.replace(self, **changes)

@@ -83,7 +83,7 @@ def test_a_cell_without_a_result_says_it_is_still_running(capsys, tmp_path, fake
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["run", "--out", ""], "argument --out: '' is not a directory"),
+    (["run", "--out", ""], "argument --out/--results-dir: '' is not a directory"),
     (["run", "--min-time", "inf"], "'inf' is not a positive number of seconds"),
     (["run", "--max-time", "nan"], "'nan' is not a positive number of seconds"),
     (["run", "--suite", "train", "--min-time", "1", "--max-time", "0.1"], "--min-time 1 is above --max-time 0.1"),

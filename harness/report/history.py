@@ -108,7 +108,8 @@ def follow(out_dir: Path, wanted: HistoryFilter = HistoryFilter(), min_effect: f
             if not wanted.accepts(row):
                 continue
             key = cell_key(record.suite, record.backend, record.device, row)
-            history = histories.setdefault(key, CellHistory(record.suite, record.backend, record.device, dict(record.spec)))
+            history = histories.setdefault(key, CellHistory(record.suite, record.backend, record.device,
+                                                            ModelSpec.from_saved(record.spec).to_dict()))
             history.points.append(Point(summary.run_id, summary.label, str(metadata.get("started_at") or ""),
                                         metadata.get("git_commit"), _framework_version(metadata, record.backend),
                                         row, machine))

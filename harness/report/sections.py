@@ -10,7 +10,7 @@ and one whose tables raise gets that table too, with a warning.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,8 @@ def build_report(run_dir: Path, baseline: str | None = None) -> RunReport:
     (default: `harness.report.tables.choose_baseline`)."""
     metadata = load_metadata(run_dir)
     suites = timing_suites(metadata)
-    records = load_records(run_dir, frozenset(suites))
+    records = [replace(record, spec=ModelSpec.from_saved(record.spec).to_dict())  # this version's spec fields
+               for record in load_records(run_dir, frozenset(suites))]
     rows = [{"run_id": run_dir.name, **flat_row(record)} for record in records]
     frame = frame_of(rows, suites)
     chosen = tables.choose_baseline(frame, baseline)

@@ -109,7 +109,10 @@ def write_file_atomically(path: Path, data: bytes) -> None:
     through a link), flushed to disk, then renamed over ``path`` (a symlink at ``path`` is replaced, not
     followed)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    descriptor = _open_in_run(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        descriptor = _open_in_run(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    except OSError as error:  # the message names the file asked for, not the temporary one
+        raise StoreWriteError(error.errno, f"cannot write {path} ({os.strerror(error.errno) if error.errno else error})") from None
     try:
         try:
             _write_all(descriptor, data)
