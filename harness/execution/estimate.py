@@ -43,14 +43,14 @@ class RunEstimate:
     startups: dict[str, list[float]] = field(default_factory=dict)
     cell_seconds: dict[tuple, float] = field(default_factory=dict)
     check_seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    _done: int = 0
-    _active: WorkerJob | None = None
-    _active_started: float | None = None
-    _ready: bool = False
-    _cells_done: int = 0
-    _cell_started: float | None = None
-    _skipped: set[str] = field(default_factory=set)
-    _timed: dict[tuple, bool] = field(default_factory=dict)
+    _done: int = field(default=0, init=False, repr=False)
+    _active: WorkerJob | None = field(default=None, init=False, repr=False)
+    _active_started: float | None = field(default=None, init=False, repr=False)
+    _ready: bool = field(default=False, init=False, repr=False)
+    _cells_done: int = field(default=0, init=False, repr=False)
+    _cell_started: float | None = field(default=None, init=False, repr=False)
+    _skipped: set[str] = field(default_factory=set, init=False, repr=False)
+    _timed: dict[tuple, bool] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._timed = {cell.key(job.backend): timed for job in self.jobs for cell, timed in zip(job.cells, job.timed)}
