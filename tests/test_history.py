@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -87,3 +88,18 @@ def test_history_says_what_is_missing(three_runs, capsys, tmp_path):
     assert main(["history", "--results-dir", str(three_runs), "--plot", str(tmp_path / "no" / "x.png")]) == 2
     captured = capsys.readouterr()
     assert "is in no existing directory" in captured.err and captured.out == ""  # refused before any work
+
+
+def test_a_step_to_another_machine_is_shown_never_judged_and_a_damaged_run_is_named(three_runs, capsys, tmp_path):
+    import shutil
+
+    copy = tmp_path / "runs"
+    shutil.copytree(three_runs, copy)
+    last, middle = sorted(path for path in copy.iterdir() if path.is_dir())[2], sorted(copy.iterdir())[1]
+    metadata = json.loads((last / METADATA_FILE).read_text())
+    (last / METADATA_FILE).write_text(json.dumps({**metadata, "cpu_model": "Another CPU"}))
+    (middle / METADATA_FILE).write_text("{not json")
+    assert main(["history", "--results-dir", str(copy), "--hidden", "8"]) == 0
+    captured = capsys.readouterr()
+    assert "(other machine)" in captured.out and not re.search(r"▲\d", captured.out)  # 2x slower, but elsewhere
+    assert f"run {middle.name} is left out of the history" in captured.err

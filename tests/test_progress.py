@@ -111,3 +111,12 @@ def test_the_summary_names_a_leader_only_where_the_lead_is_significant():
     assert lines[0].startswith("train on cpu (T=5 B=4): a fastest at hidden 8 (2.0") and "no significant lead at hidden 16" in lines[0]
     assert "b fastest at hidden 32 (2.0" in lines[0]
     assert lines[1] == "needs a look: fail: gradients a"
+
+
+def test_no_lead_is_claimed_from_unstable_cells():
+    rows = [row("a", 8, [1.0, 1.01, 0.99, 1.0]), row("b", 8, [2.0, 2.02, 1.98, 2.0], status="unstable"),
+            row("a", 16, [1.0, 1.01, 0.99, 1.0]), row("b", 16, [2.0, 2.02, 1.98, 2.0])]
+    (sweep,) = sweeps(rows)
+    assert [lead.significant for lead in sweep.leads] == [False, True]
+    assert summary_lines(rows)[0] == ("train on cpu (T=5 B=4): no lead claimed at hidden 8 (unstable cells); "
+                                      "a fastest at hidden 16 (2.00x ahead of the next)")

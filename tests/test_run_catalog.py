@@ -56,3 +56,15 @@ def test_run_saves_under_results_dir_too_the_name_the_readers_use(capsys, tmp_pa
     assert json.loads(capsys.readouterr().out)["metadata"]["label"] == "same-dir"
     assert main(["run", "--backend", "numpy", "--out", str(tmp_path), "--results-dir", str(tmp_path)]) == 2
     assert "is given more than once" in capsys.readouterr().err
+
+
+def test_a_report_of_an_interrupted_run_says_so_first_with_the_resume_command(capsys, tmp_path):
+    runs = saved_runs(tmp_path, capsys)
+    metadata = json.loads((runs[0] / METADATA_FILE).read_text())
+    (runs[0] / METADATA_FILE).write_text(json.dumps({**metadata, "status": "interrupted"}))
+    assert main(["report", "base", "--results-dir", str(tmp_path)]) == 0
+    head = capsys.readouterr().out.splitlines()[:3]
+    assert head[1].startswith("- this run was interrupted: finish it with bench run --resume " + runs[0].name)
+    assert main(["report", "base", "--results-dir", str(tmp_path), "--format", "html", "--out", str(tmp_path / "r.html")]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert '<p class="notice"><b>this run was interrupted' in page and "every check passed" not in page

@@ -58,14 +58,14 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     if args.plot is not None and not args.plot.absolute().parent.is_dir():
         raise BenchUsageError(f"--plot: {str(args.plot)!r} is in no existing directory (expected a file name in one, "
                               "e.g. history.png)")
-    runs = [summary for summary in list_runs(args.results_dir) if not summary.damaged]
+    runs = list_runs(args.results_dir)
     wanted = HistoryFilter(frozenset(args.suite or ()), frozenset(args.backend or ()), frozenset(args.device or ()),
                            frozenset(args.hidden or ()))
     histories = follow(args.results_dir, wanted, args.min_effect, runs)
     if not histories:
         raise BenchUsageError(f"history: no timing cell under {str(args.results_dir)!r} was measured in two or more runs"
                               + (" with the --suite/--backend/--device/--hidden given" if wanted != HistoryFilter() else "")
-                              + f" ({len(runs)} readable run(s); bench runs lists them)")
+                              + f" ({sum(not run.damaged for run in runs)} readable run(s); bench runs lists them)")
     if args.format == "json":
         print(json.dumps(history_json(histories, args.by), indent=2))
     else:
@@ -78,7 +78,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
             raise BenchUsageError(problem)
         print(render_tables(tables, args.format, layout))
         changes = sum(step.verdict in MARKS for history in histories for step in history.steps)
-        print(f"bench: {len(histories)} cell(s) across {len(runs)} run(s); {changes} significant change(s) beyond "
+        print(f"bench: {len(histories)} cell(s) across {sum(not run.damaged for run in runs)} run(s); {changes} "
+              f"significant change(s) beyond "
               f"{args.min_effect:.0%}", file=sys.stderr)
     if args.plot is not None:
         from harness.report.plots import history_figure

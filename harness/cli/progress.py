@@ -18,6 +18,8 @@ from harness.execution.observer import RunObserver
 REFRESH_SECONDS = 1.0
 """How often the bar's ETA and elapsed time are redrawn while a cell runs."""
 BAR_STEPS = 1000
+MAX_FRACTION_WHILE_RUNNING = 0.99
+"""The bar stops short of 100% until the run has ended: an estimate can reach zero while a cell still runs."""
 BAR_PREFIX_WIDTH = 32
 """What the bar takes before the status line: ``100%|`` and 24 cells and ``| ``; the status line is cut to
 what is left of the terminal's width, so the bar never wraps."""
@@ -33,6 +35,7 @@ class ProgressBar(RunObserver):
         self.interactive = sys.stderr.isatty()
         self.started = time.monotonic()
         self.running = "starting"
+        self._shown = 0.0
         self.bar = tqdm(total=BAR_STEPS, file=sys.stderr, dynamic_ncols=True, disable=not self.interactive,
                         bar_format="{percentage:3.0f}%|{bar:24}| {desc}")
         self._stop = threading.Event()
@@ -48,6 +51,10 @@ class ProgressBar(RunObserver):
         self._stop.set()
         if self._ticker.is_alive():
             self._ticker.join(timeout=2 * REFRESH_SECONDS)
+        if self.interactive and exc[0] is None:
+            with self._lock:
+                self.bar.n = BAR_STEPS
+                self.bar.refresh()
         self.bar.close()
 
     def message(self, text: str) -> None:
@@ -88,9 +95,13 @@ class ProgressBar(RunObserver):
                 f"{self.running}")
 
     def fraction_done(self) -> float:
+        """Elapsed over elapsed plus remaining; never back (an estimate that grows holds the bar still), and
+        below 100% until the run has ended (`__exit__`)."""
         elapsed = time.monotonic() - self.started
         remaining = self.estimate.remaining_seconds()
-        return elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
+        fraction = elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
+        self._shown = max(self._shown, min(fraction, MAX_FRACTION_WHILE_RUNNING))
+        return self._shown
 
     def _refresh(self) -> None:
         if not self.interactive:

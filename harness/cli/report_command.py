@@ -102,12 +102,17 @@ def _figures(report):
 
 def summary_text(report, output_format: str, width: int | None) -> str:
     """The report's title and summary, before its tables."""
+    import textwrap
+
     from harness.rendering import markdown_text
-    from harness.table_layout import wrap_title
 
     if output_format == "markdown":
         return f"## {markdown_text(report.title)}\n\n" + "".join(f"- {markdown_text(line)}\n" for line in report.summary)
-    lines = [report.title] + [wrap_title(f"- {line}", width).replace("\n", "\n  ") for line in report.summary]
+    if width is None:
+        return "\n".join([report.title, *(f"- {line}" for line in report.summary)]) + "\n"
+    lines = [textwrap.fill(report.title, width=width, break_on_hyphens=False)]
+    lines += [textwrap.fill(line, width=width, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
+              for line in report.summary]
     return "\n".join(lines) + "\n"
 
 

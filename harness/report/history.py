@@ -9,6 +9,7 @@ refuses such runs; an unstable cell on either side is ``unstable``, not a change
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ def follow(out_dir: Path, wanted: HistoryFilter = HistoryFilter(), min_effect: f
     histories: dict[tuple, CellHistory] = {}
     for summary in runs if runs is not None else list_runs(out_dir):
         if summary.damaged:
+            print(f"bench: warning: run {summary.run_id} is left out of the history: {summary.damaged}", file=sys.stderr)
             continue
         metadata = summary.metadata
         suites = timing_suites(metadata)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
+from harness.report.history import OTHER_MACHINE
 
 MARKS = {"slower": "▲", "faster": "▼"}
 """How a significant change is marked in a history table."""
@@ -37,11 +38,14 @@ def history_tables(histories, by: str, min_effect: float):
                 text = f"{point.median_seconds * 1e3:.3f}" + (" !" if point.row.get("status") == "unstable" else "")
                 if step.verdict in MARKS:
                     text += f" {MARKS[step.verdict]}{step.estimate.ratio:.2f}x"
+                elif step.verdict == OTHER_MACHINE:
+                    text += " (other machine)"
                 row.append(text)
             rows.append(tuple(row))
         headers = ("backend", "hidden", *(ModelSpec.short_name(name) for name in extra), *names)
         tables.append(Table(f"history: {suite} on {device}, median ms per run (runs by {by}, oldest first); "
-                            f"▲ slower / ▼ faster than the run before: significant and beyond {min_effect:.0%}; ! = unstable",
+                            f"▲ slower / ▼ faster than the run before: significant and beyond {min_effect:.0%}; ! = unstable; "
+                            "(other machine): not judged, the run before ran elsewhere",
                             headers, tuple(rows), align=("left", *["right"] * (len(headers) - 1)), key_columns=2 + len(extra)))
     change_rows = tuple(
         (history.title, before.name(by), after.name(by), f"{step.estimate.ratio:.3f}",

@@ -143,7 +143,8 @@ def _summary(report) -> str:
     for record in report.records:
         counts[record.status] = counts.get(record.status, 0) + 1
     chips = "".join(f'<li class="chip {_css_class(status)}">{count} {_text(status)}</li>' for status, count in counts.items())
-    speed = [line for line in report.summary if not line.startswith("needs a look")]
+    notices = [line for line in report.summary if line.startswith("this run ")]
+    speed = [line for line in report.summary if not line.startswith(("needs a look", "this run "))]
     trouble = [record for record in report.records if record.status in ("fail", "error", "unstable")]
     speed_items = "".join(f"<li>{_text(line)}</li>" for line in speed) or "<li>no timing cells in this run</li>"
     trouble_items = "".join(
@@ -155,7 +156,9 @@ def _summary(report) -> str:
         '<section id="summary" class="summary">'
         f'<div class="card"><h2>Fastest, where the lead is significant</h2><ul>{speed_items}</ul></div>'
         f'<div class="card"><h2>Outcome</h2><ul class="chips">{chips}</ul>'
-        + (f"<ul>{trouble_items}</ul>" if trouble_items else "<p>every check passed; no cell is unstable</p>")
+        + "".join(f'<p class="notice"><b>{_text(line)}</b></p>' for line in notices)
+        + (f"<ul>{trouble_items}</ul>" if trouble_items
+           else "" if notices else "<p>every check passed; no cell is unstable</p>")
         + "</div></section>"
     )
 

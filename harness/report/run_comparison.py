@@ -211,16 +211,11 @@ def _timing_cells(run_dir: Path) -> dict[tuple, dict]:
 
 
 def _unfinished_note(run_dir: Path, side: str) -> str:
-    """``"; A (RUN) was interrupted with 7 cell(s) part-measured: finish it with bench run --resume RUN"`` for a
-    run that did not finish, else empty: its unfinished cells have no record, only rounds, so they cannot be compared."""
-    from harness.results.store import load_rounds
+    """``"; A (RUN) was interrupted ...: finish it with ..."`` for a run that did not finish, else empty."""
+    from harness.results.catalog import unfinished
 
-    status, cells = load_metadata(run_dir).get("status"), len(load_rounds(run_dir))
-    if status == "finished" or (status is None and not cells):
-        return ""
-    state = "was interrupted" if status == "interrupted" else "has not finished (still running, or killed)"
-    part = f" with {cells} cell(s) part-measured" if cells else ""
-    return f"; {side} ({run_dir.name}) {state}{part}: finish it with bench run --resume {run_dir.name} --out {run_dir.parent}"
+    note = unfinished(run_dir, load_metadata(run_dir))
+    return f"; {side} ({run_dir.name}) {note}" if note else ""
 
 
 def _refuse_different_machines(a: dict, b: dict) -> None:

@@ -18,6 +18,7 @@ from harness.model_spec import ModelSpec
 from harness.rendering import Table
 from harness.report import tables
 from harness.report.summary import summary_lines
+from harness.results.catalog import unfinished
 from harness.results.frame import flat_row, frame_of, load_metadata, timing_suites
 from harness.results.reader import load_records
 from harness.results.record import Record
@@ -79,9 +80,10 @@ def build_report(run_dir: Path, baseline: str | None = None) -> RunReport:
     rows = [{"run_id": run_dir.name, **flat_row(record)} for record in records]
     frame = frame_of(rows, suites)
     chosen = tables.choose_baseline(frame, baseline)
+    note = unfinished(run_dir, metadata)
     return RunReport(
         run_dir=run_dir, metadata=metadata, records=records, frame=frame, baseline=chosen,
-        summary=summary_lines(rows, suites),
+        summary=([f"this run {note}; what follows is only what finished"] if note else []) + summary_lines(rows, suites),
         environment=tables.environment_table(metadata, frame),
         comparisons=tables.comparison_tables(frame, chosen),
         checks=tables.checks_table(records, suites),

@@ -25,7 +25,8 @@ class Lead:
         runner_up: the next backend, None when only one was measured.
         ratio, low, high: the runner-up's time over the fastest's (paired by round) and its 95% interval;
             None without a runner-up or without two rounds.
-        significant: the interval excludes 1 (the lead is real, not noise).
+        significant: the interval excludes 1 (the lead is real, not noise) and neither cell is unstable.
+        unstable: the fastest or the runner-up cell is unstable: no lead is claimed from it.
     """
 
     hidden: int
@@ -34,10 +35,11 @@ class Lead:
     ratio: float | None = None
     low: float | None = None
     high: float | None = None
+    unstable: bool = False
 
     @property
     def significant(self) -> bool:
-        return self.low is not None and self.low > 1
+        return not self.unstable and self.low is not None and self.low > 1
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class Sweep:
                 ratios = [lead.ratio for lead in group]
                 ahead = f"{min(ratios):.2f}x" if len({f"{r:.2f}" for r in ratios}) == 1 else f"{min(ratios):.2f}-{max(ratios):.2f}x"
                 parts.append(f"{first.fastest} fastest at {where} ({ahead} ahead of the next)")
+            elif any(lead.unstable for lead in group):
+                parts.append(f"no lead claimed at {where} (unstable cells)")
             else:
                 parts.append(f"no significant lead at {where}")
         return f"{self.title}: " + "; ".join(parts)
@@ -118,20 +122,21 @@ def _lead(hidden: int, cells: list[dict[str, Any]]) -> Lead:
     if len(ordered) == 1:
         return Lead(hidden, fastest["backend"])
     runner_up = ordered[1]
+    unstable = UNSTABLE in (fastest.get("status"), runner_up.get("status"))
     estimate = ratio_of_cells(round_medians(fastest), round_medians(runner_up), paired=True)
     if estimate is None:
         return Lead(hidden, fastest["backend"], runner_up["backend"],
-                    runner_up["median_seconds"] / fastest["median_seconds"])
-    return Lead(hidden, fastest["backend"], runner_up["backend"], estimate.ratio, estimate.low, estimate.high)
+                    runner_up["median_seconds"] / fastest["median_seconds"], unstable=unstable)
+    return Lead(hidden, fastest["backend"], runner_up["backend"], estimate.ratio, estimate.low, estimate.high, unstable)
 
 
 def _runs(leads: tuple[Lead, ...]) -> list[list[Lead]]:
     """Consecutive hidden sizes with the same verdict (the same significant leader, or no significant lead)."""
     groups: list[list[Lead]] = []
     for lead in leads:
-        verdict = (lead.fastest if lead.significant else None, lead.runner_up is None)
+        verdict = (lead.fastest if lead.significant else None, lead.runner_up is None, lead.unstable)
         if groups and (groups[-1][0].fastest if groups[-1][0].significant else None,
-                       groups[-1][0].runner_up is None) == verdict:
+                       groups[-1][0].runner_up is None, groups[-1][0].unstable) == verdict:
             groups[-1].append(lead)
         else:
             groups.append([lead])

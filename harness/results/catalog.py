@@ -86,6 +86,20 @@ def list_runs(out_dir: Path) -> list[RunSummary]:
     return sorted(summaries, key=lambda summary: (_started_at(summary), summary.run_id))
 
 
+def unfinished(run_dir: Path, metadata: dict[str, Any]) -> str | None:
+    """``was interrupted with 7 cell(s) part-measured: finish it with bench run --resume RUN --out DIR`` for a
+    run that did not finish, else None (a run saved before runs recorded their end, with no rounds file,
+    counts as finished): its unfinished cells have rounds but no record, so no report or compare shows them."""
+    from harness.results.store import load_rounds
+
+    status, cells = metadata.get("status"), len(load_rounds(run_dir))
+    if status == "finished" or (status is None and not cells):
+        return None
+    state = "was interrupted" if status == "interrupted" else "has not finished (still running, or killed)"
+    part = f" with {cells} cell(s) part-measured" if cells else ""
+    return f"{state}{part}: finish it with bench run --resume {run_dir.name} --out {run_dir.parent}"
+
+
 def run_directories(out_dir: Path) -> list[Path]:
     """The directories of `list_runs`, oldest first."""
     return [summary.directory for summary in list_runs(out_dir)]
