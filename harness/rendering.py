@@ -35,6 +35,12 @@ MARKDOWN_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "
 a README or a pull-request comment), a column separator, a line break."""
 
 
+def percent_text(fraction: float) -> str:
+    """``0.15`` -> ``15%``, ``0.9999`` -> ``99.99%``: as many digits as the value has (up to 4 significant),
+    never rounded into another threshold (``99.99%`` printed as ``100%``)."""
+    return f"{fraction * 100:.4g}%"
+
+
 def markdown_text(value: Any) -> str:
     """``value`` as literal text inside GitHub markdown (see `MARKDOWN_ESCAPES`)."""
     return str(value).translate(MARKDOWN_ESCAPES)

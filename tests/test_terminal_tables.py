@@ -143,3 +143,9 @@ def _starts(parts) -> list[int]:
         starts.append(index)
         index += len(part.table.headers) - 1
     return starts
+
+
+def test_a_noise_floor_is_printed_as_given_never_rounded_into_another():
+    from harness.rendering import percent_text
+
+    assert [percent_text(value) for value in (0.15, 0.05, 0.9999, 0.125, 0.0)] == ["15%", "5%", "99.99%", "12.5%", "0%"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.cli.arguments import add_layout_options, directory, percentage, table_layout, unknown_columns
 from harness.errors import BenchUsageError
+from harness.rendering import percent_text
 
 METHOD = ("B/A = ratio of the geometric means of the cells' round medians, 95% CI and p-value from Welch's t-test "
           "on their logarithms; p-values Holm-adjusted over all cells; a regression is significant (adjusted p < 0.05) "
@@ -76,7 +77,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     relative = f", relative to the control {comparison.control} round by round" if comparison.control else ""
     table = Table(
         f"compare {run_a.name} (A) -> {run_b.name} (B): B/A over round medians{relative} (95% CI), Holm-adjusted p, "
-        f"round spread in A / B; regression = significant and beyond {min_effect:.0%}",
+        f"round spread in A / B; regression = significant and beyond {percent_text(min_effect)}",
         ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p (Holm)",
          "round spread", "verdict"), rows,
         compact=("A ms", "B ms", "B/A", "95% CI", "p (Holm)", "verdict"), key_columns=6 + len(apart),
@@ -89,7 +90,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
     unstable = comparison.count("unstable")
     print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "
-          f"{len(regressions)} regression(s) beyond the {min_effect:.0%} noise floor"
+          f"{len(regressions)} regression(s) beyond the {percent_text(min_effect)} noise floor"
           + (f"; {unstable} unstable cell(s) not judged: rerun them on a quiet machine" if unstable else "")
           + (f"; cells only in A: {comparison.only_in_a}, only in B: {comparison.only_in_b}"
              if comparison.only_in_a or comparison.only_in_b else ""))

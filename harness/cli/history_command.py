@@ -18,6 +18,7 @@ from harness.cli.arguments import (
     table_layout,
     unknown_columns,
 )
+from harness.rendering import percent_text
 
 BY = ("commit", "date", "version")
 """What names a run along the history: its git commit, its start time, or the backend's framework version."""
@@ -80,7 +81,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         changes = sum(step.verdict in MARKS for history in histories for step in history.steps)
         print(f"bench: {len(histories)} cell(s) across {sum(not run.damaged for run in runs)} run(s); {changes} "
               f"significant change(s) beyond "
-              f"{args.min_effect:.0%}", file=sys.stderr)
+              f"{percent_text(args.min_effect)}", file=sys.stderr)
     if args.plot is not None:
         from harness.report.plots import history_figure
         from harness.results.store import write_file_atomically

@@ -5,7 +5,7 @@ cells and judges the steps)."""
 from __future__ import annotations
 
 from harness.model_spec import ModelSpec, varying_fields
-from harness.rendering import Table
+from harness.rendering import Table, percent_text
 from harness.report.history import OTHER_MACHINE
 
 MARKS = {"slower": "▲", "faster": "▼"}
@@ -44,7 +44,7 @@ def history_tables(histories, by: str, min_effect: float):
             rows.append(tuple(row))
         headers = ("backend", "hidden", *(ModelSpec.short_name(name) for name in extra), *names)
         tables.append(Table(f"history: {suite} on {device}, median ms per run (runs by {by}, oldest first); "
-                            f"▲ slower / ▼ faster than the run before: significant and beyond {min_effect:.0%}; ! = unstable; "
+                            f"▲ slower / ▼ faster than the run before: significant and beyond {percent_text(min_effect)}; ! = unstable; "
                             "(other machine): not judged, the run before ran elsewhere",
                             headers, tuple(rows), align=("left", *["right"] * (len(headers) - 1)), key_columns=2 + len(extra)))
     change_rows = tuple(

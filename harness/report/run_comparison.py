@@ -36,6 +36,7 @@ from pathlib import Path
 from harness.cell import CELL_FIELDS, cell_key
 from harness.errors import BenchUsageError
 from harness.measurement.statistics import RatioEstimate, geometric_mean, holm_adjusted, ratio_of_cells
+from harness.rendering import percent_text
 from harness.results.frame import load_metadata, rows
 from harness.results.record import MEASURED_STATUSES, UNSTABLE, round_medians
 
@@ -144,7 +145,7 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
             verdict, note = NOT_SIGNIFICANT, ""
         regression = verdict == SLOWER and estimate.ratio > 1 + min_effect
         if verdict in (SLOWER, FASTER) and abs(estimate.ratio - 1) <= min_effect:
-            note = f"within the {min_effect:.0%} noise floor"
+            note = f"within the {percent_text(min_effect)} noise floor"
         comparison.cells.append(CellComparison(
             cell=dict(zip(CELL_FIELDS, key)),
             median_a_seconds=a["median_seconds"],
