@@ -138,6 +138,28 @@ def table_layout(args: argparse.Namespace, *, to_terminal: bool = True):
                              to_terminal=to_terminal)
 
 
+def require_results_dir(path) -> None:
+    """`BenchUsageError` (one line) unless ``path`` is a directory (what ``--results-dir`` must name)."""
+    from harness.errors import BenchUsageError
+
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is not a directory"
+        raise BenchUsageError(f"--results-dir: {str(path)!r} {what} (expected the directory bench run saved "
+                              "runs in, ./results by default)")
+
+
+def checked_layout(args: argparse.Namespace, tables: list, *, to_terminal: bool = True):
+    """`table_layout` for ``args``, or `BenchUsageError` (one line) when ``--columns`` names a header none of
+    ``tables`` has."""
+    from harness.errors import BenchUsageError
+
+    layout = table_layout(args, to_terminal=to_terminal)
+    problem = unknown_columns(tables, layout)
+    if problem:
+        raise BenchUsageError(problem)
+    return layout
+
+
 def unknown_columns(tables: list, layout) -> str | None:
     """A one-line complaint when ``--columns`` names a header that none of ``tables`` has, else None."""
     from harness.table_layout import known_columns

@@ -6,8 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from harness.cli.arguments import add_layout_options, directory, percentage, table_layout, unknown_columns
-from harness.errors import BenchUsageError
+from harness.cli.arguments import add_layout_options, checked_layout, directory, percentage
 from harness.rendering import percent_text
 
 METHOD = ("B/A = ratio of the geometric means of the cells' round medians, 95% CI and p-value from Welch's t-test "
@@ -82,11 +81,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
          "round spread", "verdict"), rows,
         compact=("A ms", "B ms", "B/A", "95% CI", "p (Holm)", "verdict"), key_columns=6 + len(apart),
     )
-    layout = table_layout(args)
-    problem = unknown_columns([table], layout)
-    if problem:
-        raise BenchUsageError(problem)
-    print(render_tables([table], args.format, layout))
+    print(render_tables([table], args.format, checked_layout(args, [table])))
     counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
     unstable = comparison.count("unstable")
     print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from harness.cli.arguments import (
     add_layout_options,
+    checked_layout,
     directory,
     integer_list_at_least,
     name_list,
     output_file,
     percentage,
-    table_layout,
-    unknown_columns,
+    require_results_dir,
 )
 from harness.rendering import percent_text
 
@@ -51,36 +51,30 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.report.history_tables import MARKS, history_json, history_tables
     from harness.results.catalog import list_runs
 
-    if not args.results_dir.is_dir():
-        raise BenchUsageError(f"--results-dir: {str(args.results_dir)!r} is not a directory (expected the directory "
-                              "bench run saved runs in, ./results by default)")
+    require_results_dir(args.results_dir)
     if args.plot is not None and args.plot.suffix.lower() not in (".png", ".svg"):
         raise BenchUsageError(f"--plot: {str(args.plot)!r} must end in .png or .svg")
     if args.plot is not None and not args.plot.absolute().parent.is_dir():
         raise BenchUsageError(f"--plot: {str(args.plot)!r} is in no existing directory (expected a file name in one, "
                               "e.g. history.png)")
     runs = list_runs(args.results_dir)
+    readable = sum(not run.damaged for run in runs)
     wanted = HistoryFilter(frozenset(args.suite or ()), frozenset(args.backend or ()), frozenset(args.device or ()),
                            frozenset(args.hidden or ()))
     histories = follow(args.results_dir, wanted, args.min_effect, runs)
     if not histories:
         raise BenchUsageError(f"history: no timing cell under {str(args.results_dir)!r} was measured in two or more runs"
                               + (" with the --suite/--backend/--device/--hidden given" if wanted != HistoryFilter() else "")
-                              + f" ({sum(not run.damaged for run in runs)} readable run(s); bench runs lists them)")
+                              + f" ({readable} readable run(s); bench runs lists them)")
     if args.format == "json":
         print(json.dumps(history_json(histories, args.by), indent=2))
     else:
         from harness.rendering import render_tables
 
         tables = history_tables(histories, args.by, args.min_effect)
-        layout = table_layout(args)
-        problem = unknown_columns(tables, layout)
-        if problem:
-            raise BenchUsageError(problem)
-        print(render_tables(tables, args.format, layout))
+        print(render_tables(tables, args.format, checked_layout(args, tables)))
         changes = sum(step.verdict in MARKS for history in histories for step in history.steps)
-        print(f"bench: {len(histories)} cell(s) across {sum(not run.damaged for run in runs)} run(s); {changes} "
-              f"significant change(s) beyond "
+        print(f"bench: {len(histories)} cell(s) across {readable} run(s); {changes} significant change(s) beyond "
               f"{percent_text(args.min_effect)}", file=sys.stderr)
     if args.plot is not None:
         from harness.report.plots import history_figure

@@ -91,14 +91,21 @@ class ProgressBar(RunObserver):
 
     def status_line(self) -> str:
         """``ETA 2:10 · 0:42 elapsed · torch: train cpu hidden 64, round 3 of 10`` (what the bar shows)."""
-        return (f"ETA {_clock(self.estimate.remaining_seconds())} · {_clock(time.monotonic() - self.started)} elapsed · "
-                f"{self.running}")
+        return self._status_line(*self._times())
 
     def fraction_done(self) -> float:
         """Elapsed over elapsed plus remaining; never back (an estimate that grows holds the bar still), and
         below 100% until the run has ended (`__exit__`)."""
-        elapsed = time.monotonic() - self.started
-        remaining = self.estimate.remaining_seconds()
+        return self._fraction_done(*self._times())
+
+    def _times(self) -> tuple[float, float]:
+        """Seconds elapsed and seconds the estimate says remain, read once per redraw."""
+        return time.monotonic() - self.started, self.estimate.remaining_seconds()
+
+    def _status_line(self, elapsed: float, remaining: float) -> str:
+        return f"ETA {_clock(remaining)} · {_clock(elapsed)} elapsed · {self.running}"
+
+    def _fraction_done(self, elapsed: float, remaining: float) -> float:
         fraction = elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
         self._shown = max(self._shown, min(fraction, MAX_FRACTION_WHILE_RUNNING))
         return self._shown
@@ -107,9 +114,10 @@ class ProgressBar(RunObserver):
         if not self.interactive:
             return
         with self._lock:
-            self.bar.n = min(int(BAR_STEPS * self.fraction_done()), BAR_STEPS)
+            elapsed, remaining = self._times()
+            self.bar.n = min(int(BAR_STEPS * self._fraction_done(elapsed, remaining)), BAR_STEPS)
             room = _stderr_columns() - BAR_PREFIX_WIDTH - 1
-            line = self.status_line()
+            line = self._status_line(elapsed, remaining)
             self.bar.set_description_str(line if len(line) <= room else line[: max(room - 1, 10)] + "…", refresh=False)
             self.bar.refresh()
 

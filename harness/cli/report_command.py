@@ -9,7 +9,7 @@ import stat
 import sys
 from pathlib import Path
 
-from harness.cli.arguments import add_layout_options, directory, name, output_file, table_layout, unknown_columns
+from harness.cli.arguments import add_layout_options, checked_layout, directory, name, output_file
 from harness.errors import BenchUsageError
 from harness.rendering import render_tables
 
@@ -43,10 +43,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         raise BenchUsageError(f"--baseline: {args.baseline!r} is not in run {run_dir.name} "
                               f"(backends: {', '.join(sorted(set(frame.backend)))})")
     report_tables = report.tables()
-    layout = table_layout(args, to_terminal=args.out is None)
-    problem = unknown_columns(report_tables, layout)
-    if problem:
-        raise BenchUsageError(problem)
+    layout = checked_layout(args, report_tables, to_terminal=args.out is None)
     if args.out is not None:
         _refuse_writing_over_the_run(args.out, run_dir)
     figures = _figures(report) if args.format == "html" or args.plots else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from harness.cli.arguments import directory
+from harness.cli.arguments import directory, require_results_dir
 
 
 def add_parser(subparsers) -> None:
@@ -18,15 +18,11 @@ def add_parser(subparsers) -> None:
 
 
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.errors import BenchUsageError
     from harness.rendering import Table, render_tables
     from harness.results.catalog import RELATIVE_NAMES, list_runs
     from harness.table_layout import Layout
 
-    if not args.results_dir.is_dir():
-        what = "does not exist" if not args.results_dir.exists() else "is not a directory"
-        raise BenchUsageError(f"--results-dir: {str(args.results_dir)!r} {what} (expected the directory bench run saved "
-                              "runs in, ./results by default)")
+    require_results_dir(args.results_dir)
     summaries = [summary.to_json() for summary in list_runs(args.results_dir)]
     if args.format == "json":
         print(json.dumps({"results_dir": str(args.results_dir), "runs": summaries}, indent=2))

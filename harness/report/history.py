@@ -120,6 +120,20 @@ def follow(out_dir: Path, wanted: HistoryFilter = HistoryFilter(), min_effect: f
     return followed
 
 
+def by_suite_and_device(histories: list[CellHistory]) -> dict[tuple[str, str], list[CellHistory]]:
+    """The histories grouped as tables and plots show them: per (suite, device), in the order followed."""
+    groups: dict[tuple[str, str], list[CellHistory]] = {}
+    for history in histories:
+        groups.setdefault((history.suite, history.device), []).append(history)
+    return groups
+
+
+def run_order(histories: list[CellHistory]) -> list[str]:
+    """The ids of the runs ``histories`` pass through, oldest first (by start, then id)."""
+    started = {point.run_id: point.started_at for history in histories for point in history.points}
+    return sorted(started, key=lambda run_id: (started[run_id], run_id))
+
+
 def _judge_steps(histories: list[CellHistory], min_effect: float) -> None:
     """Every step's estimate and verdict, the p-values Holm-adjusted over all steps together."""
     tested: list[Step] = []

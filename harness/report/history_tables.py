@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table, percent_text
-from harness.report.history import OTHER_MACHINE
+from harness.report.history import OTHER_MACHINE, by_suite_and_device, run_order
 
 MARKS = {"slower": "▲", "faster": "▼"}
 """How a significant change is marked in a history table."""
@@ -18,13 +18,8 @@ def history_tables(histories, by: str, min_effect: float):
     tables = []
     extra = [name for name in varying_fields([history.spec for history in histories], ModelSpec.field_names())
              if name != "hidden"]
-    groups: dict[tuple[str, str], list] = {}
-    for history in histories:
-        groups.setdefault((history.suite, history.device), []).append(history)
-    for (suite, device), members in groups.items():
-        run_ids = list(dict.fromkeys(point.run_id for history in members for point in history.points))
-        order = {point.run_id: point.started_at for history in members for point in history.points}
-        run_ids.sort(key=lambda run_id: (order[run_id], run_id))
+    for (suite, device), members in by_suite_and_device(histories).items():
+        run_ids = run_order(members)
         names = _column_names(members, run_ids, by)
         rows = []
         for history in sorted(members, key=lambda item: (item.backend, item.spec["hidden"])):

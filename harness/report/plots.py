@@ -139,15 +139,14 @@ def training_figures(records) -> list[Figure]:
 def history_figure(histories, by: str) -> Figure:
     """One panel per (timing suite, device): every followed cell's median per run (95% CI over rounds),
     runs oldest first named ``by``, a red ▲ where it got significantly slower and a green ▼ where faster."""
+    from harness.report.history import by_suite_and_device, run_order
+
     plt = _pyplot()
-    groups: dict[tuple[str, str], list] = {}
-    for history in histories:
-        groups.setdefault((history.suite, history.device), []).append(history)
+    groups = by_suite_and_device(histories)
     figure, axes = plt.subplots(len(groups), 1, figsize=(11, 4.2 * len(groups)), layout="constrained", squeeze=False)
     for axis, ((suite, device), members) in zip(axes[:, 0], groups.items()):
-        run_ids = sorted({point.run_id: point.started_at for history in members for point in history.points}.items(),
-                         key=lambda item: (item[1], item[0]))
-        position = {run_id: index for index, (run_id, _) in enumerate(run_ids)}
+        run_ids = run_order(members)
+        position = {run_id: index for index, run_id in enumerate(run_ids)}
         names = {point.run_id: point.name(by) for history in members for point in history.points}
         for history in members:
             x = [position[point.run_id] for point in history.points]
@@ -162,7 +161,7 @@ def history_figure(histories, by: str) -> Figure:
                               color="red" if step.verdict == "slower" else "green", zorder=5, linestyle="none")
         axis.set_yscale("log")
         _plain_log_axis(axis.yaxis)
-        axis.set_xticks(range(len(run_ids)), [names[run_id] for run_id, _ in run_ids], rotation=30, ha="right")
+        axis.set_xticks(range(len(run_ids)), [names[run_id] for run_id in run_ids], rotation=30, ha="right")
         axis.set_ylabel("median time per step (ms)")
         axis.set_title(f"{suite} on {device}")
         axis.grid(True, which="both", alpha=0.3)

@@ -103,11 +103,13 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
     """
     if min_effect is None:
         min_effect = DEFAULT_MIN_EFFECT
+    metadata_a, metadata_b = load_metadata(run_a), load_metadata(run_b)
     if not force:
-        _refuse_different_machines(load_metadata(run_a), load_metadata(run_b))
+        _refuse_different_machines(metadata_a, metadata_b)
     cells_a, cells_b = _timing_cells(run_a), _timing_cells(run_b)
     common = [key for key in cells_a if key in cells_b]
-    unfinished = "".join(_unfinished_note(run, side) for run, side in ((run_a, "A"), (run_b, "B")))
+    unfinished = "".join(_unfinished_note(run, metadata, side)
+                         for run, metadata, side in ((run_a, metadata_a, "A"), (run_b, metadata_b, "B")))
     if not force and (len(common) != len(cells_a) or len(common) != len(cells_b)):
         raise BenchUsageError(
             f"compare: the runs measured different cells ({len(cells_a)} in A, {len(cells_b)} in B, {len(common)} in "
@@ -211,11 +213,11 @@ def _timing_cells(run_dir: Path) -> dict[tuple, dict]:
     }
 
 
-def _unfinished_note(run_dir: Path, side: str) -> str:
+def _unfinished_note(run_dir: Path, metadata: dict, side: str) -> str:
     """``"; A (RUN) was interrupted ...: finish it with ..."`` for a run that did not finish, else empty."""
     from harness.results.catalog import unfinished
 
-    note = unfinished(run_dir, load_metadata(run_dir))
+    note = unfinished(run_dir, metadata)
     return f"; {side} ({run_dir.name}) {note}" if note else ""
 
 

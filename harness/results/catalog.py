@@ -92,8 +92,11 @@ def unfinished(run_dir: Path, metadata: dict[str, Any]) -> str | None:
     counts as finished): its unfinished cells have rounds but no record, so no report or compare shows them."""
     from harness.results.store import load_rounds
 
-    status, cells = metadata.get("status"), len(load_rounds(run_dir))
-    if status == "finished" or (status is None and not cells):
+    status = metadata.get("status")
+    if status == "finished":
+        return None  # its rounds file (every raw sample) is not read for nothing
+    cells = len(load_rounds(run_dir))
+    if status is None and not cells:
         return None
     state = "was interrupted" if status == "interrupted" else "has not finished (still running, or killed)"
     part = f" with {cells} cell(s) part-measured" if cells else ""
