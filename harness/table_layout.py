@@ -92,9 +92,14 @@ def select_columns(table: Table, layout: Layout) -> Table:
         chosen = [index for index, header in enumerate(table.headers) if index in keys or header in compact]
     else:
         chosen = list(range(len(table.headers)))
+    return _columns(replace(table, align=align), chosen, key_columns=sum(1 for i in chosen if i in keys), compact=None)
+
+
+def _columns(table: Table, chosen: list[int], **changes: Any) -> Table:
+    """``table`` with only the ``chosen`` columns (headers, cells and alignment), and ``changes``."""
     return replace(table, headers=tuple(table.headers[i] for i in chosen),
                    rows=tuple(tuple(row[i] for i in chosen) for row in table.rows),
-                   align=tuple(align[i] for i in chosen), key_columns=sum(1 for i in chosen if i in keys), compact=None)
+                   align=tuple(table.align[i] for i in chosen), **changes)
 
 
 def known_columns(tables: list[Table]) -> list[str]:
@@ -121,12 +126,10 @@ def fit(table: Table, layout: Layout) -> list[FittedTable]:
     table = select_columns(table, layout)
     if layout.width is None or not table.headers:
         return [FittedTable(table, (None,) * len(table.headers))]
-    natural = _natural_widths(table)
-    widths = _wrapped_widths(table, natural, layout.width)
-    if rendered_width(widths) <= layout.width:
-        return [_fitted(table, natural, widths)]
-    return [_fitted(part, _natural_widths(part), _wrapped_widths(part, _natural_widths(part), layout.width))
-            for part in _split(table, layout.width)]
+    whole, rendered = _wrapped(table, layout.width)
+    if rendered <= layout.width:
+        return [whole]
+    return [_wrapped(part, layout.width)[0] for part in _split(table, layout.width)]
 
 
 def wrap_title(title: str, width: int | None) -> str:
@@ -183,8 +186,13 @@ def _wrapped_widths(table: Table, natural: list[int], width: int) -> list[int]:
     return widths
 
 
-def _fitted(table: Table, natural: list[int], widths: list[int]) -> FittedTable:
-    return FittedTable(table, tuple(width if width < full else None for width, full in zip(widths, natural)))
+def _wrapped(table: Table, width: int) -> tuple[FittedTable, int]:
+    """``table`` with the wrap width of each column that must narrow to fit ``width`` (see `_wrapped_widths`),
+    and the width it renders at then (more than ``width`` when wrapping alone cannot make it fit)."""
+    natural = _natural_widths(table)
+    widths = _wrapped_widths(table, natural, width)
+    fitted = FittedTable(table, tuple(narrow if narrow < full else None for narrow, full in zip(widths, natural)))
+    return fitted, rendered_width(widths)
 
 
 def header_wrap_width(width: int | None) -> int | None:
@@ -211,7 +219,5 @@ def _split(table: Table, width: int) -> list[Table]:
     for number, group in enumerate(groups):
         chosen = keys + group
         title = table.title if number == 0 else f"{table.title.split(':', 1)[0]} (continued)"
-        parts.append(replace(table, title=title, headers=tuple(table.headers[i] for i in chosen),
-                             rows=tuple(tuple(row[i] for i in chosen) for row in table.rows),
-                             align=tuple(table.align[i] for i in chosen)))
+        parts.append(_columns(table, chosen, title=title))
     return parts
