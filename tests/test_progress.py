@@ -120,3 +120,12 @@ def test_no_lead_is_claimed_from_unstable_cells():
     assert [lead.significant for lead in sweep.leads] == [False, True]
     assert summary_lines(rows)[0] == ("train on cpu (T=5 B=4): no lead claimed at hidden 8 (unstable cells); "
                                       "a fastest at hidden 16 (2.00x ahead of the next)")
+
+
+def test_the_bar_never_goes_back_and_stops_short_of_100_until_the_run_ends(monkeypatch):
+    bar = ProgressBar(planned_jobs(request()))
+    with bar:
+        monkeypatch.setattr(bar.estimate, "remaining_seconds", lambda: 0.0)
+        assert bar.fraction_done() == 0.99  # nothing left by the estimate, but the run has not ended
+        monkeypatch.setattr(bar.estimate, "remaining_seconds", lambda: 1e9)
+        assert bar.fraction_done() == 0.99  # a grown estimate holds the bar still

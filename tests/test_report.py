@@ -288,3 +288,9 @@ def test_a_run_is_read_as_its_suites_declared_even_when_their_plugin_is_gone(cap
     assert status == 0
     assert "train on cpu (T=5, B=4)" in captured.out and "checks: params (" in captured.out
     assert "train: records" in captured.out  # the uninstalled suite's section: its records, plainly
+
+
+def test_a_report_that_cannot_be_written_names_the_file_asked_for(capsys, timed_run, tmp_path):
+    out = tmp_path / "missing" / "report.html"
+    status, captured = report(capsys, timed_run, "--format", "html", "--out", str(out))
+    assert status == 2 and captured.err.strip() == f"bench: error: --out: cannot write {out} (No such file or directory)"
