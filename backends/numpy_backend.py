@@ -16,6 +16,7 @@ from harness.contract import (
     LayerSummary,
     UnsupportedCapability,
     check_weights,
+    layer_weight_names,
 )
 from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
@@ -63,14 +64,14 @@ class NumpyClassifier(ClassifierModel):
 
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
         layers = self._layer_outputs(np.asarray(token_ids))
-        lstm_output = layers["lstm"][0]
-        states = layers["lstm"][1:] if self.spec.return_state else (None, None)
-        return ForwardOutput(lstm_output, states[0], states[1], layers["dense"][0])
+        last_lstm = layers[list(layer_weight_names(self.spec))[-2]]
+        states = last_lstm[1:] if self.spec.return_state else (None, None)
+        return ForwardOutput(last_lstm[0], states[0], states[1], layers["dense"][0])
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         dtype = self.weights["embedding"].dtype
         return reference.classifier_loss_and_gradients(
-            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec.return_sequences, self.workspace
+            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec, self.workspace
         )
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
@@ -90,16 +91,14 @@ class NumpyClassifier(ClassifierModel):
 
     def summary(self) -> list[LayerSummary]:
         layers = self._layer_outputs(np.zeros((1, self.spec.seq_len), dtype=np.int64))
-        params = {
-            "embedding": self.weights["embedding"].size,
-            "lstm": sum(self.weights[name].size for name in ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias")),
-            "dense": self.weights["dense.kernel"].size + self.weights["dense.bias"].size,
-        }
-        types = {"input": "InputLayer", "embedding": "Embedding", "lstm": "LSTM", "flatten": "Flatten", "dense": "Dense"}
+        params = {layer: sum(self.weights[name].size for name in names)
+                  for layer, names in layer_weight_names(self.spec).items()}
+        types = {"input": "InputLayer", "embedding": "Embedding", "flatten": "Flatten", "dense": "Dense"}
+        lstm_type = "Bidirectional(LSTM)" if self.spec.bidirectional else "LSTM"
         return [
             LayerSummary(
                 name=name,
-                layer_type=types[name],
+                layer_type=types.get(name, lstm_type),
                 output_shapes=tuple((None, *output.shape[1:]) for output in outputs),
                 params=params.get(name, 0),
                 trainable_params=params.get(name, 0),
@@ -109,13 +108,16 @@ class NumpyClassifier(ClassifierModel):
 
     def _layer_outputs(self, token_ids: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
         """Every layer's outputs in model order, as Keras' functional graph would produce them."""
-        w = self.weights
+        w, spec = self.weights, self.spec
         embedded = w["embedding"][token_ids]
-        steps = reference.lstm_forward(embedded, w["lstm.kernel"], w["lstm.recurrent_kernel"], w["lstm.bias"])
-        lstm_output = steps.sequence if self.spec.return_sequences else steps.hiddens[-1]
-        lstm_outputs = (lstm_output, steps.hiddens[-1], steps.cells[-1]) if self.spec.return_state else (lstm_output,)
-        layers = {"input": (token_ids,), "embedding": (embedded,), "lstm": lstm_outputs}
-        features = reference.dense_features(steps, self.spec.return_sequences)
+        stack = reference.lstm_stack_forward(embedded, w, spec, reference.real_steps(token_ids, spec))
+        layers = {"input": (token_ids,), "embedding": (embedded,)}
+        names = list(layer_weight_names(spec))[1:-1]
+        for name, outputs in zip(names[:-1], stack.layer_outputs[:-1]):
+            layers[name] = (outputs,)
+        lstm_output = stack.outputs if spec.return_sequences else stack.final_hidden
+        layers[names[-1]] = (lstm_output, stack.final_hidden, stack.final_cell) if spec.return_state else (lstm_output,)
+        features = reference.dense_features(stack, spec.return_sequences)
         if self.spec.return_sequences:
             layers["flatten"] = (features,)
         layers["dense"] = (reference.sigmoid(features @ w["dense.kernel"] + w["dense.bias"]),)

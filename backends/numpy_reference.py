@@ -16,6 +16,15 @@ The head is ``sigmoid(flatten(h_1..h_T) @ dense_kernel + dense_bias)`` with retu
 Backward (backpropagation through time) walks the same steps in reverse, gate by gate; `lstm_backward`
 mirrors `lstm_forward` line for line. The weight gradients are summed over all steps with one matrix
 product each, after the loop.
+
+Padding, stacking and directions (docs/contract.md), on top of the same two functions:
+
+- **A padded step** (``mask`` False) is skipped: ``h_t = h_{t-1}``, ``c_t = c_{t-1}``, and its output is
+  0. Backward, it passes dL/dh and dL/dc through unchanged and gives z_t no gradient.
+- **The backward direction** is the same LSTM run on each example's real tokens in reverse order
+  (`reversed_within_lengths`: a per-example permutation of the steps that leaves the padding where it is),
+  its outputs permuted back. The permutation is its own inverse, so backward it is applied again.
+- **Layer k + 1** reads layer k's outputs, ``[forward | backward]`` per step.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from harness.contract import DIRECTIONS, lstm_layer_names, lstm_weight_prefix, weight_names
+from harness.model_spec import ModelSpec
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -51,6 +63,10 @@ class Workspace(dict):
             array = self[name] = np.empty(shape, dtype)
         return array
 
+    def part(self, name: str) -> Workspace:
+        """A workspace of its own for one layer and direction (their arrays must not overwrite each other)."""
+        return self.setdefault(name, Workspace())
+
 
 @dataclass
 class LSTMSteps:
@@ -59,7 +75,8 @@ class LSTMSteps:
     ``gates[t]`` holds the four activated gates of step t side by side, ``[i | f | g | o]``, each
     ``(B, H)``, so ``gates`` is ``(T, B, 4H)``; ``cells``, ``cell_tanhs`` and ``hiddens`` are
     ``(T, B, H)``: c_t, tanh(c_t) and h_t for t = 1..T (the zero initial state is not stored).
-    ``inputs`` is ``(B, T, E)``.
+    ``inputs`` is ``(B, T, E)``. ``real`` is None without padding, else ``(T, B, 1)`` bool, True at
+    each example's real steps; at a padded step ``cells[t]`` and ``hiddens[t]`` carry the previous state.
     """
 
     inputs: np.ndarray
@@ -67,6 +84,7 @@ class LSTMSteps:
     cells: np.ndarray
     cell_tanhs: np.ndarray
     hiddens: np.ndarray
+    real: np.ndarray | None = None
 
     def gate(self, name: str) -> np.ndarray:
         """One gate for every step, ``(T, B, H)``: ``i``, ``f``, ``g`` (the candidate c~) or ``o``."""
@@ -76,8 +94,9 @@ class LSTMSteps:
 
     @property
     def sequence(self) -> np.ndarray:
-        """Every step's hidden state, batch first: ``(B, T, H)``."""
-        return self.hiddens.transpose(1, 0, 2)
+        """Every step's output, batch first ``(B, T, H)``: h_t at a real step, 0 at a padded one."""
+        outputs = self.hiddens if self.real is None else self.hiddens * self.real
+        return outputs.transpose(1, 0, 2)
 
 
 def lstm_forward(
@@ -86,12 +105,14 @@ def lstm_forward(
     recurrent_kernel: np.ndarray,
     bias: np.ndarray,
     workspace: Workspace | None = None,
+    real: np.ndarray | None = None,
 ) -> LSTMSteps:
     """Run the LSTM over ``inputs`` ``(B, T, E)`` from a zero state and keep every gate.
 
     Speed without hiding the equations: the input projection ``x_t @ W + b`` of every step is one
     matrix product before the loop, and each step writes its gates straight into the arrays it returns
-    (taken from ``workspace`` when one is given).
+    (taken from ``workspace`` when one is given). ``real`` ``(B, T)`` bool marks each example's real
+    steps; a padded step keeps the previous h and c.
     """
     workspace = Workspace() if workspace is None else workspace
     batch, steps, embed = inputs.shape
@@ -108,6 +129,7 @@ def lstm_forward(
     hidden = np.zeros((batch, units), dtype)
     cell = np.zeros((batch, units), dtype)
     recurrent = np.empty((batch, 4 * units), dtype)
+    real_by_step = None if real is None else real.T[:, :, None]  # (T, B, 1)
     for t in range(steps):
         z = gates[t]
         z += np.matmul(hidden, recurrent_kernel, out=recurrent)  # z_t = x_t W + b + h_{t-1} U
@@ -119,16 +141,125 @@ def lstm_forward(
         cells[t] += z[:, i_] * z[:, g_]                       #       + i_t * g_t
         np.tanh(cells[t], out=cell_tanhs[t])
         np.multiply(z[:, o_], cell_tanhs[t], out=hiddens[t])  # h_t = o_t * tanh(c_t)
+        if real_by_step is not None:                          # a padded step is skipped:
+            padded = ~real_by_step[t]
+            np.copyto(cells[t], cell, where=padded)           #   c_t = c_{t-1}
+            np.copyto(hiddens[t], hidden, where=padded)       #   h_t = h_{t-1}
         hidden, cell = hiddens[t], cells[t]
-    return LSTMSteps(inputs, gates, cells, cell_tanhs, hiddens)
+    return LSTMSteps(inputs, gates, cells, cell_tanhs, hiddens, real_by_step)
 
 
-def dense_features(steps: LSTMSteps, return_sequences: bool) -> np.ndarray:
-    """The head's input: every step flattened row-major ``(B, T*H)``, or the last step ``(B, H)``."""
+def reversed_within_lengths(real: np.ndarray) -> np.ndarray:
+    """``(B, T)`` step indices that read each example's real steps in reverse order and leave its padded
+    steps where they are: ``[5, 7, 9, 0]`` -> ``[9, 7, 5, 0]``, ``[0, 5, 7, 9]`` -> ``[0, 9, 7, 5]``.
+    Applying it twice gives the identity (`permute_steps`)."""
+    batch, steps = real.shape
+    index = np.tile(np.arange(steps), (batch, 1))
+    for example in range(batch):
+        positions = np.flatnonzero(real[example])
+        index[example, positions] = positions[::-1]
+    return index
+
+
+def permute_steps(sequence: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``sequence`` ``(B, T, F)`` with each example's steps taken in the order ``index`` ``(B, T)`` gives."""
+    return np.take_along_axis(sequence, index[:, :, None], axis=1)
+
+
+@dataclass
+class StackSteps:
+    """The whole LSTM stack's forward pass: ``layers[k][direction]`` is layer k's `LSTMSteps` in that
+    direction (the backward one in reversed step order, `reversal`), and ``layer_outputs[k]`` its outputs
+    ``(B, T, D*H)``, ``[forward | backward]`` per step."""
+
+    layers: list[dict[str, LSTMSteps]]
+    reversal: np.ndarray | None
+    layer_outputs: list[np.ndarray]
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """The last layer's outputs ``(B, T, D*H)``."""
+        return self.layer_outputs[-1]
+
+    @property
+    def final_hidden(self) -> np.ndarray:
+        """The last layer's final h ``(B, D*H)``, forward first: the state after each example's last real
+        token (backward: after its first), padded steps having carried it."""
+        return np.concatenate([steps.hiddens[-1] for steps in self.layers[-1].values()], axis=-1)
+
+    @property
+    def final_cell(self) -> np.ndarray:
+        """The last layer's final c ``(B, D*H)``, as `final_hidden`."""
+        return np.concatenate([steps.cells[-1] for steps in self.layers[-1].values()], axis=-1)
+
+
+def real_steps(token_ids: np.ndarray, spec: ModelSpec) -> np.ndarray | None:
+    """``(B, T)`` bool, True at real tokens (id 0 is padding when the spec pads), or None without padding."""
+    return token_ids != 0 if spec.padded else None
+
+
+def lstm_stack_forward(embedded: np.ndarray, weights: Mapping[str, np.ndarray], spec: ModelSpec,
+                       real: np.ndarray | None, workspace: Workspace | None = None) -> StackSteps:
+    """Run every LSTM layer and direction of ``spec`` over ``embedded`` ``(B, T, E)``: layer k + 1 reads
+    layer k's ``[forward | backward]`` outputs; the backward direction reads each example's real steps
+    last to first."""
+    workspace = Workspace() if workspace is None else workspace
+    batch, steps = embedded.shape[:2]
+    reversal = None
+    if spec.bidirectional:
+        reversal = reversed_within_lengths(np.ones((batch, steps), bool) if real is None else real)
+    layers, layer_outputs, layer_input = [], [], embedded
+    for layer_name in lstm_layer_names(spec):
+        by_direction, outputs = {}, []
+        for direction in DIRECTIONS[:spec.directions]:
+            prefix = lstm_weight_prefix(layer_name, direction)
+            reads = layer_input if direction == "forward" else permute_steps(layer_input, reversal)
+            ran = lstm_forward(reads, weights[f"{prefix}.kernel"], weights[f"{prefix}.recurrent_kernel"],
+                               weights[f"{prefix}.bias"], workspace.part(prefix), real)
+            by_direction[direction] = ran
+            outputs.append(ran.sequence if direction == "forward" else permute_steps(ran.sequence, reversal))
+        layers.append(by_direction)
+        layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
+        layer_outputs.append(layer_input)
+    return StackSteps(layers, reversal, layer_outputs)
+
+
+def lstm_stack_backward(stack: StackSteps, weights: Mapping[str, np.ndarray], spec: ModelSpec,
+                        d_outputs: np.ndarray | None, d_final_hidden: np.ndarray | None,
+                        workspace: Workspace | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Backpropagate the gradient arriving at the last layer's outputs ``(B, T, D*H)`` and at its final
+    h ``(B, D*H)`` (either may be None) through every layer, top first; returns the gradient of the
+    embedded inputs ``(B, T, E)`` and of every LSTM weight."""
+    workspace = Workspace() if workspace is None else workspace
+    units, gradients = spec.hidden, {}
+    last = stack.layers[-1]["forward"].hiddens
+    d_layer_output = np.zeros((last.shape[1], last.shape[0], spec.lstm_width), last.dtype) if d_outputs is None else d_outputs
+    for number in reversed(range(spec.layers)):
+        layer_name, d_layer_input = lstm_layer_names(spec)[number], None
+        for position, (direction, steps) in enumerate(stack.layers[number].items()):
+            prefix = lstm_weight_prefix(layer_name, direction)
+            d_direction = d_layer_output[:, :, position * units:(position + 1) * units]
+            if direction == "backward":
+                d_direction = permute_steps(d_direction, stack.reversal)
+            d_final = None
+            if number == spec.layers - 1 and d_final_hidden is not None:
+                d_final = d_final_hidden[:, position * units:(position + 1) * units]
+            found = lstm_backward(steps, weights[f"{prefix}.kernel"], weights[f"{prefix}.recurrent_kernel"],
+                                  np.ascontiguousarray(d_direction.transpose(1, 0, 2)), workspace.part(prefix), d_final)
+            gradients.update({f"{prefix}.kernel": found.kernel, f"{prefix}.recurrent_kernel": found.recurrent_kernel,
+                              f"{prefix}.bias": found.bias})
+            d_inputs = found.inputs if direction == "forward" else permute_steps(found.inputs, stack.reversal)
+            d_layer_input = d_inputs if d_layer_input is None else d_layer_input + d_inputs
+        d_layer_output = d_layer_input
+    return d_layer_output, gradients
+
+
+def dense_features(stack: StackSteps, return_sequences: bool) -> np.ndarray:
+    """The head's input: the last layer's every step flattened row-major ``(B, T*D*H)`` (0 at padded
+    steps), or its final h ``(B, D*H)``."""
     if return_sequences:
-        sequence = steps.sequence
-        return sequence.reshape(sequence.shape[0], -1)
-    return steps.hiddens[-1]
+        return stack.outputs.reshape(stack.outputs.shape[0], -1)
+    return stack.final_hidden
 
 
 BCE_EPSILON = 1e-7
@@ -157,15 +288,21 @@ def lstm_backward(
     recurrent_kernel: np.ndarray,
     d_hiddens: np.ndarray,
     workspace: Workspace | None = None,
+    d_final_hidden: np.ndarray | None = None,
 ) -> LSTMGradients:
-    """Backpropagate ``d_hiddens`` ``(T, B, H)``, the loss gradient arriving at each h_t from outside the
-    LSTM, through every step of ``steps``, in reverse. The loop finds dL/dz_t for every step; the weight
+    """Backpropagate ``d_hiddens`` ``(T, B, H)``, the loss gradient arriving at each step's output from
+    outside the LSTM, and ``d_final_hidden`` ``(B, H)``, the gradient arriving at the final state h_T,
+    through every step of ``steps``, in reverse. The loop finds dL/dz_t for every step; the weight
     gradients are then summed over all steps with one matrix product each."""
     workspace = Workspace() if workspace is None else workspace
     n_steps, batch, units = steps.hiddens.shape
     dtype = steps.hiddens.dtype
     i_, f_, g_, o_ = (slice(k * units, (k + 1) * units) for k in range(4))
     d_h_next = np.zeros((batch, units), dtype)     # dL/dh_t through h_t's use at step t+1
+    if d_final_hidden is not None:
+        d_h_next += d_final_hidden                 # h_T's use by the head is "the use at step T+1"
+    if steps.real is not None:
+        d_hiddens = d_hiddens * steps.real         # a padded step's output is the constant 0
     d_c_next = np.zeros((batch, units), dtype)     # dL/dc_t through c_t's use at step t+1
     d_c = np.empty((batch, units), dtype)
     zero_cell = np.zeros((batch, units), dtype)
@@ -176,6 +313,9 @@ def lstm_backward(
         i, f, g, o = gates[:, i_], gates[:, f_], gates[:, g_], gates[:, o_]
         c_prev = steps.cells[t - 1] if t > 0 else zero_cell
         d_h = np.add(d_hiddens[t], d_h_next, out=d_h_next)
+        if steps.real is not None:
+            padded = ~steps.real[t]
+            carried_d_h, carried_d_c = d_h.copy(), d_c_next.copy()
         np.multiply(d_h, tanh_c, out=d[:, o_])                 # h_t = o_t * tanh(c_t): dL/do_t
         np.multiply(tanh_c, tanh_c, out=d_c)                   # dL/dc_t = dL/dh_t * o_t * (1 - tanh^2 c_t)
         np.subtract(1.0, d_c, out=d_c)                         #           + dL/dc_t from step t+1
@@ -190,7 +330,12 @@ def lstm_backward(
         d[:, f_] *= f * (1.0 - f)                              # f = sigmoid(z_f)
         d[:, g_] *= 1.0 - g * g                                # g = tanh(z_g): dg/dz = 1 - g^2
         d[:, o_] *= o * (1.0 - o)                              # o = sigmoid(z_o)
+        if steps.real is not None:                             # a padded step computed nothing:
+            d *= steps.real[t]                                 #   no gradient to z_t,
+            np.copyto(d_c_next, carried_d_c, where=padded)     #   c_t = c_{t-1} passes dL/dc_t through
         np.matmul(d, recurrent_kernel_t, out=d_h_next)         # z_t = x_t W + h_{t-1} U + b: dL/dh_{t-1}
+        if steps.real is not None:
+            np.copyto(d_h_next, carried_d_h, where=padded)     #   h_t = h_{t-1} passes dL/dh_t through
     flat_d_z = d_z.reshape(n_steps * batch, 4 * units)
     previous_hiddens = np.concatenate([np.zeros_like(steps.hiddens[:1]), steps.hiddens[:-1]])
     inputs_by_step = steps.inputs.transpose(1, 0, 2).reshape(n_steps * batch, -1)
@@ -217,36 +362,31 @@ def classifier_loss_and_gradients(
     weights: Mapping[str, np.ndarray],
     token_ids: np.ndarray,
     labels: np.ndarray,
-    return_sequences: bool,
+    spec: ModelSpec,
     workspace: Workspace | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
-    """Mean binary cross-entropy of the whole classifier and its gradient for each canonical weight.
+    """Mean binary cross-entropy of the whole classifier ``spec`` describes and its gradient for each
+    canonical weight.
 
     The gradients are fresh arrays; only intermediate buffers come from ``workspace``.
     """
     workspace = Workspace() if workspace is None else workspace
     embedded = weights["embedding"][token_ids]
-    steps = lstm_forward(embedded, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], weights["lstm.bias"], workspace)
-    features = dense_features(steps, return_sequences)
+    stack = lstm_stack_forward(embedded, weights, spec, real_steps(token_ids, spec), workspace)
+    features = dense_features(stack, spec.return_sequences)
     predictions = sigmoid(features @ weights["dense.kernel"] + weights["dense.bias"])
     loss = binary_cross_entropy(predictions, labels)
 
     batch = token_ids.shape[0]
     d_logits = (predictions - labels) / batch                  # d(mean BCE)/d(logit) through the sigmoid
     d_features = d_logits @ weights["dense.kernel"].T
-    d_hiddens = np.zeros_like(steps.hiddens)
-    if return_sequences:
-        d_hiddens[:] = d_features.reshape(batch, steps.hiddens.shape[0], -1).transpose(1, 0, 2)
+    if spec.return_sequences:
+        d_embedded, gradients = lstm_stack_backward(stack, weights, spec, d_features.reshape(stack.outputs.shape),
+                                                    None, workspace)
     else:
-        d_hiddens[-1] = d_features
-    lstm = lstm_backward(steps, weights["lstm.kernel"], weights["lstm.recurrent_kernel"], d_hiddens, workspace)
+        d_embedded, gradients = lstm_stack_backward(stack, weights, spec, None, d_features, workspace)
     d_embedding = np.zeros_like(weights["embedding"])
-    scatter_add_rows(d_embedding, token_ids.ravel(), lstm.inputs.reshape(token_ids.size, -1))  # repeats accumulate
-    return loss, {
-        "embedding": d_embedding,
-        "lstm.kernel": lstm.kernel,
-        "lstm.recurrent_kernel": lstm.recurrent_kernel,
-        "lstm.bias": lstm.bias,
-        "dense.kernel": features.T @ d_logits,
-        "dense.bias": d_logits.sum(axis=0),
-    }
+    scatter_add_rows(d_embedding, token_ids.ravel(), d_embedded.reshape(token_ids.size, -1))  # repeats accumulate
+    gradients.update({"embedding": d_embedding, "dense.kernel": features.T @ d_logits,
+                      "dense.bias": d_logits.sum(axis=0)})
+    return loss, {name: gradients[name] for name in weight_names(spec)}

@@ -7,6 +7,14 @@ GPU) still runs, and the module now has exactly the canonical trainable paramete
 ``(4H, E)``, ``weight_hh_l0`` ``(4H, H)`` and ``bias_ih_l0`` ``(4H,)``. Because the buffer is zero and
 not trainable, ``bias_ih_l0`` *is* the canonical bias, and its gradient is the canonical bias gradient.
 PyTorch's gate order (i, f, g, o) is Keras' (i, f, c, o), so only transposes separate the layouts.
+
+Stacked and bidirectional models are one ``nn.LSTM(num_layers=L, bidirectional=True)``: layer k's
+direction d is ``weight_ih_l{k}[_reverse]`` etc., every ``bias_hh_*`` a zero buffer. Padded batches go
+through the idiomatic ``pack_padded_sequence(..., enforce_sorted=False)`` and ``pad_packed_sequence(...,
+total_length=T)``: the fused kernel never reads a padded step, the backward direction starts at each
+example's last real token, ``h_n`` holds each example's state after its last real token, and padded
+outputs are zero. Packing assumes right padding, so a left-padded batch is first rotated per example to
+the right (`rotate_steps`), and its outputs rotated back.
 """
 
 from __future__ import annotations
@@ -16,27 +24,46 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from harness.contract import (
+    DIRECTIONS,
     Backend,
     ClassifierModel,
     ForwardOutput,
     LayerSummary,
     check_weights,
+    lstm_layer_names,
+    lstm_weight_prefix,
 )
 from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
 
 
-def single_bias_lstm(input_size: int, hidden_size: int) -> nn.LSTM:
-    """A batch-first one-layer ``nn.LSTM`` whose recurrent bias is a non-trainable zero buffer."""
-    lstm = nn.LSTM(input_size, hidden_size, batch_first=True)
-    recurrent_bias = torch.zeros_like(lstm.bias_hh_l0, requires_grad=False)
-    del lstm.bias_hh_l0
-    lstm.register_buffer("bias_hh_l0", recurrent_bias)
-    lstm._init_flat_weights()  # re-read the weight list: the bias is now the buffer
+def single_bias_lstm(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False) -> nn.LSTM:
+    """A batch-first ``nn.LSTM`` whose recurrent biases (every ``bias_hh_*``) are non-trainable zero buffers."""
+    lstm = nn.LSTM(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional, batch_first=True)
+    for name in [name for name, _ in lstm.named_parameters() if name.startswith("bias_hh_")]:
+        recurrent_bias = torch.zeros_like(getattr(lstm, name), requires_grad=False)
+        delattr(lstm, name)
+        lstm.register_buffer(name, recurrent_bias)
+    lstm._init_flat_weights()  # re-read the weight list: the biases are now the buffers
     return lstm
+
+
+def torch_suffix(layer: int, direction: str) -> str:
+    """``nn.LSTM``'s parameter suffix for a layer and direction: ``_l0``, ``_l1_reverse``..."""
+    return f"_l{layer}" + ("_reverse" if direction == "backward" else "")
+
+
+def rotate_steps(sequence: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Each example ``b`` of ``sequence`` ``(B, T, ...)`` with its steps rotated left by ``shifts[b]``:
+    a left-padded example rotated by its padding becomes right-padded, and back by ``-shifts``."""
+    steps = sequence.shape[1]
+    index = (torch.arange(steps, device=sequence.device)[None, :] + shifts[:, None]) % steps
+    index = index.view(*index.shape, *([1] * (sequence.dim() - 2))).expand_as(sequence)
+    return torch.gather(sequence, 1, index)
 
 
 class CanonicalClassifierModule(nn.Module):
@@ -46,17 +73,36 @@ class CanonicalClassifierModule(nn.Module):
         super().__init__()
         self.spec = spec
         self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim)
-        self.lstm = single_bias_lstm(spec.embed_dim, spec.hidden)
+        self.lstm = single_bias_lstm(spec.embed_dim, spec.hidden, spec.layers, spec.bidirectional)
         self.flatten = nn.Flatten() if spec.return_sequences else None
         self.dense = nn.Linear(spec.dense_features, 1)
 
+    def run_lstm(self, embedded: torch.Tensor, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LSTM's output sequence ``(B, T, D*H)`` and the last layer's final h and c, each ``(B, D*H)``
+        (forward first); packed when the spec pads, so no padded step is read."""
+        steps = token_ids.shape[1]
+        if self.spec.padded:
+            lengths = (token_ids != 0).sum(dim=1)
+            shifts = steps - lengths if self.spec.padding == "left" else None
+            if shifts is not None:
+                embedded = rotate_steps(embedded, shifts)
+            packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            packed_output, (state_h, state_c) = self.lstm(packed)
+            sequence, _ = pad_packed_sequence(packed_output, batch_first=True, total_length=steps)
+            if shifts is not None:
+                sequence = rotate_steps(sequence, -shifts)
+        else:
+            sequence, (state_h, state_c) = self.lstm(embedded)
+        last = self.spec.directions
+        return sequence, torch.cat(list(state_h[-last:]), dim=-1), torch.cat(list(state_c[-last:]), dim=-1)
+
     def layer_outputs(self, token_ids: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
-        """Each canonical layer's outputs; LSTM states are squeezed to ``(B, H)``."""
+        """Each canonical layer's outputs (the layers below the last are inside the fused kernel: absent)."""
         embedded = self.embedding(token_ids)
-        sequence, (state_h, state_c) = self.lstm(embedded)
-        lstm_output = sequence if self.spec.return_sequences else state_h[0]
-        lstm_outputs = (lstm_output, state_h[0], state_c[0]) if self.spec.return_state else (lstm_output,)
-        layers = {"input": (token_ids,), "embedding": (embedded,), "lstm": lstm_outputs}
+        sequence, state_h, state_c = self.run_lstm(embedded, token_ids)
+        lstm_output = sequence if self.spec.return_sequences else state_h
+        lstm_outputs = (lstm_output, state_h, state_c) if self.spec.return_state else (lstm_output,)
+        layers = {"input": (token_ids,), "embedding": (embedded,), lstm_layer_names(self.spec)[-1]: lstm_outputs}
         features = lstm_output
         if self.flatten is not None:
             features = self.flatten(sequence)
@@ -129,16 +175,30 @@ class TorchClassifier(ClassifierModel):
         self.optimizer_steps = 0
 
     def summary(self) -> list[LayerSummary]:
+        """One row per canonical layer; each LSTM layer's row counts its own ``*_l{k}*`` parameters of the
+        one ``nn.LSTM``, and a layer below the last shows the width the module gives its output."""
         with torch.no_grad():
-            layers = self.module.layer_outputs(torch.zeros((1, self.spec.seq_len), dtype=torch.long, device=self.device))
+            layers = self.module.layer_outputs(torch.ones((1, self.spec.seq_len), dtype=torch.long, device=self.device))
+        lstm_names = lstm_layer_names(self.spec)
+        width = self.module.lstm.hidden_size * (2 if self.module.lstm.bidirectional else 1)
         rows = []
-        for name, outputs in layers.items():
-            module = getattr(self.module, name, None)
-            parameters = list(module.parameters()) if isinstance(module, nn.Module) else []
+        for name in ["input", "embedding", *lstm_names, *[name for name in ("flatten", "dense") if name in layers]]:
+            if name in lstm_names:
+                layer = lstm_names.index(name)
+                parameters = [p for parameter_name, p in self.module.lstm.named_parameters()
+                              if parameter_name.endswith(f"_l{layer}") or parameter_name.endswith(f"_l{layer}_reverse")]
+                shapes = tuple((None, *output.shape[1:]) for output in layers[name]) if name in layers else (
+                    (None, self.spec.seq_len, width),)
+                layer_type = "LSTM"
+            else:
+                module = getattr(self.module, name, None)
+                parameters = list(module.parameters()) if isinstance(module, nn.Module) else []
+                shapes = tuple((None, *output.shape[1:]) for output in layers[name])
+                layer_type = type(module).__name__ if module is not None else "InputLayer"
             rows.append(LayerSummary(
                 name=name,
-                layer_type=type(module).__name__ if module is not None else "InputLayer",
-                output_shapes=tuple((None, *output.shape[1:]) for output in outputs),
+                layer_type=layer_type,
+                output_shapes=shapes,
                 params=sum(p.numel() for p in parameters),
                 trainable_params=sum(p.numel() for p in parameters if p.requires_grad),
             ))
@@ -147,14 +207,16 @@ class TorchClassifier(ClassifierModel):
     def canonical_parameters(self) -> dict[str, tuple[torch.Tensor, bool]]:
         """Each canonical weight's tensor, and whether the canonical layout is its transpose."""
         m = self.module
-        return {
-            "embedding": (m.embedding.weight, False),
-            "lstm.kernel": (m.lstm.weight_ih_l0, True),
-            "lstm.recurrent_kernel": (m.lstm.weight_hh_l0, True),
-            "lstm.bias": (m.lstm.bias_ih_l0, False),
-            "dense.kernel": (m.dense.weight, True),
-            "dense.bias": (m.dense.bias, False),
-        }
+        parameters = {"embedding": (m.embedding.weight, False)}
+        for layer, layer_name in enumerate(lstm_layer_names(self.spec)):
+            for direction in DIRECTIONS[:self.spec.directions]:
+                prefix, suffix = lstm_weight_prefix(layer_name, direction), torch_suffix(layer, direction)
+                parameters[f"{prefix}.kernel"] = (getattr(m.lstm, f"weight_ih{suffix}"), True)
+                parameters[f"{prefix}.recurrent_kernel"] = (getattr(m.lstm, f"weight_hh{suffix}"), True)
+                parameters[f"{prefix}.bias"] = (getattr(m.lstm, f"bias_ih{suffix}"), False)
+        parameters["dense.kernel"] = (m.dense.weight, True)
+        parameters["dense.bias"] = (m.dense.bias, False)
+        return parameters
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {name: _canonical_array(tensor, transposed) for name, (tensor, transposed) in self.canonical_parameters().items()}
@@ -165,7 +227,9 @@ class TorchClassifier(ClassifierModel):
             for name, (parameter, transposed) in self.canonical_parameters().items():
                 value = torch.as_tensor(np.asarray(weights[name]), dtype=parameter.dtype)
                 parameter.copy_(value.T if transposed else value)
-            self.module.lstm.bias_hh_l0.zero_()
+            for name, buffer in self.module.lstm.named_buffers():
+                if name.startswith("bias_hh_"):
+                    buffer.zero_()
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         self.module.zero_grad(set_to_none=True)
@@ -240,7 +304,7 @@ class TorchClassifier(ClassifierModel):
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
         with torch.no_grad():
             layers = self.module.layer_outputs(self._tensors(token_ids, None)[0])
-        lstm = [tensor.cpu().numpy() for tensor in layers["lstm"]]
+        lstm = [tensor.cpu().numpy() for tensor in layers[lstm_layer_names(self.spec)[-1]]]
         state_h, state_c = (lstm[1], lstm[2]) if self.spec.return_state else (None, None)
         return ForwardOutput(lstm[0], state_h, state_c, layers["dense"][0].cpu().numpy())
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.contract import weight_shapes
+from harness.contract import lstm_layer_weights, weight_shapes
 from harness.model_spec import ModelSpec
 
 LARGE_STATE_GATE_BIAS = 1.5
@@ -51,33 +51,72 @@ def orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 
 def keras_default_weights(spec: ModelSpec, dtype: str = "float32") -> dict[str, np.ndarray]:
-    """Fresh canonical weights for ``spec``, reproducible from ``spec.seed``."""
+    """Fresh canonical weights for ``spec``, reproducible from ``spec.seed``: the embedding, then each
+    LSTM layer's and direction's kernel and recurrent kernel, bottom layer and forward direction first,
+    then the dense kernel (so the article's model draws what it always drew)."""
     rng = np.random.default_rng(spec.seed)
     shapes = weight_shapes(spec)
-    bias = np.zeros(shapes["lstm.bias"])
-    bias[spec.hidden:2 * spec.hidden] = 1.0
-    weights = {
-        "embedding": rng.uniform(-0.05, 0.05, size=shapes["embedding"]),
-        "lstm.kernel": glorot_uniform(rng, shapes["lstm.kernel"]),
-        "lstm.recurrent_kernel": orthogonal(rng, shapes["lstm.recurrent_kernel"]),
-        "lstm.bias": bias,
-        "dense.kernel": glorot_uniform(rng, shapes["dense.kernel"]),
-        "dense.bias": np.zeros(shapes["dense.bias"]),
-    }
+    h = spec.hidden
+    weights = {"embedding": rng.uniform(-0.05, 0.05, size=shapes["embedding"])}
+    for names in lstm_layer_weights(spec).values():
+        for kernel, recurrent_kernel, bias_name in zip(names[0::3], names[1::3], names[2::3]):
+            bias = np.zeros(shapes[bias_name])
+            bias[h:2 * h] = 1.0
+            if spec.large_states:
+                bias[:2 * h] += LARGE_STATE_GATE_BIAS
+                bias[2 * h:3 * h] += LARGE_STATE_CANDIDATE_BIAS
+            weights[kernel] = glorot_uniform(rng, shapes[kernel])
+            weights[recurrent_kernel] = orthogonal(rng, shapes[recurrent_kernel])
+            weights[bias_name] = bias
+    weights["dense.kernel"] = glorot_uniform(rng, shapes["dense.kernel"])
+    weights["dense.bias"] = np.zeros(shapes["dense.bias"])
     if spec.large_states:
-        h = spec.hidden
-        weights["lstm.bias"][:2 * h] += LARGE_STATE_GATE_BIAS
-        weights["lstm.bias"][2 * h:3 * h] += LARGE_STATE_CANDIDATE_BIAS
         weights["dense.kernel"] = weights["dense.kernel"] * LARGE_STATE_DENSE_SCALE
         weights["dense.bias"] = weights["dense.bias"] + LARGE_STATE_DENSE_BIAS
     return {name: value.astype(dtype) for name, value in weights.items()}
 
 
+def example_lengths(spec: ModelSpec, batch_size: int | None = None, step: int = 0) -> np.ndarray:
+    """Each example's real length ``(B,)`` in batch number ``step``: ``seq_len`` for all without padding;
+    with padding drawn from ``[min_length, seq_len]``, the first example ``min_length`` and the second
+    ``seq_len``, so that every batch of two or more holds a padded example and a full one."""
+    batch = batch_size or spec.batch_size
+    if not spec.padded:
+        return np.full(batch, spec.seq_len, dtype=np.int64)
+    rng = np.random.default_rng((spec.seed, 3, step))
+    lengths = rng.integers(spec.min_length, spec.seq_len + 1, size=batch, dtype=np.int64)
+    lengths[0] = spec.min_length
+    if batch >= 2:
+        lengths[1] = spec.seq_len
+    return lengths
+
+
+def real_token_mask(spec: ModelSpec, lengths: np.ndarray) -> np.ndarray:
+    """``(B, T)`` bool, True at each example's real tokens: its first ``length`` steps (right padding),
+    its last ``length`` (left), every step (none)."""
+    steps = np.arange(spec.seq_len)
+    if spec.padding == "left":
+        return steps[None, :] >= (spec.seq_len - lengths)[:, None]
+    return steps[None, :] < lengths[:, None]
+
+
 def sample_token_ids(spec: ModelSpec, batch_size: int | None = None, step: int = 0) -> np.ndarray:
     """Token ids ``(B, T)`` for batch number ``step``, always including 0 and ``vocab_size - 1``, and
-    token 0 twice whenever the batch holds three or more tokens (embedding gradients must accumulate)."""
+    token 0 twice whenever the batch holds three or more tokens (embedding gradients must accumulate).
+
+    With padding, id 0 is padding only (`example_lengths`, on the spec's side) and the real tokens are drawn
+    from ``[1, vocab_size)``; token 1 is the first real token of the first two examples (a repeat) and
+    ``vocab_size - 1`` the last real token of the last example."""
     rng = np.random.default_rng((spec.seed, 1, step))
     batch = batch_size or spec.batch_size
+    if spec.padded:
+        token_ids = rng.integers(1, spec.vocab_size, size=(batch, spec.seq_len), dtype=np.int64)
+        real = real_token_mask(spec, example_lengths(spec, batch, step))
+        first_real, last_real = real.argmax(axis=1), spec.seq_len - 1 - real[:, ::-1].argmax(axis=1)
+        token_ids[np.arange(min(batch, 2)), first_real[:2]] = 1
+        token_ids[-1, last_real[-1]] = spec.vocab_size - 1
+        token_ids[~real] = 0
+        return token_ids
     token_ids = rng.integers(0, spec.vocab_size, size=(batch, spec.seq_len), dtype=np.int64)
     token_ids.flat[0] = 0
     token_ids.flat[-1] = spec.vocab_size - 1

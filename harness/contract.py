@@ -22,6 +22,24 @@ split into four blocks of H columns,
 
 starting from ``h_0 = c_0 = 0``. The head flattens ``(B, T, H)`` row-major (feature ``t*H + j``) when
 return_sequences is on, then ``predictions = sigmoid(features @ dense.kernel + dense.bias)``.
+
+Stacked, bidirectional and padded models (`ModelSpec.layers`, ``bidirectional``, ``padding``; the
+whole text with examples is docs/contract.md, "Padding, stacking and directions"):
+
+- **Names.** Layer k's weights are ``lstm_k.kernel`` etc. (``lstm`` for k = 0, so the article's names do
+  not change); a bidirectional layer's backward direction is ``lstm_k.backward.kernel`` etc. Layer 0
+  reads E features, every later layer ``D*H`` (D = 2 when bidirectional).
+- **Padding.** With ``padding`` right or left, token id 0 is padding. A padded step leaves h and c as
+  they were (the step is skipped), its output is exactly 0 in every layer and direction, and nothing
+  about it reaches the loss: the embedding's row 0 and every weight get no gradient from it.
+- **Directions.** The backward direction reads each example from its last real token to its first
+  (padding is never read first); its output at step t is aligned with input position t. Each layer's
+  output per step is ``[forward | backward]``, width 2H; layer k+1 reads that concatenation.
+- **Final states.** The forward direction's final state is the state after the example's last real token;
+  the backward direction's, after its first real token. ``state_h`` and ``state_c`` are the *last* layer's,
+  ``(B, D*H)``, forward first; without return_sequences the LSTM's output is ``state_h``.
+- **Head.** With return_sequences the dense head reads all T steps flattened row-major, ``T*D*H``
+  features, padded steps being 0; otherwise it reads ``state_h``.
 """
 
 from __future__ import annotations
@@ -36,56 +54,101 @@ from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 
-WEIGHT_NAMES = (
-    "embedding",
-    "lstm.kernel",
-    "lstm.recurrent_kernel",
-    "lstm.bias",
-    "dense.kernel",
-    "dense.bias",
-)
-"""Canonical weight names, in the order every backend lists them."""
+def lstm_layer_names(spec: ModelSpec) -> tuple[str, ...]:
+    """The LSTM layers' canonical names, bottom first: ``lstm``, then ``lstm_1``, ``lstm_2``... (Keras'
+    own naming of a model's second and third LSTM)."""
+    return tuple("lstm" if layer == 0 else f"lstm_{layer}" for layer in range(spec.layers))
+
+
+DIRECTIONS = ("forward", "backward")
+"""A bidirectional layer's directions, in the order of its outputs, its states and its weights."""
+
+
+def lstm_weight_prefix(layer_name: str, direction: str) -> str:
+    """The prefix of one direction's three weights: ``lstm`` (forward) or ``lstm.backward``."""
+    return layer_name if direction == "forward" else f"{layer_name}.backward"
+
+
+def lstm_layer_weights(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """Each LSTM layer's canonical weight names, forward direction first:
+    ``{"lstm": ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias", "lstm.backward.kernel", ...)}``."""
+    return {
+        layer_name: tuple(f"{lstm_weight_prefix(layer_name, direction)}.{part}"
+                          for direction in DIRECTIONS[:spec.directions]
+                          for part in ("kernel", "recurrent_kernel", "bias"))
+        for layer_name in lstm_layer_names(spec)
+    }
+
+
+def layer_weight_names(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """Every layer with weights and its canonical weight names, in model order."""
+    return {"embedding": ("embedding",), **lstm_layer_weights(spec), "dense": ("dense.kernel", "dense.bias")}
+
+
+def weight_names(spec: ModelSpec) -> tuple[str, ...]:
+    """Every canonical weight name of the model ``spec`` describes, in the order backends list them."""
+    return tuple(name for names in layer_weight_names(spec).values() for name in names)
+
+
+WEIGHT_NAMES = weight_names(ModelSpec())
+"""The article's model's canonical weight names (one unidirectional layer); `weight_names` gives any spec's."""
 
 Shape = tuple  # a tuple of ints, with None for the batch dimension in summaries
 
 
+def lstm_input_width(spec: ModelSpec, layer: int) -> int:
+    """What LSTM layer ``layer`` (0-based) reads per step: E for the first, ``D * H`` for the others."""
+    return spec.embed_dim if layer == 0 else spec.lstm_width
+
+
 def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
-    """The canonical shape of every weight of the model ``spec`` describes."""
-    v, e, h = spec.vocab_size, spec.embed_dim, spec.hidden
-    return {
-        "embedding": (v, e),
-        "lstm.kernel": (e, 4 * h),
-        "lstm.recurrent_kernel": (h, 4 * h),
-        "lstm.bias": (4 * h,),
-        "dense.kernel": (spec.dense_features, 1),
-        "dense.bias": (1,),
-    }
+    """The canonical shape of every weight of the model ``spec`` describes: per layer and direction
+    ``kernel (in, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)`` with ``in`` = `lstm_input_width`."""
+    h = spec.hidden
+    shapes: dict[str, tuple[int, ...]] = {"embedding": (spec.vocab_size, spec.embed_dim)}
+    for layer, names in enumerate(lstm_layer_weights(spec).values()):
+        for name in names:
+            part = name.rsplit(".", 1)[1]
+            shapes[name] = {"kernel": (lstm_input_width(spec, layer), 4 * h), "recurrent_kernel": (h, 4 * h),
+                            "bias": (4 * h,)}[part]
+    shapes["dense.kernel"] = (spec.dense_features, 1)
+    shapes["dense.bias"] = (1,)
+    return shapes
 
 
-LAYER_PARAM_FORMULAS = {
-    "embedding": "V*E",
-    "lstm": "4*(E*H + H*H + H)",
-    "dense": "F + 1",
-}
-"""How `expected_layer_params` counts each layer that has parameters, as the reports print it."""
+def layer_param_formulas(spec: ModelSpec) -> dict[str, str]:
+    """How `expected_layer_params` counts each layer that has parameters, as the reports print it: the
+    article's ``V*E``, ``4*(E*H + H*H + H)``, ``F + 1``; a layer above the first reads ``H`` (or ``2*H``
+    bidirectional) features instead of ``E``, and a bidirectional layer counts twice."""
+    formulas = {"embedding": "V*E"}
+    for layer, layer_name in enumerate(lstm_layer_names(spec)):
+        width = "E" if layer == 0 else ("2*H" if spec.bidirectional else "H")
+        formulas[layer_name] = ("2*" if spec.bidirectional else "") + f"4*({width}*H + H*H + H)"
+    formulas["dense"] = "F + 1"
+    return formulas
+
+
+LAYER_PARAM_FORMULAS = layer_param_formulas(ModelSpec())
+"""The article's model's per-layer formulas; `layer_param_formulas` gives any spec's."""
 
 
 def expected_layer_params(spec: ModelSpec) -> dict[str, int]:
-    """The analytic parameter count of each layer that has parameters (`LAYER_PARAM_FORMULAS`).
+    """The analytic parameter count of each layer that has parameters (`layer_param_formulas`).
 
-    ``embedding = V*E``, ``lstm = 4*(E*H + H*H + H)``, ``dense = F + 1``; input and flatten layers have none.
+    ``embedding = V*E``, ``lstm = D*4*(in*H + H*H + H)`` per LSTM layer (``in`` = E, then D*H),
+    ``dense = F + 1``; input and flatten layers have none.
     """
-    v, e, h = spec.vocab_size, spec.embed_dim, spec.hidden
-    return {
-        "embedding": v * e,
-        "lstm": 4 * (e * h + h * h + h),
-        "dense": spec.dense_features + 1,
-    }
+    h = spec.hidden
+    counts = {"embedding": spec.vocab_size * spec.embed_dim}
+    for layer, layer_name in enumerate(lstm_layer_names(spec)):
+        counts[layer_name] = spec.directions * 4 * (lstm_input_width(spec, layer) * h + h * h + h)
+    counts["dense"] = spec.dense_features + 1
+    return counts
 
 
-def total_param_formula() -> str:
-    """The total as one formula, ``V*E + 4*(E*H + H*H + H) + (F + 1)``: each layer's formula, bracketed
-    where it is itself a sum."""
+def total_param_formula(spec: ModelSpec | None = None) -> str:
+    """The total as one formula, ``V*E + 4*(E*H + H*H + H) + (F + 1)`` for the article's model: each
+    layer's formula, bracketed where it is itself a sum."""
     def term(formula: str) -> str:
         depth, top_level_sum = 0, False
         for character in formula:
@@ -93,7 +156,7 @@ def total_param_formula() -> str:
             top_level_sum |= character == "+" and depth == 0
         return f"({formula})" if top_level_sum else formula
 
-    return " + ".join(term(formula) for formula in LAYER_PARAM_FORMULAS.values())
+    return " + ".join(term(formula) for formula in layer_param_formulas(spec or ModelSpec()).values())
 
 
 def expected_total_params(spec: ModelSpec) -> int:
@@ -102,17 +165,21 @@ def expected_total_params(spec: ModelSpec) -> int:
 
 
 def expected_layer_output_shapes(spec: ModelSpec) -> dict[str, tuple[Shape, ...]]:
-    """Each layer's output shapes with ``None`` for the batch, as Keras' ``model.summary()`` shows them."""
-    t, h = spec.seq_len, spec.hidden
-    lstm_out: Shape = (None, t, h) if spec.return_sequences else (None, h)
-    lstm_shapes = (lstm_out, (None, h), (None, h)) if spec.return_state else (lstm_out,)
-    shapes: dict[str, tuple[Shape, ...]] = {
-        "input": ((None, t),),
-        "embedding": ((None, t, spec.embed_dim),),
-        "lstm": lstm_shapes,
-    }
+    """Each layer's output shapes with ``None`` for the batch, as Keras' ``model.summary()`` shows them.
+
+    Every LSTM layer below the last returns its whole sequence ``(None, T, D*H)``; the last returns its
+    sequence or its last output ``(None, D*H)``, and under return_state also its final h and c, each
+    ``(None, D*H)`` (both directions concatenated, forward first).
+    """
+    t, width = spec.seq_len, spec.lstm_width
+    shapes: dict[str, tuple[Shape, ...]] = {"input": ((None, t),), "embedding": ((None, t, spec.embed_dim),)}
+    names = lstm_layer_names(spec)
+    for layer_name in names[:-1]:
+        shapes[layer_name] = ((None, t, width),)
+    last: Shape = (None, t, width) if spec.return_sequences else (None, width)
+    shapes[names[-1]] = (last, (None, width), (None, width)) if spec.return_state else (last,)
     if spec.return_sequences:
-        shapes["flatten"] = ((None, t * h),)
+        shapes["flatten"] = ((None, t * width),)
     shapes["dense"] = ((None, 1),)
     return shapes
 
@@ -125,7 +192,7 @@ def check_weights(spec: ModelSpec, weights: Mapping[str, np.ndarray]) -> None:
     if missing or unknown:
         raise BenchUsageError(
             f"weights: missing {missing or 'none'}, unknown {unknown or 'none'} "
-            f"(expected exactly {list(WEIGHT_NAMES)})"
+            f"(expected exactly {list(weight_names(spec))})"
         )
     for name, shape in expected.items():
         actual = tuple(np.shape(weights[name]))
@@ -138,7 +205,8 @@ class LayerSummary:
     """One row of a Keras-style ``model.summary()``.
 
     Attributes:
-        name: canonical layer name: ``input``, ``embedding``, ``lstm``, ``flatten`` or ``dense``.
+        name: canonical layer name: ``input``, ``embedding``, ``lstm`` (``lstm_1``... when stacked), ``flatten``
+            or ``dense``.
         layer_type: the framework's own class name (``LSTM``, ``Linear``...), shown in brackets.
         output_shapes: one shape per output, ``None`` for the batch dimension.
         params: total parameters of the layer.
@@ -157,9 +225,12 @@ class ForwardOutput:
     """What a forward pass returns, as NumPy arrays.
 
     Attributes:
-        lstm_output: ``(B, T, H)`` with return_sequences, else ``(B, H)``.
-        state_h: final hidden state ``(B, H)`` when return_state, else None.
-        state_c: final cell state ``(B, H)`` when return_state, else None.
+        lstm_output: the last LSTM layer's output: ``(B, T, D*H)`` with return_sequences (0 at padded
+            steps), else ``(B, D*H)``, equal to ``state_h``; D = 2 when bidirectional, else 1.
+        state_h: the last layer's final hidden state ``(B, D*H)`` when return_state, else None: per
+            direction the state after the example's last real token (forward) or first (backward),
+            forward first.
+        state_c: the last layer's final cell state ``(B, D*H)`` when return_state, else None, as state_h.
         predictions: ``(B, 1)`` sigmoid outputs in [0, 1].
     """
 
@@ -189,7 +260,8 @@ class ClassifierModel(ABC):
 
     @abstractmethod
     def summary(self) -> list[LayerSummary]:
-        """Per-layer rows in model order: input, embedding, lstm, [flatten,] dense."""
+        """Per-layer rows in model order: input, embedding, lstm, [lstm_1, ...,] [flatten,] dense (a
+        bidirectional layer is one row, its parameters both directions')."""
 
     @abstractmethod
     def get_weights(self) -> dict[str, np.ndarray]:
@@ -201,7 +273,9 @@ class ClassifierModel(ABC):
 
     @abstractmethod
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
-        """Run inference on int token ids ``(B, T)`` in ``[0, vocab_size)``; no gradients, no dropout."""
+        """Run inference on int token ids ``(B, T)`` in ``[0, vocab_size)``; no gradients, no dropout. With
+        ``spec.padding`` right or left, id 0 is padding (see the module docstring): each example's length
+        is its count of non-zero ids, and its zeros are all on the spec's side."""
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """Mean binary cross-entropy of the batch and its gradient for every canonical weight.

@@ -34,14 +34,25 @@ class ModelOption:
     sweep: bool = False
     abbreviation: str | None = None
     flag: tuple[str, str] | None = None
+    choices: tuple[str, ...] | None = None
 
 
 def _option(default: Any, help: str, *, minimum: int | None = None, sweep: bool = False,
-            abbreviation: str | None = None, flag: tuple[str, str] | None = None) -> Any:
-    """A `ModelSpec` field: an int (give ``minimum``) or a bool; other types are refused here, at import."""
-    if isinstance(default, bool) != (minimum is None) or not isinstance(default, int):
-        raise TypeError(f"ModelSpec fields are ints with a minimum or bools without one, got {default!r}")
-    return field(default=default, metadata={"option": ModelOption(help, minimum, sweep, abbreviation, flag)})
+            abbreviation: str | None = None, flag: tuple[str, str] | None = None,
+            choices: tuple[str, ...] | None = None) -> Any:
+    """A `ModelSpec` field: an int (give ``minimum``), a bool, or a str among ``choices``; other types are
+    refused here, at import."""
+    if choices is not None:
+        if default not in choices or minimum is not None:
+            raise TypeError(f"a choice field's default must be one of its choices, got {default!r}")
+    elif isinstance(default, bool) != (minimum is None) or not isinstance(default, int):
+        raise TypeError(f"ModelSpec fields are ints with a minimum, bools, or choices, got {default!r}")
+    return field(default=default, metadata={"option": ModelOption(help, minimum, sweep, abbreviation, flag, choices)})
+
+
+PADDING_SIDES = ("none", "right", "left")
+"""`ModelSpec.padding`: no padding (every example has ``seq_len`` tokens, id 0 is an ordinary token), or
+each example's tokens first and padding (id 0) after them, or padding first and the tokens after it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,15 @@ class ModelSpec:
         return_sequences: the LSTM returns every step ``(B, T, H)``, flattened to ``T*H`` features for the
             dense head; otherwise only the last step ``(B, H)`` feeds the head.
         return_state: the LSTM also returns its final ``(h, c)``, each ``(B, H)``.
+        layers: stacked LSTM layers (>= 1); layer k > 0 reads layer k-1's whole output sequence.
+        bidirectional: every layer also reads each example backwards, from its last real token to its
+            first; the two directions' outputs are concatenated per step, forward first (width 2H).
+        padding: ``none``; ``right`` (each example's real tokens first, then token id 0 up to ``seq_len``)
+            or ``left`` (id 0 first, then the real tokens). With padding, id 0 is padding only: a padded
+            step changes no state, its outputs are exactly 0, and it takes no gradient (docs/contract.md).
+        min_length: with padding, each example's real length is drawn from ``[min_length, seq_len]``
+            (reproducibly from the seed; the first example of a batch has ``min_length``, the second
+            ``seq_len``); unused without padding.
         seed: seed for weights and inputs, so that every backend sees the same numbers.
         large_states: canonical weights that drive the cell state well beyond 1 (``|c| ~ 3``, where
             ``tanh(c)`` and ``c`` differ by far more than any tolerance) and the gradient's global norm
@@ -76,6 +96,13 @@ class ModelSpec:
                               abbreviation="B")
     return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head", flag=("seq", "last"))
     return_state: bool = _option(False, "LSTM also returns its final (h, c)", flag=("+state", ""))
+    layers: int = _option(1, "stacked LSTM layers (default: 1)", minimum=1)
+    bidirectional: bool = _option(False, "each LSTM layer also reads every example backwards; outputs "
+                                         "[forward | backward] per step", flag=("+bi", ""))
+    padding: str = _option("none", "token id 0 pads each example to seq_len: none, right or left; a comma list "
+                                   "sweeps it (default: none)", sweep=True, choices=PADDING_SIDES)
+    min_length: int = _option(1, "with --padding, the shortest example's real length; lengths are drawn "
+                                 "from [min-length, seq-len] (default: 1)", minimum=1)
     seed: int = _option(0, "seed for weights and inputs (default: 0)", minimum=0)
     large_states: bool = _option(False, "initial weights with cell states far beyond 1 and gradient norms above 1 "
                                         "(the kit's stress spec)", flag=("+large-c", ""))
@@ -83,12 +110,21 @@ class ModelSpec:
     def __post_init__(self) -> None:
         for spec_field in dataclasses.fields(self):
             value, option = getattr(self, spec_field.name), spec_field.metadata["option"]
-            if option.minimum is None:
+            if option.choices is not None:
+                if value not in option.choices:
+                    raise BenchUsageError(f"{spec_field.name}: {value!r} is not one of {', '.join(option.choices)}")
+            elif option.minimum is None:
                 if not isinstance(value, bool):
                     raise BenchUsageError(f"{spec_field.name}: {value!r} is not a bool (expected True or False)")
             elif isinstance(value, bool) or not isinstance(value, int) or value < option.minimum:
                 kind = {0: "a non-negative integer", 1: "a positive integer"}.get(option.minimum, "an integer")
                 raise BenchUsageError(f"{spec_field.name}: {value!r} is not {kind} (expected an int >= {option.minimum})")
+        if self.padding != "none" and self.vocab_size < 2:
+            raise BenchUsageError(f"padding {self.padding}: vocab_size {self.vocab_size} leaves no real token "
+                                  "(id 0 is padding; expected vocab_size >= 2)")
+        if self.min_length > self.seq_len:
+            raise BenchUsageError(f"min_length: {self.min_length} is above seq_len {self.seq_len} "
+                                  "(expected 1 <= min_length <= seq_len)")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -101,9 +137,25 @@ class ModelSpec:
         return {spec_field.name: spec_field.metadata["option"] for spec_field in dataclasses.fields(cls)}
 
     @property
+    def directions(self) -> int:
+        """D: 2 for a bidirectional LSTM, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def lstm_width(self) -> int:
+        """The width of every LSTM layer's output per step, and of the final states: ``D * hidden``."""
+        return self.directions * self.hidden
+
+    @property
     def dense_features(self) -> int:
-        """F, the width of the dense head's input: ``seq_len * hidden`` with return_sequences, else ``hidden``."""
-        return self.seq_len * self.hidden if self.return_sequences else self.hidden
+        """F, the width of the dense head's input: ``seq_len * D * hidden`` with return_sequences, else
+        ``D * hidden`` (D = 2 when bidirectional)."""
+        return self.seq_len * self.lstm_width if self.return_sequences else self.lstm_width
+
+    @property
+    def padded(self) -> bool:
+        """True when token id 0 is padding (`padding` is right or left)."""
+        return self.padding != "none"
 
     @classmethod
     def from_saved(cls, spec: Mapping[str, Any]) -> ModelSpec:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.canonical import keras_default_weights, sample_batch
-from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
+from harness.contract import Backend, UnsupportedCapability, layer_weight_names, weight_names
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 from harness.plugins.hookspecs import hookimpl
@@ -36,8 +36,6 @@ from harness.suite import NotRun, Suite, SuiteOptions
 from harness.tolerances import GRADIENT_TOLERANCE, OUTPUT_TOLERANCE, TensorError, margin, tensor_error
 from suites.reference_checks import outcomes_table, reasons_table
 
-LAYER_WEIGHTS = {"embedding": ("embedding",), "lstm": ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias"),
-                 "dense": ("dense.kernel", "dense.bias")}
 PERTURBATION = 0.5
 """Added to every element of the arrays a check changes behind the model's back."""
 CHECKS = ("repeated gradients", "distinct batches", "set_weights copies", "get_weights copies",
@@ -77,7 +75,7 @@ class BehaviourSuite(Suite):
             second_loss, second = model.loss_and_gradients(token_ids, labels)
             findings.errors["repeated gradients"] = {
                 "loss": tensor_error(second_loss, first_loss),
-                **{f"grad {name}": tensor_error(second.get(name), first[name]) for name in WEIGHT_NAMES},
+                **{f"grad {name}": tensor_error(second.get(name), first[name]) for name in weight_names(spec)},
             }
         except UnsupportedCapability as reason:
             findings.unsupported["repeated gradients"] = str(reason)
@@ -123,7 +121,7 @@ class BehaviourSuite(Suite):
 
         summary = {row.name: row.params for row in model.summary()}
         exported = model.get_weights()
-        sizes = {layer: sum(int(np.size(exported[name])) for name in names) for layer, names in LAYER_WEIGHTS.items()}
+        sizes = {layer: sum(int(np.size(exported[name])) for name in names) for layer, names in layer_weight_names(spec).items()}
         differing = [f"{layer}: summary {summary.get(layer, 0):,} vs weights {size:,}" for layer, size in sizes.items()
                      if summary.get(layer, 0) != size]
         total = sum(summary.values())

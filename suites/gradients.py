@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from harness.canonical import sample_batch
 from harness.cell import Cell
-from harness.contract import FORWARD_OUTPUTS, WEIGHT_NAMES, Backend, UnsupportedCapability
+from harness.contract import FORWARD_OUTPUTS, Backend, UnsupportedCapability, weight_names
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
@@ -32,7 +32,13 @@ from suites.reference_checks import (
     reference_model,
 )
 
-TENSORS = (*FORWARD_OUTPUTS, "loss", *(f"grad {name}" for name in WEIGHT_NAMES))
+def tensors(spec: ModelSpec) -> tuple[str, ...]:
+    """What the suite compares for ``spec``: the forward outputs, the loss and every weight's gradient."""
+    return (*FORWARD_OUTPUTS, "loss", *(f"grad {name}" for name in weight_names(spec)))
+
+
+TENSORS = tensors(ModelSpec())
+"""The article's model's tensors (`tensors` gives any spec's)."""
 
 
 def tolerance_of(tensor: str):
@@ -77,7 +83,7 @@ class GradientsSuite(Suite):
             return GradientErrors(errors, unsupported=str(reason))
         reference_loss, reference_gradients = reference.loss_and_gradients(token_ids, labels)
         errors["loss"] = tensor_error(loss, reference_loss)
-        for name in WEIGHT_NAMES:
+        for name in weight_names(spec):
             errors[f"grad {name}"] = tensor_error(gradients.get(name), reference_gradients[name])
         return GradientErrors(errors)
 
@@ -102,7 +108,7 @@ class GradientsSuite(Suite):
         for label in dict.fromkeys(group_of(record) for record in records):
             group = [record for record in records if group_of(record) == label]
             rows = []
-            for tensor in TENSORS:
+            for tensor in dict.fromkeys(name for record in group for name in tensors(ModelSpec.from_saved(record.spec))):
                 cells = []
                 for record in group:
                     error = record.details.get("errors", {}).get(tensor)

@@ -1,17 +1,19 @@
 """Suite ``params``: every backend's per-layer parameter counts against the analytic formula.
 
 ``total = V*E + 4*(E*H + H*H + H) + (F + 1)`` with ``F = T*H`` (return_sequences) or ``H``; the article's
-model has 250,000 + 108 + 7 = 250,115. Every parameter must be trainable.
+model has 250,000 + 108 + 7 = 250,115. Stacked and bidirectional models count each LSTM layer as
+``D*4*(in*H + H*H + H)``, ``in`` = E for the first layer and ``D*H`` above it, with ``F = T*D*H`` or
+``D*H`` (`harness.contract.layer_param_formulas`). Every parameter must be trainable.
 """
 
 from __future__ import annotations
 
 from harness.contract import (
-    LAYER_PARAM_FORMULAS,
     Backend,
     LayerSummary,
     expected_layer_output_shapes,
     expected_layer_params,
+    layer_param_formulas,
     total_param_formula,
 )
 from harness.model_spec import ModelSpec
@@ -42,7 +44,7 @@ class ParamsSuite(Suite):
         for row in measurement:
             expected = expected_params.get(row.name, 0)
             if row.params != expected:
-                formula = LAYER_PARAM_FORMULAS.get(row.name, "no parameters")
+                formula = layer_param_formulas(spec).get(row.name, "no parameters")
                 problems.append(f"layer {row.name} has {row.params:,} params, expected {expected:,} = {formula}")
             if row.trainable_params != row.params:
                 problems.append(f"layer {row.name} has {row.params - row.trainable_params:,} non-trainable params, expected 0")
@@ -99,6 +101,9 @@ class ParamsSuite(Suite):
         return tables
 
     def _comparison(self, records: list[Record]) -> Table:
+        specs = [ModelSpec.from_saved(record.spec) for record in records]
+        columns = list(dict.fromkeys(name for spec in specs or [ModelSpec()] for name in layer_param_formulas(spec)))
+        formulas = list(dict.fromkeys(total_param_formula(spec) for spec in specs or [ModelSpec()]))
         rows = []
         for record in records:
             layers = {layer["name"]: layer["params"] for layer in record.details.get("layers", [])}
@@ -106,16 +111,16 @@ class ParamsSuite(Suite):
             rows.append((
                 ModelSpec(**record.spec).label(),
                 record.backend,
-                *(count_text(layers[name]) if name in layers else "-" for name in LAYER_PARAM_FORMULAS),
+                *(count_text(layers[name]) if name in layers else "-" for name in columns),
                 count_text(record.details["total_params"]) if "total_params" in record.details else "-",
                 count_text(expected) if expected is not None else "-",
                 record.status if not record.message else f"{record.status}: {record.message}",
             ))
         return Table(
-            title=f"params: every backend vs {total_param_formula()}",
-            headers=("spec", "backend", *LAYER_PARAM_FORMULAS, "total", "expected", "status"),
+            title=f"params: every backend vs {'; '.join(formulas)}",
+            headers=("spec", "backend", *columns, "total", "expected", "status"),
             rows=tuple(rows),
-            align=("left", "left", *["right"] * (len(LAYER_PARAM_FORMULAS) + 2), "left"),
+            align=("left", "left", *["right"] * (len(columns) + 2), "left"),
             key_columns=2,
         )
 

@@ -1,8 +1,9 @@
-"""Suite ``shapes``: output shapes for all four return_sequences x return_state combinations.
+"""Suite ``shapes``: output shapes for all four return_sequences x return_state combinations, of the
+spec's own stacking and direction and of a stacked bidirectional one.
 
-The contract: LSTM output ``(B, T, H)`` with return_sequences else ``(B, H)``; with return_state also
-``h`` and ``c``, each ``(B, H)``; predictions ``(B, 1)``, finite and within [0, 1]. Each layer's summary
-shapes must match Keras' too.
+The contract: LSTM output ``(B, T, D*H)`` with return_sequences else ``(B, D*H)`` (D = 2 when
+bidirectional); with return_state also ``h`` and ``c``, each ``(B, D*H)``; predictions ``(B, 1)``,
+finite and within [0, 1]. Each layer's summary shapes must match Keras' too (``lstm_1``... when stacked).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from harness.suite import Suite, SuiteOptions
 
 def expected_output_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...] | None]:
     """The forward outputs' shapes for ``spec``; None where the output must be absent."""
-    b, t, h = spec.batch_size, spec.seq_len, spec.hidden
+    b, t, h = spec.batch_size, spec.seq_len, spec.lstm_width
     state = (b, h) if spec.return_state else None
     return {
         "lstm_output": (b, t, h) if spec.return_sequences else (b, h),
@@ -40,13 +41,16 @@ class ShapesSuite(Suite):
 
     name = "shapes"
     run_order = 20
-    description = "output shapes for return_sequences x return_state, all four combinations"
+    description = "output shapes for return_sequences x return_state, as given and stacked bidirectional"
 
     def cells(self, spec: ModelSpec, options: SuiteOptions) -> list[Cell]:
-        """One cell per return_sequences x return_state combination of ``spec``."""
+        """One cell per return_sequences x return_state combination of ``spec``, and of ``spec`` stacked
+        (two layers or more) and bidirectional."""
         cells = []
-        for sequences, state in itertools.product((True, False), repeat=2):
-            cells += super().cells(spec.replace(return_sequences=sequences, return_state=state), options)
+        structures = dict.fromkeys([(spec.layers, spec.bidirectional), (max(spec.layers, 2), True)])
+        for (layers, bidirectional), (sequences, state) in itertools.product(structures, itertools.product((True, False), repeat=2)):
+            cells += super().cells(spec.replace(return_sequences=sequences, return_state=state, layers=layers,
+                                                bidirectional=bidirectional), options)
         return cells
 
     def measure(self, backend: Backend, spec: ModelSpec, options: SuiteOptions) -> dict[str, Any]:
@@ -94,16 +98,19 @@ class ShapesSuite(Suite):
         rows = []
         for record in records:
             outputs = record.details.get("outputs", {})
+            spec = ModelSpec.from_saved(record.spec)
             rows.append((
                 record.backend,
-                record.spec["return_sequences"],
-                record.spec["return_state"],
+                spec.layers,
+                spec.bidirectional,
+                spec.return_sequences,
+                spec.return_state,
                 *(_describe(outputs.get(name)) if outputs else "-" for name in FORWARD_OUTPUTS),
                 record.status if not record.message else f"{record.status}: {record.message}",
             ))
         return [Table(
-            title="shapes: forward outputs (B = batch, T = seq_len, H = hidden)",
-            headers=("backend", "return_sequences", "return_state", *FORWARD_OUTPUTS, "status"),
+            title="shapes: forward outputs (B = batch, T = seq_len, H = hidden, x2 bidirectional)",
+            headers=("backend", "layers", "bidirectional", "return_sequences", "return_state", *FORWARD_OUTPUTS, "status"),
             rows=tuple(rows),
         )]
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from harness.canonical import keras_default_weights, sample_batch
-from harness.contract import WEIGHT_NAMES, ClassifierModel
+from harness.contract import ClassifierModel, lstm_layer_weights
 from harness.measurement.flops import training_step_flops
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
@@ -162,7 +162,7 @@ def expected_train_changes(spec: ModelSpec, steps: int = len(VERIFIED_TRAIN_SEQU
         token_ids, labels = batches[number]
         reference.train_step(token_ids, labels, TIMING_OPTIMIZER)
         after = reference.get_weights()
-        changes.append({name: after[name] - initial[name] for name in WEIGHT_NAMES})
+        changes.append({name: after[name] - initial[name] for name in initial})
     return changes
 
 
@@ -175,14 +175,19 @@ class ExpectedInference:
     perturbed: np.ndarray
 
 
-def perturbed_weights(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The canonical weights with the embedding scaled by `PROBE_EMBEDDING_SCALE`, the LSTM's kernel by
-    `PROBE_KERNEL_SCALE` and its bias by `PROBE_LSTM_BIAS_SCALE`: an answer that kept the embedding lookup or the LSTM's features from an earlier
-    call, or from the weights when it was prepared, is off."""
+def perturbed_weights(weights: dict[str, np.ndarray], spec: ModelSpec) -> dict[str, np.ndarray]:
+    """The canonical weights with the embedding scaled by `PROBE_EMBEDDING_SCALE`, every LSTM kernel (each
+    layer and direction) by `PROBE_KERNEL_SCALE` and every LSTM bias by `PROBE_LSTM_BIAS_SCALE`: an answer
+    that kept the embedding lookup or the LSTM's features from an earlier call, or from the weights when it
+    was prepared, is off."""
     changed = {name: np.array(value, copy=True) for name, value in weights.items()}
     changed["embedding"] = changed["embedding"] * PROBE_EMBEDDING_SCALE
-    changed["lstm.kernel"] = changed["lstm.kernel"] * PROBE_KERNEL_SCALE
-    changed["lstm.bias"] = changed["lstm.bias"] * PROBE_LSTM_BIAS_SCALE
+    lstm_weights = {name for names in lstm_layer_weights(spec).values() for name in names}
+    for name in lstm_weights:
+        if name.endswith(".kernel") and not name.endswith(".recurrent_kernel"):
+            changed[name] = changed[name] * PROBE_KERNEL_SCALE
+        elif name.endswith(".bias"):
+            changed[name] = changed[name] * PROBE_LSTM_BIAS_SCALE
     return changed
 
 
@@ -190,7 +195,7 @@ def expected_predictions(spec: ModelSpec, batches: Sequence[np.ndarray]) -> Expe
     """The float64 reference's answers for `InferenceWork`'s checks."""
     reference = reference_model(spec)
     answers = [np.asarray(reference.forward(batch).predictions, np.float64) for batch in batches]
-    reference.set_weights(perturbed_weights(keras_default_weights(spec)))
+    reference.set_weights(perturbed_weights(keras_default_weights(spec), spec))
     return ExpectedInference(answers, np.asarray(reference.forward(batches[0]).predictions, np.float64))
 
 
@@ -217,23 +222,23 @@ class TrainWork:
         if self.expected_changes is None:
             return
         first = self.expected_changes[0]
-        reference = {name: float(np.linalg.norm(first[name])) for name in WEIGHT_NAMES}
-        still = [name for name in WEIGHT_NAMES
+        reference = {name: float(np.linalg.norm(first[name])) for name in self.initial}
+        still = [name for name in self.initial
                  if reference[name] > 0 and np.linalg.norm(changes[name]) <= UNCHANGED * reference[name]]
         if still:
             raise TimedWorkMismatch(f"train: the timed step did not update {', '.join(still)}")
-        errors = {name: tensor_error(changes[name], first[name]) for name in WEIGHT_NAMES}
+        errors = {name: tensor_error(changes[name], first[name]) for name in self.initial}
         found = [_judge(errors, TRAINING_TOLERANCE, self.device,
                         lambda name: f"train: the timed step's update of {name} is not the reference's one Adam step")]
         for call, (closure, expected) in enumerate(zip(VERIFIED_TRAIN_SEQUENCE[1:], self.expected_changes[1:]), start=2):
             before = {name: np.array(value, copy=True) for name, value in self.model.get_weights().items()}
             self.closures[closure]()
             after = self.model.get_weights()
-            if all(np.array_equal(before[name], np.asarray(after[name])) for name in WEIGHT_NAMES):
+            if all(np.array_equal(before[name], np.asarray(after[name])) for name in self.initial):
                 raise TimedWorkMismatch(f"train: the timed step did not update the weights on call {call} "
                                         f"(batch {closure})")
             changes = self._changes(after)
-            errors = {f"{name} after {call} steps": tensor_error(changes[name], expected[name]) for name in WEIGHT_NAMES}
+            errors = {f"{name} after {call} steps": tensor_error(changes[name], expected[name]) for name in self.initial}
             found.append(_judge(errors, TRAINING_TOLERANCE, self.device, lambda name, call=call: (
                 f"train: after {call} calls, {name.split(' after ')[0]} is not where the reference's {call} Adam steps "
                 "put it (is a gradient or the optimizer state reused, Adam's step count restarted, an update skipped, "
@@ -247,7 +252,7 @@ class TrainWork:
 
     def _changes(self, weights: dict | None = None) -> dict[str, np.ndarray]:
         weights = self.model.get_weights() if weights is None else weights
-        return {name: np.asarray(weights[name], np.float64) - self.initial[name] for name in WEIGHT_NAMES}
+        return {name: np.asarray(weights[name], np.float64) - self.initial[name] for name in self.initial}
 
 
 class InferenceWork:
@@ -303,11 +308,11 @@ class InferenceWork:
                     f"{PROBE_BIAS_SHIFT:g}): " + ("it returned its earlier predictions, a cached answer" if unchanged else
                                                   f"rel error {error.max_rel_error:.1e} > {tolerance.describe()}"))
             if self.expected is not None:
-                error = tensor_error(self._answer_with(perturbed_weights(self.weights)), self.expected.perturbed)
+                error = tensor_error(self._answer_with(perturbed_weights(self.weights, self.model.spec)), self.expected.perturbed)
                 if not tolerance.allows(error):
                     raise TimedWorkMismatch(
-                        f"infer: with the embedding x{PROBE_EMBEDDING_SCALE:g}, lstm.kernel x{PROBE_KERNEL_SCALE:g} and "
-                        f"lstm.bias x{PROBE_LSTM_BIAS_SCALE:g}, "
+                        f"infer: with the embedding x{PROBE_EMBEDDING_SCALE:g}, every LSTM kernel x{PROBE_KERNEL_SCALE:g} "
+                        f"and LSTM bias x{PROBE_LSTM_BIAS_SCALE:g}, "
                         f"the timed inference's predictions are not the reference's (rel error {error.max_rel_error:.1e} > "
                         f"{tolerance.describe()}): part of the model (the embedding lookup, the LSTM) is not computed "
                         "at every call from the current weights")

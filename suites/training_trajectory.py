@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.canonical import keras_default_weights, sample_batch
-from harness.contract import WEIGHT_NAMES, Backend, UnsupportedCapability
+from harness.contract import Backend, UnsupportedCapability, weight_names
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 from harness.plugins.hookspecs import hookimpl
@@ -74,7 +74,7 @@ class TrainingSuite(Suite):
                 reference_loss = reference.train_step(token_ids, labels, optimizer)
                 weights, reference_weights = model.get_weights(), reference.get_weights()
                 errors = {"loss": tensor_error(loss, reference_loss)}
-                for name in WEIGHT_NAMES:
+                for name in weight_names(spec):
                     errors[name] = tensor_error(
                         np.asarray(weights[name], np.float64) - initial[name], reference_weights[name] - initial[name]
                     )

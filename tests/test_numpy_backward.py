@@ -15,7 +15,7 @@ from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
 FD_STEP = 1e-5
 
 
-def finite_difference_gradients(weights, token_ids, labels, return_sequences):
+def finite_difference_gradients(weights, token_ids, labels, spec):
     """Central differences of the loss, one weight element at a time, in float64."""
     gradients = {}
     for name, value in weights.items():
@@ -23,9 +23,9 @@ def finite_difference_gradients(weights, token_ids, labels, return_sequences):
         for index in np.ndindex(value.shape):
             original = value[index]
             value[index] = original + FD_STEP
-            loss_plus, _ = classifier_loss_and_gradients(weights, token_ids, labels, return_sequences)
+            loss_plus, _ = classifier_loss_and_gradients(weights, token_ids, labels, spec)
             value[index] = original - FD_STEP
-            loss_minus, _ = classifier_loss_and_gradients(weights, token_ids, labels, return_sequences)
+            loss_minus, _ = classifier_loss_and_gradients(weights, token_ids, labels, spec)
             value[index] = original
             gradient[index] = (loss_plus - loss_minus) / (2 * FD_STEP)
         gradients[name] = gradient
@@ -41,8 +41,8 @@ def test_backward_matches_central_differences(return_sequences, seq_len, batch_s
     weights["lstm.bias"] += np.linspace(-0.3, 0.3, weights["lstm.bias"].size)  # no special zeros
     weights["dense.bias"] += 0.1
     token_ids, labels = sample_batch(spec)
-    _, analytic = classifier_loss_and_gradients(weights, token_ids, labels.astype(np.float64), return_sequences)
-    numeric = finite_difference_gradients(weights, token_ids, labels.astype(np.float64), return_sequences)
+    _, analytic = classifier_loss_and_gradients(weights, token_ids, labels.astype(np.float64), spec)
+    numeric = finite_difference_gradients(weights, token_ids, labels.astype(np.float64), spec)
     for name in WEIGHT_NAMES:
         difference = np.linalg.norm(analytic[name] - numeric[name])
         scale = np.linalg.norm(analytic[name]) + np.linalg.norm(numeric[name])
@@ -55,13 +55,13 @@ def test_repeated_tokens_accumulate_embedding_gradients():
     weights = keras_default_weights(spec, "float64")
     labels = np.array([[1.0], [0.0]])
     repeated = np.array([[2, 2, 4], [2, 0, 1]])
-    _, gradients = classifier_loss_and_gradients(weights, repeated, labels, False)
+    _, gradients = classifier_loss_and_gradients(weights, repeated, labels, spec)
     # Token 2 appears three times; its row is the sum of three per-position contributions. Moving the
     # whole row by eps changes the loss by the row gradient's sum (checked along a direction).
     direction = np.zeros_like(weights["embedding"])
     direction[2] = [1.0, -0.5]
-    loss_plus, _ = classifier_loss_and_gradients({**weights, "embedding": weights["embedding"] + 1e-6 * direction}, repeated, labels, False)
-    loss_minus, _ = classifier_loss_and_gradients({**weights, "embedding": weights["embedding"] - 1e-6 * direction}, repeated, labels, False)
+    loss_plus, _ = classifier_loss_and_gradients({**weights, "embedding": weights["embedding"] + 1e-6 * direction}, repeated, labels, spec)
+    loss_minus, _ = classifier_loss_and_gradients({**weights, "embedding": weights["embedding"] - 1e-6 * direction}, repeated, labels, spec)
     assert math.isclose((loss_plus - loss_minus) / 2e-6, float(np.sum(gradients["embedding"] * direction)), rel_tol=1e-6)
     assert not gradients["embedding"][3].any()  # token 3 is absent: exactly zero
 

@@ -21,7 +21,7 @@ POSITIVE_FIELDS = [name for name, option in ModelSpec.options().items() if optio
 
 
 def test_the_positive_fields_are_the_sizes():
-    assert POSITIVE_FIELDS == ["vocab_size", "embed_dim", "hidden", "seq_len", "batch_size"]
+    assert POSITIVE_FIELDS == ["vocab_size", "embed_dim", "hidden", "seq_len", "batch_size", "layers", "min_length"]
 
 
 @pytest.mark.parametrize("field", POSITIVE_FIELDS)
@@ -64,7 +64,7 @@ def test_the_label_tells_any_two_specs_apart():
 def test_a_field_must_be_an_int_with_a_minimum_or_a_bool():
     from harness.model_spec import _option
 
-    with pytest.raises(TypeError, match="ints with a minimum or bools"):
+    with pytest.raises(TypeError, match="ints with a minimum, bools, or choices"):
         _option(0.5, "dropout")
     with pytest.raises(TypeError):
         _option(True, "flag", minimum=0)
@@ -75,3 +75,24 @@ def test_varying_fields_names_what_sets_groups_apart():
 
     specs = [ModelSpec(hidden=h, seq_len=t).to_dict() for h in (2, 4) for t in (5, 9)]
     assert varying_fields(specs, ModelSpec.series_fields()) == ["seq_len"]
+
+
+def test_padding_is_one_of_its_sides_and_needs_a_real_token():
+    assert ModelSpec(padding="left").padded and not ModelSpec().padded
+    with pytest.raises(BenchUsageError, match=r"^padding: 'middle' is not one of none, right, left"):
+        ModelSpec(padding="middle")
+    with pytest.raises(BenchUsageError, match="vocab_size 1 leaves no real token"):
+        ModelSpec(padding="right", vocab_size=1)
+
+
+def test_min_length_may_not_exceed_seq_len():
+    assert ModelSpec(seq_len=5, min_length=5).min_length == 5
+    with pytest.raises(BenchUsageError, match=r"^min_length: 3 is above seq_len 2"):
+        ModelSpec(min_length=3)
+
+
+def test_stacked_bidirectional_widths_and_labels():
+    spec = ModelSpec(layers=2, bidirectional=True, padding="left", min_length=2, seq_len=4)
+    assert (spec.directions, spec.lstm_width, spec.dense_features) == (2, 6, 24)
+    assert ModelSpec(bidirectional=True, return_sequences=False).dense_features == 6
+    assert spec.label() == "V=50000 E=5 H=3 T=4 B=4 seq+bi layers=2 padding=left min_length=2"

@@ -53,6 +53,23 @@ def integer_list_at_least(minimum: int) -> Callable[[str], list[int]]:
     return parse
 
 
+def choice_list(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argument type for comma-separated distinct values among ``choices``, e.g. ``none,right,left``."""
+    def parse(text: str) -> list[str]:
+        values = []
+        for part in (part.strip() for part in text.split(",")):
+            if part not in choices:
+                raise argparse.ArgumentTypeError(f"{part!r} is not accepted (accepted: {', '.join(choices)}, or a "
+                                                 f"comma list of them, e.g. {','.join(choices)})")
+            if part in values:
+                raise argparse.ArgumentTypeError(f"{part} is given twice in {text!r} (accepted: distinct values)")
+            values.append(part)
+        return values
+
+    parse.__name__ = f"list of {', '.join(choices)}"
+    return parse
+
+
 def _integer_noun(minimum: int) -> str:
     return {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness import environment
 from harness.cli.arguments import (
     add_layout_options,
+    choice_list,
     directory,
     integer_at_least,
     integer_list_at_least,
@@ -107,11 +108,15 @@ def add_parser(subparsers) -> None:
 
 def add_model_arguments(group) -> None:
     """One option per `ModelSpec` field, as its metadata says: ``--hidden`` etc. take comma lists (sweeps),
-    other ints one value, bools ``--flag``/``--no-flag``. What the command line leaves out stays None and
-    comes from each suite's defaults."""
+    other ints one value, choices one of them (a comma list where the field sweeps: ``--padding
+    none,right``), bools ``--flag``/``--no-flag``. What the command line leaves out stays None and comes
+    from each suite's defaults."""
     for name, option in ModelSpec.options().items():
         flag = "--" + name.replace("_", "-")
-        if option.minimum is None:
+        if option.choices is not None:
+            group.add_argument(flag, type=choice_list(option.choices) if option.sweep else str,
+                               choices=None if option.sweep else option.choices, help=option.help)
+        elif option.minimum is None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=option.help)
         else:
             parse = integer_list_at_least(option.minimum) if option.sweep else integer_at_least(option.minimum)
