@@ -11,6 +11,15 @@ moment, so its row moves differently from the canonical Adam (and from PyTorch).
 unaffected. ``KerasBackend(sparse_embedding_updates=True)`` keeps Keras' native ``train_on_batch`` path,
 to show the difference (see docs/equivalence.md).
 
+Stacked, bidirectional and padded models are what a Keras user writes: ``Embedding(mask_zero=True)``
+when the spec pads, one ``LSTM`` per layer (every layer below the last with ``return_sequences=True``),
+each wrapped in ``Bidirectional`` when the spec says so. One setting departs from Keras' defaults:
+``zero_output_for_mask=True``, because a plain masked ``LSTM`` otherwise repeats its last real output at
+right-padded steps, and ``Flatten`` (which drops the mask, with a warning) would feed those repeats to the
+head (docs/equivalence.md). ``Bidirectional`` already forces it. Keras returns a bidirectional layer's
+states as four tensors; the contract's ``state_h`` and ``state_c`` are ``[forward | backward]``
+concatenations of them.
+
 Device placement uses ``keras.device`` (``cpu:0`` / ``gpu:0``) for building, inputs and every call, on
 any engine. Timed steps are each engine's fast path: on TensorFlow a ``tf.function`` (optionally XLA,
 ``jit_compile=True``), elsewhere Keras' own compiled ``train_on_batch`` / ``predict_on_batch``.
@@ -19,6 +28,7 @@ any engine. Timed steps are each engine's fast path: on TensorFlow a ``tf.functi
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Mapping
 
 import keras
@@ -30,17 +40,17 @@ from harness.contract import (
     ForwardOutput,
     LayerSummary,
     check_weights,
+    layer_weight_names,
+    lstm_layer_names,
 )
 from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 
-LAYER_WEIGHTS = {
-    "embedding": ("embedding",),
-    "lstm": ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias"),
-    "dense": ("dense.kernel", "dense.bias"),
-}
-"""Canonical weight names of each layer, in the order of ``layer.get_weights()``."""
+FLATTEN_DROPS_MASK = ".*does not support masking and will therefore destroy the mask information.*"
+"""Keras' warning, at every call, when ``Flatten`` reads a masked sequence: expected here (the padded
+steps are 0 by then), so this worker process ignores it."""
+warnings.filterwarnings("ignore", message=FLATTEN_DROPS_MASK)
 
 
 def engine() -> str:
@@ -150,11 +160,18 @@ class KerasClassifier(ClassifierModel):
         self.sparse_embedding_updates = sparse_embedding_updates
         with self.on_device():
             inputs = keras.Input(shape=(spec.seq_len,), dtype="int32", name="input")
-            embedded = keras.layers.Embedding(spec.vocab_size, spec.embed_dim, name="embedding")(inputs)
-            lstm_outputs = keras.layers.LSTM(
-                spec.hidden, return_sequences=spec.return_sequences, return_state=spec.return_state, name="lstm"
-            )(embedded)
-            lstm_outputs = list(lstm_outputs) if spec.return_state else [lstm_outputs]
+            sequence = keras.layers.Embedding(spec.vocab_size, spec.embed_dim, mask_zero=spec.padded,
+                                              name="embedding")(inputs)
+            names = lstm_layer_names(spec)
+            for layer_name in names:
+                last = layer_name == names[-1]
+                lstm_outputs = self._lstm_layer(layer_name, last)(sequence)
+                lstm_outputs = list(lstm_outputs) if spec.return_state and last else [lstm_outputs]
+                sequence = lstm_outputs[0]
+            if spec.return_state and spec.bidirectional:  # [out, h_fwd, c_fwd, h_bwd, c_bwd] -> [out, h, c]
+                lstm_outputs = [lstm_outputs[0],
+                                keras.layers.Concatenate(name="state_h")([lstm_outputs[1], lstm_outputs[3]]),
+                                keras.layers.Concatenate(name="state_c")([lstm_outputs[2], lstm_outputs[4]])]
             features = lstm_outputs[0]
             if spec.return_sequences:
                 features = keras.layers.Flatten(name="flatten")(features)
@@ -164,6 +181,20 @@ class KerasClassifier(ClassifierModel):
         self.loss = keras.losses.BinaryCrossentropy()
         self.optimizer_spec: OptimizerSpec | None = None
         self.compiled_step = None
+
+    def _lstm_layer(self, layer_name: str, last: bool) -> keras.layers.Layer:
+        """LSTM layer ``layer_name``: the whole sequence unless it is the last layer (then as the spec says),
+        zeros at masked steps, wrapped in ``Bidirectional`` (forward first, concatenated) when asked.
+
+        ``zero_output_for_mask`` only where the layer returns its sequence: on a stacked model's last layer
+        without return_sequences, Keras 3.15 then returns as its output neither 0 nor the final h for a
+        right-padded example (docs/equivalence.md)."""
+        spec = self.spec
+        lstm = keras.layers.LSTM(spec.hidden, return_sequences=spec.return_sequences or not last,
+                                 return_state=spec.return_state and last,
+                                 zero_output_for_mask=spec.padded and (spec.return_sequences or not last),
+                                 name=f"{layer_name}_forward" if spec.bidirectional else layer_name)
+        return keras.layers.Bidirectional(lstm, name=layer_name) if spec.bidirectional else lstm
 
     def on_device(self):
         """The ``keras.device`` scope of this model's device.
@@ -178,13 +209,20 @@ class KerasClassifier(ClassifierModel):
         return keras.device(keras_device(self.device))
 
     def summary(self) -> list[LayerSummary]:
+        """The model's layers; a bidirectional layer's four states are shown concatenated, as h and c."""
         rows = []
         for layer in self.model.layers:
             outputs = layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
+            shapes = [tuple(output.shape) for output in outputs]
+            if len(shapes) == 5:
+                shapes = [shapes[0], (None, shapes[1][1] + shapes[3][1]), (None, shapes[2][1] + shapes[4][1])]
+            layer_type = type(layer).__name__
+            if isinstance(layer, keras.layers.Bidirectional):
+                layer_type = f"Bidirectional({type(layer.forward_layer).__name__})"
             rows.append(LayerSummary(
                 name=layer.name,
-                layer_type=type(layer).__name__,
-                output_shapes=tuple(tuple(output.shape) for output in outputs),
+                layer_type=layer_type,
+                output_shapes=tuple(shapes),
                 params=layer.count_params(),
                 trainable_params=sum(int(np.prod(weight.shape)) for weight in layer.trainable_weights),
             ))
@@ -193,7 +231,7 @@ class KerasClassifier(ClassifierModel):
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies: on the JAX engine, ``layer.get_weights()`` can return views of the variables' memory."""
         weights = {}
-        for layer_name, names in LAYER_WEIGHTS.items():
+        for layer_name, names in layer_weight_names(self.spec).items():
             weights.update(zip(names, (np.array(value, copy=True) for value in self.model.get_layer(layer_name).get_weights())))
         return weights
 
@@ -201,13 +239,13 @@ class KerasClassifier(ClassifierModel):
         """Copies the caller's arrays first: on the JAX engine on the CPU, assigning a NumPy array to a
         variable can share its memory, so changing it afterwards would change the model."""
         check_weights(self.spec, weights)
-        for layer_name, names in LAYER_WEIGHTS.items():
+        for layer_name, names in layer_weight_names(self.spec).items():
             self.model.get_layer(layer_name).set_weights([np.array(weights[name], dtype="float32", copy=True) for name in names])
 
     def canonical_variables(self) -> dict[str, keras.Variable]:
         """Each canonical weight's Keras variable (already in the canonical layout)."""
         variables = {}
-        for layer_name, names in LAYER_WEIGHTS.items():
+        for layer_name, names in layer_weight_names(self.spec).items():
             variables.update(zip(names, self.model.get_layer(layer_name).trainable_weights))
         return variables
 
