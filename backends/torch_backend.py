@@ -186,7 +186,7 @@ class TorchClassifier(ClassifierModel):
             if name in lstm_names:
                 layer = lstm_names.index(name)
                 parameters = [p for parameter_name, p in self.module.lstm.named_parameters()
-                              if parameter_name.endswith(f"_l{layer}") or parameter_name.endswith(f"_l{layer}_reverse")]
+                              if parameter_name.endswith((f"_l{layer}", f"_l{layer}_reverse"))]
                 shapes = tuple((None, *output.shape[1:]) for output in layers[name]) if name in layers else (
                     (None, self.spec.seq_len, width),)
                 layer_type = "LSTM"
@@ -227,8 +227,8 @@ class TorchClassifier(ClassifierModel):
             for name, (parameter, transposed) in self.canonical_parameters().items():
                 value = torch.as_tensor(np.asarray(weights[name]), dtype=parameter.dtype)
                 parameter.copy_(value.T if transposed else value)
-            for name, buffer in self.module.lstm.named_buffers():
-                if name.startswith("bias_hh_"):
+            for name, buffer in self.module.named_buffers():
+                if name.rsplit(".", 1)[-1].startswith("bias_hh_"):
                     buffer.zero_()
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:

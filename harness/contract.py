@@ -54,6 +54,7 @@ from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 
+
 def lstm_layer_names(spec: ModelSpec) -> tuple[str, ...]:
     """The LSTM layers' canonical names, bottom first: ``lstm``, then ``lstm_1``, ``lstm_2``... (Keras'
     own naming of a model's second and third LSTM)."""
