@@ -10,12 +10,13 @@ loads only the plugin machinery, and nothing here ever imports a deep-learning f
 
 - Declaring a plugin: `hookimpl`, `BackendInfo` (see docs/plugins.md).
 - The backend contract: `Backend`, `ClassifierModel`, `LayerSummary`, `ForwardOutput` (`FORWARD_OUTPUTS`),
-  `UnsupportedCapability`, the canonical weight names and shapes (`WEIGHT_NAMES`, `weight_shapes`,
-  `check_weights`) and the analytic counts (`expected_layer_params`, `expected_total_params`,
+  `UnsupportedCapability`, the canonical weight names and shapes (`WEIGHT_NAMES`, `weight_names`,
+  `layer_weight_names`, `lstm_layer_names`, `lstm_weight_prefix`, `DIRECTIONS`, `weight_shapes`,
+  `check_weights`), `refuse_unsupported_options` (a model option a backend does not build) and the analytic counts (`expected_layer_params`, `expected_total_params`,
   `expected_layer_output_shapes`). See docs/contract.md. For the optional `Backend.gemm_peak_gflops`:
   `best_gflops` and `GPU_GEMM_SIZE`.
 - What a backend is given: `ModelSpec`, `OptimizerSpec`; the canonical initial weights and batches
-  (`keras_default_weights`, `sample_batch`, `sample_token_ids`).
+  (`keras_default_weights`, `sample_batch`, `sample_token_ids`, `example_lengths`).
 - Writing a suite: `Suite`, `SuiteOptions`, `Cell`, `NotRun` (a cell the backend did not run),
   `Record` and its statuses, `Table`, the tolerances and `tensor_error`; for a timing suite
   `TimingBudget`, `time_step`, `RoundMeasurement`, `summarize` and the analytic FLOPs (`forward_flops`,
@@ -34,13 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 _HOMES = {
     "harness.addons.base": ("CellAddon",),
-    "harness.canonical": ("keras_default_weights", "sample_batch", "sample_token_ids"),
+    "harness.canonical": ("example_lengths", "keras_default_weights", "sample_batch", "sample_token_ids"),
     "harness.cell": ("Cell",),
     "harness.conformance": ("ConformanceResult", "check_backend", "check_suite_names"),
     "harness.contract": (
-        "FORWARD_OUTPUTS", "WEIGHT_NAMES", "Backend", "ClassifierModel", "ForwardOutput", "LayerSummary",
+        "DIRECTIONS", "FORWARD_OUTPUTS", "WEIGHT_NAMES", "Backend", "ClassifierModel", "ForwardOutput", "LayerSummary",
         "UnsupportedCapability", "check_weights", "expected_layer_output_shapes", "expected_layer_params",
-        "expected_total_params", "weight_shapes",
+        "expected_total_params", "layer_weight_names", "lstm_layer_names", "lstm_weight_prefix",
+        "refuse_unsupported_options", "weight_names", "weight_shapes",
     ),
     "harness.errors": ("BenchUsageError",),
     "harness.measurement.flops": ("forward_flops", "training_step_flops"),
@@ -85,10 +87,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.addons.base import CellAddon  # noqa: F401
-    from harness.canonical import keras_default_weights, sample_batch, sample_token_ids  # noqa: F401
+    from harness.canonical import example_lengths, keras_default_weights, sample_batch, sample_token_ids  # noqa: F401
     from harness.cell import Cell  # noqa: F401
     from harness.conformance import ConformanceResult, check_backend, check_suite_names  # noqa: F401
     from harness.contract import (  # noqa: F401
+        DIRECTIONS,
         FORWARD_OUTPUTS,
         WEIGHT_NAMES,
         Backend,
@@ -100,6 +103,11 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
         expected_layer_output_shapes,
         expected_layer_params,
         expected_total_params,
+        layer_weight_names,
+        lstm_layer_names,
+        lstm_weight_prefix,
+        refuse_unsupported_options,
+        weight_names,
         weight_shapes,
     )
     from harness.errors import BenchUsageError  # noqa: F401

@@ -249,6 +249,28 @@ class UnsupportedCapability(Exception):
     """Raised by a backend for an optional capability it lacks; suites report it as ``unsupported``."""
 
 
+def refuse_unsupported_options(spec: ModelSpec, backend: str, **supported: tuple) -> None:
+    """Raise `UnsupportedCapability` naming every option of ``spec`` that ``backend`` does not build.
+
+    A backend calls it first thing in `Backend.build`, with the values it builds of each `ModelSpec`
+    field it limits, e.g. ``refuse_unsupported_options(spec, "jax", layers=(1,), padding=("none",))``;
+    every suite then reports the cell ``unsupported`` with the reason, which ``bench check`` prints:
+    ``jax does not build --layers 2 (it builds: 1); --padding right (it builds: none)``. A backend that
+    silently built the article's model instead would fail every check.
+    """
+    refused = []
+    for name, values in supported.items():
+        if name not in ModelSpec.field_names():
+            raise TypeError(f"refuse_unsupported_options: {name!r} is not a ModelSpec field")
+        value = getattr(spec, name)
+        if value not in values:
+            flag = "--" + name.replace("_", "-")
+            shown = f"{flag} {value}" if not isinstance(value, bool) else (flag if value else f"--no-{flag[2:]}")
+            refused.append(f"{shown} (it builds: {', '.join(str(accepted) for accepted in values)})")
+    if refused:
+        raise UnsupportedCapability(f"{backend} does not build " + "; ".join(refused))
+
+
 class ClassifierModel(ABC):
     """One backend's build of the classifier for one `ModelSpec`.
 

@@ -28,7 +28,7 @@ from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.worker_manager import WorkerLimits
 from harness.model_spec import ModelSpec
 from harness.plugins.registry import BackendInfo
-from harness.results.record import ERROR, UNAVAILABLE, Record
+from harness.results.record import ERROR, UNAVAILABLE, UNSUPPORTED, Record
 from harness.results.store import RunStore
 from harness.suite import NotRun, Suite, SuiteOptions
 
@@ -273,8 +273,10 @@ def planned_jobs(request: RunRequest) -> list[WorkerJob]:
 def judge(suite: Suite, cell: Cell, backend_name: str, measurements: list[Any], seconds: float = 0.0) -> Record:
     """The record of a cell from its rounds' measurements: the suite's verdict, or an error that says why
     there is none."""
+    refused = next((measurement for measurement in measurements if isinstance(measurement, NotRun)), None)
     try:
-        record = suite.judge_rounds(cell.spec, backend_name, measurements, cell.options)
+        record = (suite.not_run(cell.spec, backend_name, refused, cell.options) if refused is not None
+                  and refused.status == UNSUPPORTED else suite.judge_rounds(cell.spec, backend_name, measurements, cell.options))
     except Exception as error:  # noqa: BLE001 - a suite bug must not lose the run
         return Record(suite.name, backend_name, ERROR, cell.spec.to_dict(), f"{backend_name}: judging failed: {one_line(error)}",
                       suite.record_details(cell.options))

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from harness.cell import Cell
+from harness.contract import UnsupportedCapability
 from harness.environment import cpu_model
 from harness.errors import one_line
 from harness.execution.protocol import (
@@ -27,6 +28,7 @@ from harness.execution.protocol import (
     write_atomically,
 )
 from harness.measurement.memory import current_rss_bytes
+from harness.suite import NotRun
 
 
 def die_with_parent() -> None:
@@ -90,6 +92,8 @@ def _run_cell(registry, backend, cell: Cell) -> CellOutcome:
     started = time.perf_counter()
     try:
         value = registry.suite(cell.suite).measure(backend, cell.spec, cell.options)
+    except UnsupportedCapability as reason:  # e.g. build() refusing a model option (refuse_unsupported_options)
+        return CellOutcome(value=NotRun.unsupported(str(reason)), seconds=time.perf_counter() - started)
     except Exception as error:  # noqa: BLE001
         return CellOutcome(error=one_line(error), traceback=traceback.format_exc(), seconds=time.perf_counter() - started)
     return CellOutcome(value=value, seconds=time.perf_counter() - started)

@@ -22,9 +22,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from backends.torch_backend import TorchBackend, TorchClassifier, rotate_steps, single_bias_lstm
-from harness.api import BackendInfo, hookimpl
-from harness.contract import DIRECTIONS, lstm_layer_names, lstm_weight_prefix
-from harness.model_spec import ModelSpec
+from harness.api import DIRECTIONS, BackendInfo, LayerSummary, ModelSpec, hookimpl, lstm_layer_names, lstm_weight_prefix
 
 FAULTS = ("masked-steps-repeat", "final-state-at-T", "backward-reads-padding", "directions-swapped",
           "second-layer-wrong-direction")
@@ -135,8 +133,7 @@ class ManualStackClassifier(TorchClassifier):
         return parameters
 
     def summary(self):
-        from harness.api import LayerSummary
-        from harness.contract import expected_layer_output_shapes, layer_weight_names
+        from harness.api import expected_layer_output_shapes, layer_weight_names
 
         weights = self.get_weights()
         counts = {layer: sum(int(np.size(weights[name])) for name in names)

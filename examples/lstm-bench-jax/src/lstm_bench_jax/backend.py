@@ -1,7 +1,10 @@
 """The classifier in JAX: parameters are the canonical weights themselves, one dict of arrays.
 
 - forward: the embedding lookup, then ``jax.lax.scan`` over time steps with the Keras gate order
-  i, f, c, o, one bias and a zero initial state, then the dense head with a sigmoid;
+  i, f, c, o, one bias and a zero initial state, then the dense head with a sigmoid; stacked layers
+  read the layer below, a bidirectional layer runs a second scan over each example's real steps in
+  reverse (``jnp.take_along_axis``), and a padded step (token id 0, when the spec pads) keeps the state
+  and outputs 0 (``jnp.where`` inside the scan);
 - gradients: ``jax.value_and_grad`` of the mean binary cross-entropy (predictions clipped to
   [1e-7, 1 - 1e-7] like Keras);
 - optimizers: SGD and Adam written with ``jax.tree_util`` in the Keras form lstm-bench defines
@@ -18,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.api import (
+    DIRECTIONS,
     Backend,
     ClassifierModel,
     ForwardOutput,
@@ -25,46 +29,80 @@ from harness.api import (
     ModelSpec,
     OptimizerSpec,
     check_weights,
+    expected_layer_output_shapes,
     keras_default_weights,
+    layer_weight_names,
+    lstm_layer_names,
+    lstm_weight_prefix,
 )
 
 BCE_EPSILON = 1e-7
 
 
-def lstm(params: Mapping[str, jax.Array], inputs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Run the LSTM over ``inputs`` ``(B, T, E)``: every step's h ``(B, T, H)``, and the final h and c."""
-    kernel, recurrent_kernel, bias = params["lstm.kernel"], params["lstm.recurrent_kernel"], params["lstm.bias"]
+def lstm(params: Mapping[str, jax.Array], prefix: str, inputs: jax.Array, real: jax.Array):
+    """Run one direction's LSTM (weights ``{prefix}.kernel`` ...) over ``inputs`` ``(B, T, E)``: every
+    step's output ``(B, T, H)`` (0 at padded steps), and the final h and c. ``real`` ``(B, T)`` is True at
+    real steps; a padded step keeps the state."""
+    kernel, recurrent_kernel = params[f"{prefix}.kernel"], params[f"{prefix}.recurrent_kernel"]
     units = recurrent_kernel.shape[0]
-    projected = jnp.einsum("bte,eg->tbg", inputs, kernel) + bias  # x_t W + b for all steps, time first
+    projected = jnp.einsum("bte,eg->tbg", inputs, kernel) + params[f"{prefix}.bias"]  # time first
 
-    def step(state, z_input):
+    def step(state, z_input_and_real):
         hidden, cell = state
+        z_input, is_real = z_input_and_real
         z = z_input + hidden @ recurrent_kernel
         i = jax.nn.sigmoid(z[:, :units])
         f = jax.nn.sigmoid(z[:, units:2 * units])
         g = jnp.tanh(z[:, 2 * units:3 * units])
         o = jax.nn.sigmoid(z[:, 3 * units:])
-        cell = f * cell + i * g
-        hidden = o * jnp.tanh(cell)
-        return (hidden, cell), hidden
+        new_cell = f * cell + i * g
+        new_hidden = o * jnp.tanh(new_cell)
+        is_real = is_real[:, None]
+        hidden, cell = jnp.where(is_real, new_hidden, hidden), jnp.where(is_real, new_cell, cell)
+        return (hidden, cell), jnp.where(is_real, new_hidden, 0.0)
 
     zeros = jnp.zeros((inputs.shape[0], units), inputs.dtype)
-    (hidden, cell), hiddens = jax.lax.scan(step, (zeros, zeros), projected)
-    return hiddens.transpose(1, 0, 2), hidden, cell
+    (hidden, cell), outputs = jax.lax.scan(step, (zeros, zeros), (projected, real.T))
+    return outputs.transpose(1, 0, 2), hidden, cell
 
 
-def classify(params, token_ids, return_sequences: bool):
-    """LSTM output, final states and predictions ``(B, 1)`` for int token ids ``(B, T)``."""
-    sequence, hidden, cell = lstm(params, params["embedding"][token_ids])
-    lstm_output = sequence if return_sequences else hidden
-    features = sequence.reshape(sequence.shape[0], -1) if return_sequences else hidden
+def reversal_within_lengths(real: jax.Array) -> jax.Array:
+    """``(B, T)`` indices that read each example's real steps last to first, padding left in place."""
+    steps = jnp.broadcast_to(jnp.arange(real.shape[1]), real.shape)
+    first = jnp.argmax(real, axis=1)[:, None]
+    last = real.shape[1] - 1 - jnp.argmax(real[:, ::-1], axis=1)[:, None]
+    return jnp.where(real, first + last - steps, steps)
+
+
+def take_steps(sequence: jax.Array, index: jax.Array) -> jax.Array:
+    return jnp.take_along_axis(sequence, index[:, :, None], axis=1)
+
+
+def classify(params, token_ids, spec: ModelSpec):
+    """LSTM output, the last layer's final h and c (``[forward | backward]``) and predictions ``(B, 1)``."""
+    real = token_ids != 0 if spec.padding != "none" else jnp.ones(token_ids.shape, bool)
+    reversal = reversal_within_lengths(real)
+    sequence = params["embedding"][token_ids]
+    for layer_name in lstm_layer_names(spec):
+        outputs, hiddens, cells = [], [], []
+        for direction in DIRECTIONS[:2 if spec.bidirectional else 1]:
+            prefix = lstm_weight_prefix(layer_name, direction)
+            reads = sequence if direction == "forward" else take_steps(sequence, reversal)
+            output, hidden, cell = lstm(params, prefix, reads, real)
+            outputs.append(output if direction == "forward" else take_steps(output, reversal))
+            hiddens.append(hidden)
+            cells.append(cell)
+        sequence = jnp.concatenate(outputs, axis=-1)
+    hidden, cell = jnp.concatenate(hiddens, axis=-1), jnp.concatenate(cells, axis=-1)
+    lstm_output = sequence if spec.return_sequences else hidden
+    features = sequence.reshape(sequence.shape[0], -1) if spec.return_sequences else hidden
     predictions = jax.nn.sigmoid(features @ params["dense.kernel"] + params["dense.bias"])
     return lstm_output, hidden, cell, predictions
 
 
-def mean_bce(params, token_ids, labels, return_sequences: bool):
+def mean_bce(params, token_ids, labels, spec: ModelSpec):
     """Mean binary cross-entropy of the batch, as ``keras.losses.BinaryCrossentropy()``."""
-    predictions = jnp.clip(classify(params, token_ids, return_sequences)[3], BCE_EPSILON, 1 - BCE_EPSILON)
+    predictions = jnp.clip(classify(params, token_ids, spec)[3], BCE_EPSILON, 1 - BCE_EPSILON)
     return -jnp.mean(labels * jnp.log(predictions) + (1 - labels) * jnp.log(1 - predictions))
 
 
@@ -74,10 +112,10 @@ def init_optimizer_state(params):
     return {"m": zeros, "v": zeros, "t": jnp.zeros((), jnp.int32)}
 
 
-@partial(jax.jit, static_argnames=("return_sequences", "spec"))
-def train_step(params, state, token_ids, labels, return_sequences: bool, spec: OptimizerSpec):
+@partial(jax.jit, static_argnames=("model", "spec"))
+def train_step(params, state, token_ids, labels, model: ModelSpec, spec: OptimizerSpec):
     """One step: loss and gradients by ``jax.value_and_grad``, then SGD or Keras-form Adam."""
-    loss, grads = jax.value_and_grad(mean_bce)(params, token_ids, labels, return_sequences)
+    loss, grads = jax.value_and_grad(mean_bce)(params, token_ids, labels, model)
     if spec.name == "sgd":
         return loss, jax.tree_util.tree_map(lambda w, g: w - spec.learning_rate * g, params, grads), state
     t = state["t"] + 1
@@ -110,7 +148,7 @@ class JaxClassifier(ClassifierModel):
         self.params = self._put(weights)
         self.optimizer: OptimizerSpec | None = None
         self.optimizer_state = None
-        self._classify = jax.jit(partial(classify, return_sequences=spec.return_sequences))
+        self._classify = jax.jit(partial(classify, spec=spec))
 
     def _put(self, arrays: Mapping[str, np.ndarray]) -> dict[str, jax.Array]:
         """Copies on the device. On the CPU, ``jnp.asarray`` and ``device_put`` may share a NumPy array's
@@ -119,21 +157,13 @@ class JaxClassifier(ClassifierModel):
                 for name, value in arrays.items()}
 
     def summary(self) -> list[LayerSummary]:
-        spec, params = self.spec, self.params
-        lstm_params = sum(params[name].size for name in ("lstm.kernel", "lstm.recurrent_kernel", "lstm.bias"))
-        dense_params = params["dense.kernel"].size + params["dense.bias"].size
-        t, h = spec.seq_len, spec.hidden
-        lstm_shape = (None, t, h) if spec.return_sequences else (None, h)
-        rows = [
-            LayerSummary("input", "InputLayer", ((None, t),), 0, 0),
-            LayerSummary("embedding", "Embedding", ((None, t, spec.embed_dim),), params["embedding"].size, params["embedding"].size),
-            LayerSummary("lstm", "lax.scan LSTM", (lstm_shape, (None, h), (None, h)) if spec.return_state else (lstm_shape,),
-                         lstm_params, lstm_params),
-        ]
-        if spec.return_sequences:
-            rows.append(LayerSummary("flatten", "reshape", ((None, t * h),), 0, 0))
-        rows.append(LayerSummary("dense", "Dense", ((None, 1),), dense_params, dense_params))
-        return rows
+        """The layers' shapes as the outputs of `classify` have them (the contract's), and each layer's
+        parameter count from its arrays."""
+        counts = {layer: sum(self.params[name].size for name in names)
+                  for layer, names in layer_weight_names(self.spec).items()}
+        types = {"input": "InputLayer", "embedding": "Embedding", "flatten": "reshape", "dense": "Dense"}
+        return [LayerSummary(name, types.get(name, "lax.scan LSTM"), shapes, counts.get(name, 0), counts.get(name, 0))
+                for name, shapes in expected_layer_output_shapes(self.spec).items()]
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {name: np.array(value, copy=True) for name, value in self.params.items()}  # np.asarray may alias
@@ -149,8 +179,7 @@ class JaxClassifier(ClassifierModel):
         return ForwardOutput(lstm_output, states[0], states[1], predictions)
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        loss, grads = jax.value_and_grad(mean_bce)(self.params, self._ids(token_ids), self._labels(labels),
-                                                   self.spec.return_sequences)
+        loss, grads = jax.value_and_grad(mean_bce)(self.params, self._ids(token_ids), self._labels(labels), self.spec)
         return float(loss), {name: np.asarray(value) for name, value in grads.items()}
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
@@ -163,7 +192,7 @@ class JaxClassifier(ClassifierModel):
 
         def step() -> float:
             loss, self.params, self.optimizer_state = train_step(
-                self.params, self.optimizer_state, ids, targets, self.spec.return_sequences, optimizer
+                self.params, self.optimizer_state, ids, targets, self.spec, optimizer
             )
             return float(loss)  # waits for the device
 
