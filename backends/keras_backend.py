@@ -186,9 +186,9 @@ class KerasClassifier(ClassifierModel):
         """LSTM layer ``layer_name``: the whole sequence unless it is the last layer (then as the spec says),
         zeros at masked steps, wrapped in ``Bidirectional`` (forward first, concatenated) when asked.
 
-        ``zero_output_for_mask`` only where the layer returns its sequence: on a stacked model's last layer
-        without return_sequences, Keras 3.15 then returns as its output neither 0 nor the final h for a
-        right-padded example (docs/equivalence.md)."""
+        ``zero_output_for_mask`` only where the layer returns its sequence: without return_sequences,
+        Keras 3.15 then returns 0 as the output of every right-padded example instead of its final h
+        (docs/equivalence.md)."""
         spec = self.spec
         lstm = keras.layers.LSTM(spec.hidden, return_sequences=spec.return_sequences or not last,
                                  return_state=spec.return_state and last,
