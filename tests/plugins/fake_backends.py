@@ -11,7 +11,14 @@ import numpy as np
 
 from backends.numpy_backend import NumpyBackend, NumpyClassifier
 from backends.numpy_optimizers import NumpyOptimizer
-from harness.api import BackendInfo, ClassifierModel, ForwardOutput, LayerSummary, hookimpl
+from harness.api import (
+    BackendInfo,
+    ClassifierModel,
+    ForwardOutput,
+    LayerSummary,
+    hookimpl,
+    refuse_unsupported_options,
+)
 
 TRIGGER_HIDDEN = 13
 """Specs with this hidden size make the crashing and hanging backends misbehave; others run normally."""
@@ -347,6 +354,14 @@ class FaultyBackend(NumpyBackend):
         return model
 
 
+class ArticleOnlyBackend(NumpyBackend):
+    """Builds one unidirectional, unpadded layer only, and says so for any other spec."""
+
+    def build(self, spec, device="cpu"):
+        refuse_unsupported_options(spec, "fake-article-only", layers=(1,), bidirectional=(False,), padding=("none",))
+        return super().build(spec, device)
+
+
 class UnloadableBackend(NumpyBackend):
     """Fails in its constructor, as a backend whose framework is broken would."""
 
@@ -374,6 +389,8 @@ def bench_register_backends(register):
         requires=("lstm-bench-no-such-distribution",), install_hint="pip install lstm-bench-no-such-distribution",
     ))
     register(BackendInfo(name="fake-unloadable", implementation="fake_backends:UnloadableBackend", framework="NumPy"))
+    register(BackendInfo(name="fake-article-only", implementation="fake_backends:ArticleOnlyBackend", framework="NumPy",
+                         requires=("numpy",), description="refuses stacked, bidirectional and padded models"))
     register(BackendInfo(
         name="fake-torch-native-eps", implementation="fake_torch_backends:NativeEpsilonTorchBackend", framework="PyTorch",
         requires=("torch",), description="torch.optim.Adam with its own epsilon placement",

@@ -1,0 +1,213 @@
+"""Stacked, bidirectional and padded models: the contract, the reference, every built-in backend, and the
+planted faults the checks must catch (docs/contract.md, "Padding, stacking and directions")."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from backends.numpy_reference import classifier_loss_and_gradients, reversed_within_lengths
+from harness.canonical import example_lengths, keras_default_weights, sample_batch, sample_token_ids
+from harness.cli import main
+from harness.conformance import check_backend
+from harness.contract import (
+    expected_layer_params,
+    expected_total_params,
+    layer_param_formulas,
+    weight_names,
+    weight_shapes,
+)
+from harness.model_spec import ModelSpec
+
+from conftest import DEFAULT_BACKENDS, backend_params, use_test_plugins
+
+STRUCTURES = list(itertools.product((1, 2, 3), (False, True), ("none", "right", "left")))
+"""layers x bidirectional x padding: every combination the issue asks for."""
+SMALL = ModelSpec(vocab_size=11, embed_dim=3, hidden=4, seq_len=5, batch_size=4, seed=2)
+
+
+def small(layers, bidirectional, padding, **changes) -> ModelSpec:
+    return SMALL.replace(layers=layers, bidirectional=bidirectional, padding=padding, **changes)
+
+
+def test_the_article_keeps_its_names_and_count():
+    assert weight_names(ModelSpec()) == ("embedding", "lstm.kernel", "lstm.recurrent_kernel", "lstm.bias",
+                                         "dense.kernel", "dense.bias")
+    assert expected_total_params(ModelSpec()) == 250_115
+
+
+def test_layer_k_direction_d_names_shapes_and_formula():
+    spec = ModelSpec(embed_dim=5, hidden=3, seq_len=2, layers=2, bidirectional=True)
+    shapes = weight_shapes(spec)
+    assert list(shapes) == ["embedding",
+                            "lstm.kernel", "lstm.recurrent_kernel", "lstm.bias",
+                            "lstm.backward.kernel", "lstm.backward.recurrent_kernel", "lstm.backward.bias",
+                            "lstm_1.kernel", "lstm_1.recurrent_kernel", "lstm_1.bias",
+                            "lstm_1.backward.kernel", "lstm_1.backward.recurrent_kernel", "lstm_1.backward.bias",
+                            "dense.kernel", "dense.bias"]
+    assert shapes["lstm.kernel"] == (5, 12) and shapes["lstm_1.kernel"] == (6, 12) and shapes["dense.kernel"] == (12, 1)
+    assert layer_param_formulas(spec)["lstm_1"] == "2*4*(2*H*H + H*H + H)"
+    # 2 directions x 4 x (E*H + H*H + H), then 2 x 4 x (2H*H + H*H + H), then T*2H + 1
+    assert expected_layer_params(spec) == {"embedding": 250_000, "lstm": 2 * 4 * (15 + 9 + 3),
+                                           "lstm_1": 2 * 4 * (18 + 9 + 3), "dense": 13}
+    assert sum(np.size(value) for value in keras_default_weights(spec).values()) == expected_total_params(spec)
+
+
+@pytest.mark.parametrize("padding", ["right", "left"])
+def test_padded_batches_are_reproducible_with_their_lengths_on_their_side(padding):
+    spec = ModelSpec(vocab_size=20, seq_len=6, batch_size=5, padding=padding, min_length=2)
+    token_ids = sample_token_ids(spec)
+    lengths = example_lengths(spec)
+    assert lengths[0] == 2 and lengths[1] == 6 and lengths.min() >= 2
+    assert np.array_equal((token_ids != 0).sum(axis=1), lengths), "id 0 is padding only"
+    real = token_ids != 0
+    ordered = real if padding == "right" else real[:, ::-1]
+    assert all(np.all(np.diff(row.astype(int)) <= 0) for row in ordered), f"every 0 is on the {padding}"
+    assert np.array_equal(token_ids, sample_token_ids(spec)) and not np.array_equal(token_ids, sample_token_ids(spec, step=1))
+
+
+def test_reversal_within_lengths_leaves_the_padding_in_place():
+    real = np.array([[1, 1, 1, 0], [0, 1, 1, 1], [1, 1, 1, 1]], bool)
+    assert reversed_within_lengths(real).tolist() == [[2, 1, 0, 3], [0, 3, 2, 1], [3, 2, 1, 0]]
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("layers,bidirectional,padding", [(layers, bi, padding) for layers, bi, padding in STRUCTURES
+                                                           if layers < 3] + [(3, True, "left")])
+def test_reference_backward_matches_central_differences(layers, bidirectional, padding, return_sequences):
+    spec = ModelSpec(vocab_size=7, embed_dim=3, hidden=2, seq_len=4, batch_size=3, layers=layers,
+                     bidirectional=bidirectional, padding=padding, return_sequences=return_sequences, seed=3)
+    weights = keras_default_weights(spec, "float64")
+    for name in weights:
+        if name.endswith("bias"):
+            weights[name] += np.linspace(-0.3, 0.3, weights[name].size)  # no special zeros
+    token_ids, labels = sample_batch(spec)
+    labels = labels.astype(np.float64)
+    _, analytic = classifier_loss_and_gradients(weights, token_ids, labels, spec)
+    for name, value in weights.items():
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            original = value[index]
+            value[index] = original + 1e-5
+            plus, _ = classifier_loss_and_gradients(weights, token_ids, labels, spec)
+            value[index] = original - 1e-5
+            minus, _ = classifier_loss_and_gradients(weights, token_ids, labels, spec)
+            value[index] = original
+            numeric[index] = (plus - minus) / 2e-5
+        scale = np.linalg.norm(analytic[name]) + np.linalg.norm(numeric)
+        assert np.linalg.norm(analytic[name] - numeric) <= 1e-6 * scale, name
+    if padding != "none":
+        assert not analytic["embedding"][0].any(), "padding takes no gradient"
+
+
+def test_a_padded_step_changes_nothing_and_outputs_zero():
+    """The same example alone and padded (either side) gives the same final state, its real outputs, and
+    exact zeros at its padded steps; the prediction differs only through the head's zero features."""
+    from backends.numpy_backend import NumpyBackend
+
+    tokens = [5, 7, 9]
+    for layers, bidirectional in itertools.product((1, 2), (False, True)):
+        answers = {}
+        for padding, row in (("none", tokens), ("right", [*tokens, 0, 0]), ("left", [0, 0, *tokens])):
+            spec = SMALL.replace(layers=layers, bidirectional=bidirectional, padding=padding, seq_len=len(row),
+                                 min_length=1, return_state=True, batch_size=1)
+            model = NumpyBackend("float64").build(spec)
+            answers[padding] = model.forward(np.array([row]))
+        for padding, real in (("right", slice(0, 3)), ("left", slice(2, 5))):
+            output = answers[padding].lstm_output[0]
+            assert np.allclose(answers[padding].state_h, answers["none"].state_h, atol=1e-12)
+            assert np.allclose(output[real], answers["none"].lstm_output[0], atol=1e-12)
+            assert not np.delete(output, np.arange(5)[real], axis=0).any()
+
+
+@pytest.fixture(scope="module", params=backend_params(DEFAULT_BACKENDS))
+def equivalence(request, tmp_path_factory):
+    """One check run per built-in backend over every structure (both heads in turn), gradients and params."""
+    specs = [small(layers, bidirectional, padding, return_sequences=index % 2 == 0, min_length=2)
+             for index, (layers, bidirectional, padding) in enumerate(STRUCTURES)]
+    result = check_backend(request.param, specs=specs, suites=["params", "gradients"], steps=2)
+    return request.param, {(record.suite, ModelSpec(**record.spec).replace(return_state=False)): record
+                           for record in result.records}
+
+
+@pytest.mark.parametrize("layers,bidirectional,padding", STRUCTURES)
+def test_every_builtin_backend_computes_every_structure(equivalence, layers, bidirectional, padding):
+    backend, records = equivalence
+    index = STRUCTURES.index((layers, bidirectional, padding))
+    spec = small(layers, bidirectional, padding, return_sequences=index % 2 == 0, min_length=2)
+    for suite in ("params", "gradients"):
+        record = records[suite, spec]
+        assert record.status == "pass", f"{backend} {suite}: {record.message}"
+
+
+PLANTED = {
+    # backend: (spec options, what the message must name)
+    "fake-masked-steps-repeat": ({"padding": "right"},
+                                 ["the steps after each example's last real token repeat its last real output",
+                                  "without padding it conforms"]),
+    "fake-final-state-at-T": ({"padding": "right", "return_sequences": False},
+                              ["state_h rel error", "without padding it conforms"]),
+    "fake-backward-reads-padding": ({"padding": "right", "bidirectional": True},
+                                    ["in the backward half", "unidirectional conforms", "without padding it conforms"]),
+    "fake-directions-swapped": ({"bidirectional": True},
+                                ["[backward | forward] instead of [forward | backward]", "unidirectional conforms"]),
+    "fake-second-layer-wrong-direction": ({"bidirectional": True, "layers": 2},
+                                          ["with 1 layer it conforms, with 2 it fails (the fault is in layer 2, lstm_1",
+                                           "grad lstm_1.kernel rel error"]),
+}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """The hand-built torch backends of `fake_padded_backends`, each checked on a spec that has its fault."""
+    pytest.importorskip("torch")
+    found = {}
+    with pytest.MonkeyPatch.context() as patch:
+        use_test_plugins(patch, "fake_padded_backends")
+        for backend, (options, _) in {"fake-manual": ({"layers": 2, "bidirectional": True, "padding": "left"}, []),
+                                      **PLANTED}.items():
+            spec = small(**{"layers": 1, "bidirectional": False, "padding": "none", "min_length": 2, **options})
+            result = check_backend(backend, specs=[spec], suites=["gradients"])
+            found[backend] = result
+    return found
+
+
+def test_the_hand_built_backend_conforms(planted):
+    assert planted["fake-manual"].conforms, [record.message for record in planted["fake-manual"].records]
+
+
+@pytest.mark.parametrize("backend", PLANTED)
+def test_each_planted_fault_fails_naming_where(planted, backend):
+    (record,) = planted[backend].records
+    assert record.status == "fail"
+    for phrase in PLANTED[backend][1]:
+        assert phrase in record.message, record.message
+
+
+def test_a_backend_that_refuses_an_option_is_unsupported_naming_it(fake_backends, capsys):
+    status = main(["check", "fake-article-only", "--layers", "2", "--padding", "right", "--suite", "params,gradients"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "fake-article-only does not build --layers 2 (it builds: 1); --padding right (it builds: none)" in err
+
+
+def test_a_run_records_the_refusal_as_unsupported(fake_backends, tmp_path, capsys):
+    main(["run", "--suite", "params,shapes", "--backend", "fake-article-only,numpy", "--bidirectional",
+          "--out", str(tmp_path), "--format", "json"])
+    (run_dir,) = tmp_path.iterdir()
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    statuses = {(record["backend"], record["suite"]) for record in records if record["status"] == "unsupported"}
+    assert statuses == {("fake-article-only", "params"), ("fake-article-only", "shapes")}
+    assert all(record["status"] == "pass" for record in records if record["backend"] == "numpy")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--padding", "middle"], "'middle' is not accepted (accepted: none, right, left"),
+    (["--min-length", "3"], "min_length: 3 is above seq_len 2"),
+    (["--layers", "0"], "--layers: '0' is not a positive integer"),
+])
+def test_bad_structure_options_are_one_line(argv, message, capsys):
+    status = main(["run", "--suite", "params", "--backend", "numpy", *argv])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and "Traceback" not in err
