@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.padding_defaults import keras_findings, torch_findings  # noqa: E402
+from benchmarks.padding_defaults import keras_findings, torch_findings
 
 AGREES = 1e-6
 DIFFERS = 1e-4
