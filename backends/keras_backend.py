@@ -345,6 +345,20 @@ class KerasClassifier(ClassifierModel):
 
         return tensorflow_predict
 
+    def kernel_path(self) -> str:
+        """The LSTM kernel Keras 3.15 takes, by its own rules (``LSTM.inner_loop`` tries the engine's fused
+        ``backend.lstm`` first): the JAX and torch engines refuse any mask there; TensorFlow takes cuDNN only
+        on a GPU (``cudnn_ok``) and, under a mask, only for right padding (``_is_sequence_right_padded``);
+        the torch engine has a fused fallback on the CPU. Read from the source, not observed."""
+        on_gpu, masked, name = self.device.startswith("cuda") and engine_has_gpu(), self.spec.padded, engine()
+        generic = {"tensorflow": "generic loop (tf.while_loop)", "jax": "generic loop (lax.scan)",
+                   "torch": "generic loop (torch)"}.get(name, "generic loop")
+        if masked and (name != "tensorflow" or self.spec.padding == "left"):
+            return generic
+        if on_gpu:
+            return "cuDNN" + (" (right-padded mask)" if masked else "")
+        return "torch fallback LSTM" if name == "torch" else generic
+
     def reset_peak_device_memory(self) -> None:
         if self.device.startswith("cuda"):
             _reset_device_peak()

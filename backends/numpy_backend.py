@@ -89,6 +89,9 @@ class NumpyClassifier(ClassifierModel):
         token_ids = np.asarray(token_ids)
         return lambda: self.forward(token_ids)
 
+    def kernel_path(self) -> str:
+        return "NumPy step loop" + (", masked" if self.spec.padded else "")
+
     def summary(self) -> list[LayerSummary]:
         layers = self._layer_outputs(np.zeros((1, self.spec.seq_len), dtype=np.int64))
         params = {layer: sum(self.weights[name].size for name in names)

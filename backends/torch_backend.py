@@ -265,6 +265,13 @@ class TorchClassifier(ClassifierModel):
 
         return step
 
+    def kernel_path(self) -> str:
+        """``nn.LSTM``'s fused kernel: cuDNN on a GPU (when cuDNN is enabled), ATen's on the CPU; packed
+        when the spec pads."""
+        on_gpu = self.device.startswith("cuda") and torch.backends.cudnn.enabled
+        kernel = "cuDNN" if on_gpu else "ATen fused LSTM"
+        return f"{kernel}, packed" if self.spec.padded else kernel
+
     def reset_peak_device_memory(self) -> None:
         if self.device.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats(self.device)

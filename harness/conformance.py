@@ -4,8 +4,8 @@
 ``params``, ``shapes``, ``gradients``, ``behaviour``, ``training`` and ``timed-work``) for one backend
 against the contract and the NumPy reference, on the kit's specs (`CHECK_SPECS`): the article's model, a
 wider one without return_sequences, and a stress spec whose cell states reach ``|c| ~ 5`` and whose
-gradient norm is about 3 (``large_states``), over a vocabulary of 9 so every batch repeats tokens; or on
-the specs and suites a caller gives. ``bench check NAME`` prints the result with each check's worst error
+gradient norm is about 3 (``large_states``), over a vocabulary of 9 so every batch repeats tokens, and two
+bidirectional layers over right-padded batches; or on the specs and suites a caller gives. ``bench check NAME`` prints the result with each check's worst error
 and its margin to the tolerance (`worst_error`); the pytest plugin (`harness.pytest_plugin`, ``pytest
 --bench-backend NAME``) gives plugin authors the same checks.
 """
@@ -33,10 +33,14 @@ CHECK_SPECS = (
     ModelSpec(),
     ModelSpec(vocab_size=300, embed_dim=8, hidden=16, seq_len=7, batch_size=5, return_sequences=False),
     ModelSpec(vocab_size=9, embed_dim=6, hidden=8, seq_len=12, batch_size=6, large_states=True),
+    ModelSpec(vocab_size=30, embed_dim=4, hidden=5, seq_len=6, batch_size=4, layers=2, bidirectional=True,
+              padding="right", min_length=2),
 )
 """The kit's specs: the article's model; a wider one, last step only; the stress spec (large cell states,
 gradient norm above 1, repeated tokens), where ``h = o * c``, clipped gradients or a stale gradient are off
-by far more than any tolerance."""
+by far more than any tolerance; and a real text classifier's: two bidirectional layers over right-padded
+batches of 2 to 6 tokens (a backend that does not build them says so: its cells are ``unsupported``,
+naming the options, `harness.contract.refuse_unsupported_options`)."""
 
 
 @dataclass

@@ -359,6 +359,11 @@ class ClassifierModel(ABC):
             output = output.numpy()
         return np.asarray(output)
 
+    def kernel_path(self) -> str | None:
+        """Optional: which LSTM kernel this model runs, where the framework can tell (e.g. ``cuDNN``, ``ATen
+        fused LSTM, packed``, ``generic loop (tf.while_loop)``), for the timing tables; None: not said."""
+        return None
+
     def reset_peak_device_memory(self) -> None:
         """Start a new peak-memory window on an accelerator (no-op on the CPU)."""
 

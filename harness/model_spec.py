@@ -23,7 +23,8 @@ class ModelOption:
     Attributes:
         help: one line for ``bench run --help``.
         minimum: the smallest value an int field accepts (bool fields: None).
-        sweep: a comma-separated list runs one spec per value (``--hidden 3,32,64``).
+        sweep: a comma-separated list runs one spec per value (``--hidden 3,32,64``; a bool: ``--bidirectional
+            off,on``).
         abbreviation: the letter `ModelSpec.label` shows it under (``H=3``); a field without one is shown
             as ``name=value`` when it differs from its default.
         flag: for a bool, the label's text when True and when False (``("seq", "last")``).
@@ -97,8 +98,9 @@ class ModelSpec:
     return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head", flag=("seq", "last"))
     return_state: bool = _option(False, "LSTM also returns its final (h, c)", flag=("+state", ""))
     layers: int = _option(1, "stacked LSTM layers (default: 1)", minimum=1)
-    bidirectional: bool = _option(False, "each LSTM layer also reads every example backwards; outputs "
-                                         "[forward | backward] per step", flag=("+bi", ""))
+    bidirectional: bool = _option(False, "each LSTM layer also reads every example backwards, outputs [forward | "
+                                         "backward] per step; --bidirectional off,on sweeps both", flag=("+bi", ""),
+                                  sweep=True)
     padding: str = _option("none", "token id 0 pads each example to seq_len: none, right or left; a comma list "
                                    "sweeps it (default: none)", sweep=True, choices=PADDING_SIDES)
     min_length: int = _option(1, "with --padding, the shortest example's real length; lengths are drawn "

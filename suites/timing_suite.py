@@ -29,6 +29,7 @@ from harness.model_spec import ModelSpec, varying_fields
 from harness.rendering import Table
 from harness.results.record import FAIL, MEASURED_STATUSES, PASS, UNSTABLE, Record, round_medians
 from harness.suite import NotRun, Suite, SuiteOptions
+from suites.structure_costs import option_cost_table
 from suites.timed_work import InferenceWork, TimedWorkMismatch, TrainWork
 
 TIMING_DEFAULT_SPEC = ModelSpec(vocab_size=20000, embed_dim=128, hidden=32, seq_len=100, batch_size=64)
@@ -111,6 +112,7 @@ class TimedSuite(Suite):
             device_peak=_device_peak(backend, device, options.threads),
             addons=collect_figures(addons),
             verified=work.verified.to_json() if work.verified else None,
+            kernel_path=model.kernel_path(),
         )
 
     def round_to_json(self, measurement: RoundMeasurement | NotRun) -> dict[str, Any]:
@@ -173,6 +175,7 @@ class TimedSuite(Suite):
                             "addons": measured.addons} for one, measured in zip(round_stats, rounds)],
             samples_seconds=pooled,
             timed_work=verified,
+            kernel_path=next((measured.kernel_path for measured in rounds if measured.kernel_path), None),
         )
         implausible = implausible_speed(details["fraction_of_peak"], on_cpu)
         if implausible:
@@ -192,6 +195,9 @@ class TimedSuite(Suite):
             for key in series:
                 where = " ".join(f"{ModelSpec.short_name(name)}={value}" for name, value in key if name in shown)
                 tables.extend(self._comparison(device, where, [r for r in on_device if _series(r) == key]))
+            costs = option_cost_table(f"{self.name} on {device}", on_device)
+            if costs:
+                tables.append(costs)
         return tables
 
     def _figures(self, device: str, records: list[Record]) -> Table:
@@ -204,7 +210,7 @@ class TimedSuite(Suite):
             backend = f"{record.backend} ({apart})" if apart else record.backend
             head = (backend, record.spec["seq_len"], record.spec["batch_size"], record.spec["hidden"])
             if record.status not in MEASURED_STATUSES:
-                rows.append((*head, f"{record.status}: {record.message}", *[""] * 10))
+                rows.append((*head, f"{record.status}: {record.message}", *[""] * 11))
                 continue
             spread = d.get("between_round_spread")
             counts = d.get("round_sample_counts") or [d["samples"]]
@@ -221,6 +227,7 @@ class TimedSuite(Suite):
                 _mebibytes(d.get("peak_memory_bytes")),
                 _mebibytes(d.get("cell_memory_bytes")),
                 f"{d['first_step_seconds'] * 1e3:.1f}",
+                d.get("kernel_path") or "-",
             ))
         spec = ModelSpec(**records[0].spec) if records else None
         vocabulary = f"V={spec.vocab_size} E={spec.embed_dim}" if spec else ""
@@ -230,9 +237,9 @@ class TimedSuite(Suite):
                   f"round spread = SD of log round medians; peak MiB = {memory}, cell MiB = what the cell added "
                   "to the worker; ! = unstable",
             headers=("backend", "T", "B", "hidden", "median", "95% CI", "rounds x n", "round spread", "samples/s",
-                     "tokens/s", "GFLOP/s", "% of GEMM peak", "peak MiB", "cell MiB", "first step"),
+                     "tokens/s", "GFLOP/s", "% of GEMM peak", "peak MiB", "cell MiB", "first step", "kernel"),
             rows=tuple(rows),
-            align=("left", *["right"] * 14),
+            align=("left", *["right"] * 14, "left"),
             compact=COMPACT_COLUMNS,
             key_columns=4,
         )

@@ -134,7 +134,7 @@ def test_fake_backend_runs_and_the_run_is_saved(capsys, tmp_path, fake_backends)
     assert status == 0
     document = json.loads(out)
     records = document["records"]
-    assert len(records) == 2 + 2 * 4
+    assert len(records) == 2 + 2 * 8  # shapes: 4 combinations, as given and stacked bidirectional
     assert {record["status"] for record in records} == {"pass"}
     params = [record for record in records if record["suite"] == "params"]
     assert [record["total_params"] for record in params] == [250_115, 250_000 + 4 * (5 * 8 + 64 + 8) + 17]
@@ -163,7 +163,8 @@ def test_planted_shape_fault_fails_shapes_naming_the_output(capsys, tmp_path, fa
                            "--out", str(tmp_path))
     assert status == 1
     failed = [record for record in json.loads(out)["records"] if record["status"] == "fail"]
-    assert [record["spec"]["return_sequences"] for record in failed] == [True, True]
+    assert [(record["spec"]["return_sequences"], record["spec"]["bidirectional"]) for record in failed] == [
+        (True, False), (True, False), (True, True), (True, True)]
     assert failed[0]["message"].startswith("fake-last-step-only: lstm_output is (4, 3), expected (4, 2, 3)")
 
 

@@ -35,7 +35,7 @@ FAULTS = {
     "fake-first-step-only": ("timed-work", "train: the timed step did not update the weights on call 3 (batch 0)", None),
     "fake-every-other-step": ("timed-work", "train: the timed step did not update the weights on call 3 (batch 0)", None),
     "fake-adam-restart": ("timed-work", "train: after 2 calls, embedding is not where the reference", None),
-    "fake-prepared-features": ("timed-work", "infer: with the embedding x1.5, lstm.kernel x0.8 and lstm.bias x0.5", None),
+    "fake-prepared-features": ("timed-work", "infer: with the embedding x1.5, every LSTM kernel x0.8 and LSTM bias x0.5", None),
     "fake-cached-inference": ("timed-work", "infer: the timed inference did not follow a change of the weights", None),
     "fake-precomputed-inference": ("timed-work", "infer: the timed inference did not follow a change of the weights", None),
     "fake-first-batch-inference": ("timed-work", "infer: the timed inference of batch 1 returned batch 0's predictions", None),

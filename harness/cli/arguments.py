@@ -70,6 +70,24 @@ def choice_list(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
     return parse
 
 
+BOOLEAN_WORDS = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
+
+
+def boolean_list(text: str) -> list[bool]:
+    """An argument type for a sweepable flag's values: ``on``, ``off`` or ``off,on`` (also true/false, yes/no)."""
+    values = []
+    for part in (part.strip().lower() for part in text.split(",")):
+        if part not in BOOLEAN_WORDS:
+            raise argparse.ArgumentTypeError(f"{part!r} is not accepted (accepted: on, off, or off,on to sweep both)")
+        if BOOLEAN_WORDS[part] in values:
+            raise argparse.ArgumentTypeError(f"{part} is given twice in {text!r} (accepted: distinct values)")
+        values.append(BOOLEAN_WORDS[part])
+    return values
+
+
+boolean_list.__name__ = "list of on, off"
+
+
 def _integer_noun(minimum: int) -> str:
     return {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
 

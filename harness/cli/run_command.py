@@ -18,6 +18,7 @@ from pathlib import Path
 from harness import environment
 from harness.cli.arguments import (
     add_layout_options,
+    boolean_list,
     choice_list,
     directory,
     integer_at_least,
@@ -116,6 +117,11 @@ def add_model_arguments(group) -> None:
         if option.choices is not None:
             group.add_argument(flag, type=choice_list(option.choices) if option.sweep else str,
                                choices=None if option.sweep else option.choices, help=option.help)
+        elif option.minimum is None and option.sweep:
+            group.add_argument(flag, type=boolean_list, nargs="?", const=[True], default=None, metavar="off,on",
+                               help=option.help)
+            group.add_argument("--no-" + flag[2:], dest=name, action="store_const", const=[False],
+                               help=argparse.SUPPRESS)
         elif option.minimum is None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=option.help)
         else:

@@ -19,6 +19,8 @@ class RoundMeasurement:
         addons: each add-on's figures by its name (`harness.addons.base.CellAddon`).
         verified: what verifying the timed closure against the reference found (`suites.timed_work.Verified`
             as JSON: the worst error and its margin), in the round that checked it (the first); else None.
+        kernel_path: which LSTM kernel the timed model runs, as its framework tells
+            (`harness.contract.ClassifierModel.kernel_path`), or None where the backend does not say.
     """
 
     first_step_seconds: float
@@ -27,6 +29,7 @@ class RoundMeasurement:
     device_peak: dict[str, Any] | None = None
     addons: dict[str, dict[str, Any]] = field(default_factory=dict)
     verified: dict[str, Any] | None = None
+    kernel_path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,7 +43,8 @@ class RoundMeasurement:
         samples = [_seconds(value) for value in data["samples_seconds"]]
         if not samples:
             raise ValueError("a round without samples")
-        optional = {"peak_device_bytes": (int, float), "device_peak": dict, "addons": dict, "verified": dict}
+        optional = {"peak_device_bytes": (int, float), "device_peak": dict, "addons": dict, "verified": dict,
+                    "kernel_path": str}
         for name, kind in optional.items():
             if data.get(name) is not None and (isinstance(data[name], bool) or not isinstance(data[name], kind)):
                 raise ValueError(f"{name} is mistyped")
@@ -51,6 +55,7 @@ class RoundMeasurement:
             device_peak=data.get("device_peak"),
             addons=dict(data.get("addons") or {}),
             verified=data.get("verified"),
+            kernel_path=data.get("kernel_path"),
         )
 
 
