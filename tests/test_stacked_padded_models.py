@@ -3,6 +3,7 @@ planted faults the checks must catch (docs/contract.md, "Padding, stacking and d
 
 import itertools
 import json
+import math
 
 import numpy as np
 import pytest
@@ -211,3 +212,32 @@ def test_bad_structure_options_are_one_line(argv, message, capsys):
     status = main(["run", "--suite", "params", "--backend", "numpy", *argv])
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_a_timing_sweep_over_padding_and_direction_says_what_each_costs(capsys, tmp_path):
+    """One numpy sweep (padding none/right x directions off/on): every cell measured with its kernel, and
+    the cost table compares each option with the same cell without it, with a paired interval."""
+    from harness.results.reader import load_records
+    from suites.structure_costs import option_cost_table
+
+    status = main(["run", "--suite", "train", "--backend", "numpy", "--padding", "none,right", "--bidirectional",
+                   "off,on", "--hidden", "8", "--vocab-size", "100", "--embed-dim", "8", "--seq-len", "6",
+                   "--batch-size", "4", "--min-time", "0.05", "--max-time", "0.2", "--warmup", "1", "--rounds", "3",
+                   "--out", str(tmp_path), "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == 0
+    kernels = {(record["spec"]["padding"], record["spec"]["bidirectional"]): record["kernel_path"]
+               for record in document["records"]}
+    assert kernels == {("none", False): "NumPy step loop", ("none", True): "NumPy step loop",
+                       ("right", False): "NumPy step loop, masked", ("right", True): "NumPy step loop, masked"}
+    (run_dir,) = tmp_path.iterdir()
+    table = option_cost_table("train on cpu", load_records(run_dir))
+    options = sorted((row[2], row[3]) for row in table.rows)
+    assert options == [("bidirectional", "-"), ("bidirectional", "padding=right"), ("padding right", "-"),
+                       ("padding right", "bidirectional=True")]
+    for row in table.rows:
+        ratio, interval = row[6].split("x [")
+        low, high = (float(bound) for bound in interval.rstrip("]").split("-"))
+        assert low <= float(ratio) <= high and row[7] in ("yes", "no")
+        without, with_option = float(row[4]), float(row[5])
+        assert math.isclose(float(ratio), with_option / without, rel_tol=0.02) or low <= with_option / without <= high
