@@ -97,7 +97,7 @@ class ModelSpec:
                               abbreviation="B")
     return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head", flag=("seq", "last"))
     return_state: bool = _option(False, "LSTM also returns its final (h, c)", flag=("+state", ""))
-    layers: int = _option(1, "stacked LSTM layers (default: 1)", minimum=1)
+    layers: int = _option(1, "stacked LSTM layers; a comma list sweeps it (default: 1)", minimum=1, sweep=True)
     bidirectional: bool = _option(False, "each LSTM layer also reads every example backwards, outputs [forward | "
                                          "backward] per step; --bidirectional off,on sweeps both", flag=("+bi", ""),
                                   sweep=True)
