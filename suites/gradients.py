@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from harness.canonical import sample_batch
 from harness.cell import Cell
-from harness.contract import DIRECTIONS, FORWARD_OUTPUTS, Backend, UnsupportedCapability, weight_names
+from harness.contract import FORWARD_OUTPUTS, Backend, UnsupportedCapability, weight_names
 from harness.model_spec import ModelSpec
 from harness.plugins.hookspecs import hookimpl
 from harness.rendering import Table
@@ -27,6 +25,7 @@ from harness.tolerances import (
     TensorError,
     tensor_error,
 )
+from suites.fault_location import isolate_fault, where_outputs_differ
 from suites.reference_checks import (
     describe_failure,
     loaded_model,
@@ -66,71 +65,6 @@ class GradientErrors:
         return all(tolerance_of(name).allows(error) for name, error in self.errors.items())
 
 
-def isolate_fault(compare, spec: ModelSpec) -> str:
-    """For a stacked, bidirectional or padded spec that fails: which of its options the fault lives in,
-    found by checking the same model with one option simplified (``compare(simpler_spec)`` returns
-    `GradientErrors`), e.g. ``isolated: 1 layer conforms, 2 fail (the fault is in layer 2, lstm_1, or
-    how it reads layer 1); unidirectional conforms (the backward direction, or how the directions are
-    combined)``; empty when no simplification conforms or there is none to try."""
-    found = []
-    if spec.layers > 1:
-        conforming = [layers for layers in range(1, spec.layers) if compare(spec.replace(layers=layers)).conforms]
-        failing_from = next((layers for layers in range(1, spec.layers) if layers not in conforming), spec.layers)
-        if conforming and failing_from > 1:
-            found.append(f"with {failing_from - 1} layer{'s' if failing_from > 2 else ''} it conforms, with "
-                         f"{failing_from} it fails (the fault is in layer {failing_from}, lstm_{failing_from - 1}, or in "
-                         f"how it reads layer {failing_from - 1})")
-    if spec.bidirectional and compare(spec.replace(bidirectional=False)).conforms:
-        found.append("unidirectional conforms (the fault is in the backward direction, or in how the two "
-                     "directions are combined)")
-    if spec.padded and compare(spec.replace(padding="none", min_length=1)).conforms:
-        found.append("without padding it conforms (the fault is in how padded steps are handled)")
-    return "isolated: " + "; ".join(found) if found else ""
-
-
-LOCATED_SHARE = 0.1
-"""A part (a direction's half, the padded or the real steps) is named where a forward output differs when
-its worst difference is at least this share of the whole tensor's."""
-
-
-def where_outputs_differ(actual, expected, spec: ModelSpec, token_ids: np.ndarray) -> str:
-    """Where an LSTM output differs from the reference, for a failure message: the two classic mistakes
-    by name (directions concatenated in the other order; padded steps repeating the last real output),
-    else which direction's half (bidirectional) and, for the output sequence of a padded spec, at padded
-    or real steps, e.g. ``at padded steps only, in the backward half``; empty when the shapes differ or
-    nothing stands out."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    if actual.shape != expected.shape or actual.size == 0:
-        return ""
-    difference = np.abs(actual - expected)
-    worst = float(difference.max())
-    if not worst > 0:
-        return ""
-    scale = max(float(np.abs(expected).max()), 1e-30)
-    if spec.bidirectional:
-        forward, backward = np.split(expected, 2, axis=-1)
-        if np.abs(actual - np.concatenate([backward, forward], axis=-1)).max() <= LOCATED_SHARE * 1e-2 * scale:
-            return "its halves are the reference's in the other order: [backward | forward] instead of [forward | backward]"
-    if difference.ndim == 3 and spec.padded:
-        real = token_ids != 0
-        last_real = spec.seq_len - 1 - real[:, ::-1].argmax(axis=1)
-        repeated = np.take_along_axis(expected, last_real[:, None, None], axis=1)
-        after = np.arange(spec.seq_len)[None, :] > last_real[:, None]
-        if after.any() and np.abs(actual - expected)[~after].max() <= LOCATED_SHARE * 1e-2 * scale \
-                and np.allclose(actual[after], np.broadcast_to(repeated, actual.shape)[after], rtol=1e-3, atol=1e-6 * scale):
-            return "the steps after each example's last real token repeat its last real output (expected 0 at padded steps)"
-    parts = []
-    if difference.ndim == 3 and spec.padded:
-        at = [where for where, mask in (("padded", ~real), ("real", real))
-              if mask.any() and difference[mask].max() >= LOCATED_SHARE * worst]
-        parts.append(f"at {' and '.join(at)} steps" + (" only" if len(at) == 1 else ""))
-    if spec.bidirectional:
-        halves = np.split(difference, 2, axis=-1)
-        found = [direction for direction, half in zip(DIRECTIONS, halves) if half.max() >= LOCATED_SHARE * worst]
-        parts.append(f"in the {found[0]} half" if len(found) == 1 else "in both directions' halves")
-    return ", ".join(parts)
-
-
 class GradientsSuite(Suite):
     """One forward and one backward pass per backend, against the float64 reference."""
 
@@ -148,8 +82,9 @@ class GradientsSuite(Suite):
         if missing:
             return NotRun.skipped(missing)
         measured = self.compare(backend, spec, options.device)
-        if isinstance(measured, GradientErrors) and not measured.conforms and measured.unsupported is None:
-            measured.isolated = isolate_fault(lambda simpler: self.compare(backend, simpler, options.device), spec)
+        if not measured.conforms and measured.unsupported is None:
+            measured.isolated = isolate_fault(lambda simpler: self.compare(backend, simpler, options.device).conforms,
+                                              spec)
         return measured
 
     def compare(self, backend: Backend, spec: ModelSpec, device: str) -> GradientErrors:

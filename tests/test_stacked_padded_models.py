@@ -142,6 +142,14 @@ def test_every_builtin_backend_computes_every_structure(equivalence, layers, bid
         assert record.status == "pass", f"{backend} {suite}: {record.message}"
 
 
+@pytest.mark.parametrize("backend", backend_params(["keras-jax", "keras-torch"]))
+def test_keras_on_the_jax_and_torch_engines_builds_them_too(backend):
+    """The engines take other paths (no cuDNN under a mask, their own loops): the hardest structures."""
+    specs = [small(3, True, "left", min_length=2), small(2, False, "right", return_sequences=False, min_length=2)]
+    result = check_backend(backend, specs=specs, suites=["gradients"])
+    assert result.conforms, [record.message for record in result.records]
+
+
 PLANTED = {
     # backend: (spec options, what the message must name)
     "fake-masked-steps-repeat": ({"padding": "right"},
@@ -241,3 +249,38 @@ def test_a_timing_sweep_over_padding_and_direction_says_what_each_costs(capsys, 
         assert low <= float(ratio) <= high and row[7] in ("yes", "no")
         without, with_option = float(row[4]), float(row[5])
         assert math.isclose(float(ratio), with_option / without, rel_tol=0.02) or low <= with_option / without <= high
+
+
+def test_where_outputs_differ_names_the_classic_mistakes_and_the_place():
+    from suites.fault_location import where_outputs_differ
+
+    spec = ModelSpec(vocab_size=9, hidden=2, seq_len=4, batch_size=2, bidirectional=True, padding="right")
+    token_ids = np.array([[3, 4, 0, 0], [5, 6, 7, 8]])
+    rng = np.random.default_rng(0)
+    expected = rng.normal(size=(2, 4, 4)) * (token_ids != 0)[:, :, None]
+    swapped = np.concatenate([expected[..., 2:], expected[..., :2]], axis=-1)
+    assert "[backward | forward] instead of [forward | backward]" in where_outputs_differ(swapped, expected, spec, token_ids)
+    repeated = expected.copy()
+    repeated[0, 2:] = expected[0, 1]
+    assert "repeat its last real output" in where_outputs_differ(repeated, expected, spec, token_ids)
+    backward_off = expected.copy()
+    backward_off[1, :, 2:] += 1.0
+    assert where_outputs_differ(backward_off, expected, spec, token_ids) == "at real steps only, in the backward half"
+    assert where_outputs_differ(expected, expected, spec, token_ids) == ""
+    assert where_outputs_differ(expected[:, :2], expected, spec, token_ids) == ""  # a shape error says itself
+
+
+def test_isolate_fault_names_the_first_failing_layer_and_survives_a_raising_check():
+    from suites.fault_location import isolate_fault
+
+    spec = ModelSpec(layers=3, bidirectional=True, padding="left", seq_len=4)
+
+    def conforms(simpler):
+        if not simpler.bidirectional:
+            raise RuntimeError("cannot build")
+        return simpler.layers < 2
+
+    found = isolate_fault(conforms, spec)
+    assert found == ("isolated: with 1 layer it conforms, with 2 it fails (the fault is in layer 2, lstm_1, or in how "
+                     "it reads layer 1)")
+    assert isolate_fault(lambda simpler: False, spec) == ""
