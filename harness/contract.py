@@ -266,7 +266,9 @@ def refuse_unsupported_options(spec: ModelSpec, backend: str, **supported: tuple
         if value not in values:
             flag = "--" + name.replace("_", "-")
             shown = f"{flag} {value}" if not isinstance(value, bool) else (flag if value else f"--no-{flag[2:]}")
-            refused.append(f"{shown} (it builds: {', '.join(str(accepted) for accepted in values)})")
+            builds = ", ".join(({True: "on", False: "off"}[accepted] if isinstance(accepted, bool) else str(accepted))
+                               for accepted in values)
+            refused.append(f"{shown} (it builds: {builds})")
     if refused:
         raise UnsupportedCapability(f"{backend} does not build " + "; ".join(refused))
 

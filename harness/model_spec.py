@@ -28,6 +28,9 @@ class ModelOption:
         abbreviation: the letter `ModelSpec.label` shows it under (``H=3``); a field without one is shown
             as ``name=value`` when it differs from its default.
         flag: for a bool, the label's text when True and when False (``("seq", "last")``).
+        choices: for a str field, the values it takes.
+        maximum: the largest value an int field accepts, where a larger one is a mistake (None: no limit
+            but the command line's).
     """
 
     help: str
@@ -36,11 +39,12 @@ class ModelOption:
     abbreviation: str | None = None
     flag: tuple[str, str] | None = None
     choices: tuple[str, ...] | None = None
+    maximum: int | None = None
 
 
 def _option(default: Any, help: str, *, minimum: int | None = None, sweep: bool = False,
             abbreviation: str | None = None, flag: tuple[str, str] | None = None,
-            choices: tuple[str, ...] | None = None) -> Any:
+            choices: tuple[str, ...] | None = None, maximum: int | None = None) -> Any:
     """A `ModelSpec` field: an int (give ``minimum``), a bool, or a str among ``choices``; other types are
     refused here, at import."""
     if choices is not None:
@@ -48,8 +52,13 @@ def _option(default: Any, help: str, *, minimum: int | None = None, sweep: bool 
             raise TypeError(f"a choice field's default must be one of its choices, got {default!r}")
     elif isinstance(default, bool) != (minimum is None) or not isinstance(default, int):
         raise TypeError(f"ModelSpec fields are ints with a minimum, bools, or choices, got {default!r}")
-    return field(default=default, metadata={"option": ModelOption(help, minimum, sweep, abbreviation, flag, choices)})
+    option = ModelOption(help, minimum, sweep, abbreviation, flag, choices, maximum)
+    return field(default=default, metadata={"option": option})
 
+
+MAX_LAYERS = 32
+"""The most stacked layers a spec takes: deeper LSTM stacks are not trained in practice (GNMT has 8), and
+a mistyped ``--layers 1000000`` would only run until the cell's timeout."""
 
 PADDING_SIDES = ("none", "right", "left")
 """`ModelSpec.padding`: no padding (every example has ``seq_len`` tokens, id 0 is an ordinary token), or
@@ -80,7 +89,7 @@ class ModelSpec:
             step changes no state, its outputs are exactly 0, and it takes no gradient (docs/contract.md).
         min_length: with padding, each example's real length is drawn from ``[min_length, seq_len]``
             (reproducibly from the seed; the first example of a batch has ``min_length``, the second
-            ``seq_len``); unused without padding.
+            ``seq_len``); without padding it is unused and always 1, so that identical models are one cell.
         seed: seed for weights and inputs, so that every backend sees the same numbers.
         large_states: canonical weights that drive the cell state well beyond 1 (``|c| ~ 3``, where
             ``tanh(c)`` and ``c`` differ by far more than any tolerance) and the gradient's global norm
@@ -97,7 +106,8 @@ class ModelSpec:
                               abbreviation="B")
     return_sequences: bool = _option(True, "LSTM returns every step, flattened for the head", flag=("seq", "last"))
     return_state: bool = _option(False, "LSTM also returns its final (h, c)", flag=("+state", ""))
-    layers: int = _option(1, "stacked LSTM layers; a comma list sweeps it (default: 1)", minimum=1, sweep=True)
+    layers: int = _option(1, "stacked LSTM layers, up to 32; a comma list sweeps it (default: 1)", minimum=1,
+                          sweep=True, maximum=MAX_LAYERS)
     bidirectional: bool = _option(False, "each LSTM layer also reads every example backwards, outputs [forward | "
                                          "backward] per step; --bidirectional off,on sweeps both", flag=("+bi", ""),
                                   sweep=True)
@@ -121,6 +131,11 @@ class ModelSpec:
             elif isinstance(value, bool) or not isinstance(value, int) or value < option.minimum:
                 kind = {0: "a non-negative integer", 1: "a positive integer"}.get(option.minimum, "an integer")
                 raise BenchUsageError(f"{spec_field.name}: {value!r} is not {kind} (expected an int >= {option.minimum})")
+            elif option.maximum is not None and value > option.maximum:
+                raise BenchUsageError(f"{spec_field.name}: {value} is above {option.maximum} (expected an int from "
+                                      f"{option.minimum} to {option.maximum})")
+        if not self.padded and self.min_length != 1:
+            object.__setattr__(self, "min_length", 1)  # unused without padding: one identity, one label
         if self.padding != "none" and self.vocab_size < 2:
             raise BenchUsageError(f"padding {self.padding}: vocab_size {self.vocab_size} leaves no real token "
                                   "(id 0 is padding; expected vocab_size >= 2)")

@@ -102,7 +102,8 @@ class ParamsSuite(Suite):
 
     def _comparison(self, records: list[Record]) -> Table:
         specs = [ModelSpec.from_saved(record.spec) for record in records]
-        columns = list(dict.fromkeys(name for spec in specs or [ModelSpec()] for name in layer_param_formulas(spec)))
+        deepest = max(specs or [ModelSpec()], key=lambda spec: spec.layers)
+        columns = list(layer_param_formulas(deepest))  # embedding, lstm, lstm_1, ..., dense: model order
         formulas = list(dict.fromkeys(total_param_formula(spec) for spec in specs or [ModelSpec()]))
         rows = []
         for record in records:

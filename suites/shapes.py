@@ -98,20 +98,18 @@ class ShapesSuite(Suite):
         rows = []
         for record in records:
             outputs = record.details.get("outputs", {})
-            spec = ModelSpec.from_saved(record.spec)
             rows.append((
+                ModelSpec.from_saved(record.spec).label(),
                 record.backend,
-                spec.layers,
-                spec.bidirectional,
-                spec.return_sequences,
-                spec.return_state,
                 *(_describe(outputs.get(name)) if outputs else "-" for name in FORWARD_OUTPUTS),
                 record.status if not record.message else f"{record.status}: {record.message}",
             ))
         return [Table(
-            title="shapes: forward outputs (B = batch, T = seq_len, H = hidden, x2 bidirectional)",
-            headers=("backend", "layers", "bidirectional", "return_sequences", "return_state", *FORWARD_OUTPUTS, "status"),
+            title="shapes: forward outputs (B = batch, T = seq_len, H = hidden, x2 bidirectional; seq/last = "
+                  "return_sequences, +state = return_state, +bi = bidirectional)",
+            headers=("spec", "backend", *FORWARD_OUTPUTS, "status"),
             rows=tuple(rows),
+            key_columns=2,
         )]
 
 

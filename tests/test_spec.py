@@ -85,10 +85,13 @@ def test_padding_is_one_of_its_sides_and_needs_a_real_token():
         ModelSpec(padding="right", vocab_size=1)
 
 
-def test_min_length_may_not_exceed_seq_len():
-    assert ModelSpec(seq_len=5, min_length=5).min_length == 5
+def test_min_length_may_not_exceed_seq_len_and_is_one_without_padding():
+    assert ModelSpec(seq_len=5, min_length=5, padding="left").min_length == 5
     with pytest.raises(BenchUsageError, match=r"^min_length: 3 is above seq_len 2"):
-        ModelSpec(min_length=3)
+        ModelSpec(min_length=3, padding="right")
+    assert ModelSpec(min_length=3) == ModelSpec(), "unused without padding: the same model, one cell, one label"
+    with pytest.raises(BenchUsageError, match=r"^min_length: 0 is not a positive integer"):
+        ModelSpec(min_length=0)
 
 
 def test_stacked_bidirectional_widths_and_labels():

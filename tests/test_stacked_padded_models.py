@@ -213,7 +213,8 @@ def test_a_run_records_the_refusal_as_unsupported(fake_backends, tmp_path, capsy
 
 @pytest.mark.parametrize("argv,message", [
     (["--padding", "middle"], "'middle' is not accepted (accepted: none, right, left"),
-    (["--min-length", "3"], "min_length: 3 is above seq_len 2"),
+    (["--min-length", "3", "--padding", "right"], "min_length: 3 is above seq_len 2"),
+    (["--bidirectional", "maybe"], "'maybe' is not accepted (accepted: on, off, or off,on"),
     (["--layers", "0"], "--layers: '0' is not a positive integer"),
 ])
 def test_bad_structure_options_are_one_line(argv, message, capsys):

@@ -17,7 +17,8 @@ from harness.cli import (
     run_command,
     runs_command,
 )
-from harness.cli.arguments import OneLineArgumentParser, refuse_repeated_options
+from harness.cli.arguments import OneLineArgumentParser, attach_flag_values, refuse_repeated_options
+from harness.cli.run_command import sweepable_flags
 from harness.errors import BenchUsageError
 
 
@@ -45,7 +46,7 @@ def build_parser() -> OneLineArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``bench`` with ``argv``; return the exit status (0 passed, 1 a check failed, 2 bad usage)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = attach_flag_values(list(sys.argv[1:] if argv is None else argv), sweepable_flags())
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

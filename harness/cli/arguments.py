@@ -14,7 +14,7 @@ MAX_INTEGER = 2**31 - 1
 
 def integer_at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[[str], int]:
     """An argument type for one int from ``minimum`` to ``maximum``."""
-    noun = _integer_noun(minimum)
+    noun = _integer_noun(minimum) if maximum == MAX_INTEGER else f"an integer from {minimum} to {maximum}"
 
     def parse(text: str) -> int:
         try:
@@ -30,9 +30,10 @@ def integer_at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[[str]
     return parse
 
 
-def integer_list_at_least(minimum: int) -> Callable[[str], list[int]]:
-    """An argument type for comma-separated ints >= ``minimum``, e.g. ``3,32,64``."""
-    noun, one = _integer_noun(minimum), integer_at_least(minimum)
+def integer_list_at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[[str], list[int]]:
+    """An argument type for comma-separated ints from ``minimum`` to ``maximum``, e.g. ``3,32,64``."""
+    one = integer_at_least(minimum, maximum)
+    noun = _integer_noun(minimum) if maximum == MAX_INTEGER else f"an integer from {minimum} to {maximum}"
 
     def parse(text: str) -> list[int]:
         values = []
@@ -40,8 +41,9 @@ def integer_list_at_least(minimum: int) -> Callable[[str], list[int]]:
             try:
                 value = one(part.strip())
             except argparse.ArgumentTypeError:
+                within = f">= {minimum}" if maximum == MAX_INTEGER else f"from {minimum} to {maximum}"
                 raise argparse.ArgumentTypeError(
-                    f"{part.strip()!r} is not {noun} (accepted: comma-separated integers >= {minimum}, e.g. 3,32,64)"
+                    f"{part.strip()!r} is not {noun} (accepted: comma-separated integers {within}, e.g. 3,32,64)"
                 ) from None
             if value in values:
                 raise argparse.ArgumentTypeError(f"{value} is given twice in {text!r} (accepted: distinct values, "
@@ -86,6 +88,24 @@ def boolean_list(text: str) -> list[bool]:
 
 
 boolean_list.__name__ = "list of on, off"
+
+
+def is_boolean_list(text: str) -> bool:
+    """Whether ``text`` is a value `boolean_list` accepts (``on``, ``off,on``...)."""
+    return all(part.strip().lower() in BOOLEAN_WORDS for part in text.split(","))
+
+
+def attach_flag_values(argv: list[str], flags: set[str]) -> list[str]:
+    """``argv`` with each bare sweepable flag (``--bidirectional``, which may take ``off,on``) written
+    ``--bidirectional=on`` unless its next token is a value for it: argparse would otherwise take the next
+    token, a backend's name in ``bench check --bidirectional numpy``, as the flag's value."""
+    attached = []
+    for index, token in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if token in flags and (following is None or not is_boolean_list(following)):
+            token = f"{token}=on"
+        attached.append(token)
+    return attached
 
 
 def _integer_noun(minimum: int) -> str:
@@ -229,16 +249,24 @@ def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: list[str]) 
     """An option given twice would silently keep its last value: one line instead."""
     from harness.errors import BenchUsageError
 
-    seen: dict[str, int] = {}
+    seen: dict[str, argparse.Action] = {}
     for action in options_given(parser, tokens):
         if isinstance(action, (argparse._AppendAction, argparse._CountAction, argparse._HelpAction)):
             continue
-        seen[action.dest] = seen.get(action.dest, 0) + 1
-        if seen[action.dest] == 2:
-            flag = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
-            raise BenchUsageError(f"{flag} is given more than once (only the last would count); give it once"
-                                  + (", with a comma list to sweep (e.g. 3,32,64)" if getattr(action.type, "__name__", "")
-                                     .startswith("list of") else ""))
+        if action.dest not in seen:
+            seen[action.dest] = action
+            continue
+        first, flag = seen[action.dest], _long_flag(action)
+        if first is not action:
+            raise BenchUsageError(f"{_long_flag(first)} and {flag} are both given (only the last would count); give one")
+        type_name = getattr(action.type, "__name__", "")
+        example = {"list of on, off": "off,on"}.get(type_name, "none,right" if type_name.startswith("list of n") else "3,32,64")
+        raise BenchUsageError(f"{flag} is given more than once (only the last would count); give it once"
+                              + (f", with a comma list to sweep (e.g. {example})" if type_name.startswith("list of") else ""))
+
+
+def _long_flag(action: argparse.Action) -> str:
+    return action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):

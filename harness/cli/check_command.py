@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 
 from harness.cli.arguments import directory, name_list, positive_int
 from harness.cli.run_command import add_model_arguments, given_model_options, render_records, swept_specs
+from harness.results.record import PASS, UNSUPPORTED
 from harness.table_layout import Layout
 
 
@@ -64,15 +66,42 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         print(render_records(suites, result.records, args.format, Layout.for_output()))
         print(render_margins(result.records, worst, args.format))
     if result.conforms:
-        print(f"bench: {args.backend} conforms: {len(result.records)} checks passed", file=sys.stderr)
+        passed = sum(record.status == PASS for record in result.records)
+        others = Counter(record.status for record in result.records if record.status != PASS)
+        print(f"bench: {args.backend} conforms: {passed} checks passed" + "".join(
+            f", {count} {status}" for status, count in sorted(others.items())), file=sys.stderr)
+        if others.get(UNSUPPORTED):
+            print(f"bench: {args.backend}: not checked, unsupported: {'; '.join(unsupported_reasons(result.records))}",
+                  file=sys.stderr)
         return 0
     if not result.failures:
-        reasons = sorted({record.message.split(": ", 1)[-1] for record in result.records if record.message})
+        reasons = unsupported_reasons(result.records) + sorted(
+            {record.message.split(": ", 1)[-1] for record in result.records if record.message and record.status != UNSUPPORTED})
         print(f"bench: error: check: nothing was checked for {args.backend}: every check was skipped or unsupported "
               f"({'; '.join(reasons) or 'no check ran'})", file=sys.stderr)
         return 2
     print(f"bench: {args.backend} does not conform:\n{describe_failures(result)}", file=sys.stderr)
     return 1
+
+
+def unsupported_reasons(records) -> list[str]:
+    """Why cells were unsupported, each reason once: a backend's messages without its name prefix, and the
+    model options it refused (`harness.contract.refuse_unsupported_options`) gathered into one sentence."""
+    reasons, refused, builder = [], [], None
+    for record in records:
+        if record.status != UNSUPPORTED or not record.message:
+            continue
+        for part in record.message.split(": ", 1)[-1].split("; "):
+            name, said, options = part.partition(" does not build ")
+            if said:
+                builder = builder or name
+                part = options
+            target = refused if said or (refused and part.startswith("--")) else reasons
+            if part not in target:
+                target.append(part)
+    if refused:
+        reasons.insert(0, f"{builder} does not build " + "; ".join(refused))
+    return reasons
 
 
 def model_specs(args: argparse.Namespace) -> list:

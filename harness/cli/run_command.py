@@ -17,6 +17,7 @@ from pathlib import Path
 
 from harness import environment
 from harness.cli.arguments import (
+    MAX_INTEGER,
     add_layout_options,
     boolean_list,
     choice_list,
@@ -107,6 +108,12 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(handler=handle)
 
 
+def sweepable_flags() -> set[str]:
+    """The bool model options that also take a value to sweep (``--bidirectional off,on``)."""
+    return {"--" + name.replace("_", "-") for name, option in ModelSpec.options().items()
+            if option.minimum is None and option.choices is None and option.sweep}
+
+
 def add_model_arguments(group) -> None:
     """One option per `ModelSpec` field, as its metadata says: ``--hidden`` etc. take comma lists (sweeps),
     other ints one value, choices one of them (a comma list where the field sweeps: ``--padding
@@ -125,7 +132,9 @@ def add_model_arguments(group) -> None:
         elif option.minimum is None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=option.help)
         else:
-            parse = integer_list_at_least(option.minimum) if option.sweep else integer_at_least(option.minimum)
+            maximum = option.maximum or MAX_INTEGER
+            parse = (integer_list_at_least(option.minimum, maximum) if option.sweep
+                     else integer_at_least(option.minimum, maximum))
             group.add_argument(flag, type=parse, help=option.help)
 
 
@@ -332,8 +341,13 @@ def plan_suites(args: argparse.Namespace, registry: Registry) -> list[SuitePlan]
 
 
 def given_model_options(args: argparse.Namespace) -> dict:
-    """The `ModelSpec` fields the command line set (`add_model_arguments`), by name."""
-    return {name: getattr(args, name) for name in ModelSpec.options() if getattr(args, name, None) is not None}
+    """The `ModelSpec` fields the command line set (`add_model_arguments`), by name; a warning on standard
+    error for ``--min-length`` without padding (it changes nothing there)."""
+    given = {name: getattr(args, name) for name in ModelSpec.options() if getattr(args, name, None) is not None}
+    if "min_length" in given and not any(side != "none" for side in given.get("padding", [])):
+        print("bench: warning: --min-length has no effect without --padding right or left (every example then has "
+              "seq-len tokens)", file=sys.stderr)
+    return given
 
 
 def swept_specs(base: ModelSpec, given: dict, default_hidden) -> list[ModelSpec]:

@@ -50,9 +50,12 @@ def rows(run_dir: Path, suites: set[str] | None = None) -> list[dict[str, Any]]:
 
 
 def flat_row(record: Record) -> dict[str, Any]:
-    """One record as a flat dict: its fields and details, the spec's fields lifted to the top, ``device`` set."""
-    return {**{key: value for key, value in record.to_json().items() if key != "spec"}, **record.spec,
-            "device": record.device}
+    """One record as a flat dict: its fields and details, the spec's fields lifted to the top, ``device`` set.
+    A detail named like a spec field (the params suite's per-layer ``layers`` and the spec's ``layers``) is
+    kept as ``details.<name>``, so neither hides the other."""
+    fields = {key: value for key, value in record.to_json().items() if key != "spec"}
+    fields = {(f"details.{key}" if key in record.spec else key): value for key, value in fields.items()}
+    return {**fields, **record.spec, "device": record.device}
 
 
 def load(run: str | Path = "latest", out_dir: str | Path = "results") -> pd.DataFrame:
