@@ -214,8 +214,10 @@ def test_a_run_records_the_refusal_as_unsupported(fake_backends, tmp_path, capsy
 @pytest.mark.parametrize("argv,message", [
     (["--padding", "middle"], "'middle' is not accepted (accepted: none, right, left"),
     (["--min-length", "3", "--padding", "right"], "min_length: 3 is above seq_len 2"),
-    (["--bidirectional", "maybe"], "'maybe' is not accepted (accepted: on, off, or off,on"),
-    (["--layers", "0"], "--layers: '0' is not a positive integer"),
+    (["--bidirectional=maybe"], "'maybe' is not accepted (accepted: on, off, or off,on"),
+    (["--layers", "0"], "--layers: '0' is not an integer from 1 to 32"),
+    (["--layers", "33"], "--layers: '33' is not an integer from 1 to 32"),
+    (["--bidirectional", "--no-bidirectional"], "--bidirectional and --no-bidirectional are both given"),
 ])
 def test_bad_structure_options_are_one_line(argv, message, capsys):
     status = main(["run", "--suite", "params", "--backend", "numpy", *argv])
@@ -285,3 +287,37 @@ def test_isolate_fault_names_the_first_failing_layer_and_survives_a_raising_chec
     assert found == ("isolated: with 1 layer it conforms, with 2 it fails (the fault is in layer 2, lstm_1, or in how "
                      "it reads layer 1)")
     assert isolate_fault(lambda simpler: False, spec) == ""
+
+
+def test_an_unstable_cell_makes_no_claim_in_the_cost_table():
+    from harness.results.record import Record
+    from suites.structure_costs import option_cost_table
+
+    spec = ModelSpec(hidden=8)
+
+    def record(status, padding, medians):
+        return Record("train", "torch", status, spec.replace(padding=padding).to_dict(), "",
+                      {"device": "cpu", "median_seconds": float(np.median(medians)), "round_medians_seconds": medians})
+
+    stable = option_cost_table("t", [record("pass", "none", [1.0, 1.1, 0.9]), record("pass", "right", [2.0, 2.3, 1.9])])
+    ((_, _, option, _, _, _, ratio, significant, _),) = stable.rows
+    assert option == "padding right" and ratio.startswith("2.") and significant == "yes"
+    unstable = option_cost_table("t", [record("unstable", "none", [0.33, 76.0, 80.0]),
+                                       record("pass", "right", [0.43, 0.44, 0.45])])
+    ((*_, ratio, significant, _),) = unstable.rows
+    assert significant == "unstable !" and ratio == f"{0.44 / 76.0:.2f}x"
+
+
+def test_a_csv_row_keeps_the_spec_layers_and_the_params_per_layer_list():
+    from harness.results.frame import flat_row
+    from harness.results.record import Record
+
+    record = Record("params", "numpy", "pass", ModelSpec(layers=2).to_dict(), "",
+                    {"layers": [{"name": "lstm", "params": 108}], "total_params": 1})
+    row = flat_row(record)
+    assert row["layers"] == 2 and row["details.layers"] == [{"name": "lstm", "params": 108}]
+
+
+def test_a_bare_bidirectional_before_the_backend_keeps_the_backend(capsys):
+    assert main(["check", "--bidirectional", "numpy", "--suite", "params"]) == 0
+    assert "+bi" in capsys.readouterr().out
