@@ -15,6 +15,13 @@ total_length=T)``: the fused kernel never reads a padded step, the backward dire
 example's last real token, ``h_n`` holds each example's state after its last real token, and padded
 outputs are zero. Packing assumes right padding, so a left-padded batch is first rotated per example to
 the right (`rotate_steps`), and its outputs rotated back.
+
+Packing is not free: on the CPU a packed step is 1.2-4.6x slower than the same padded batch run whole
+(benchmarks/torch_packing_cost.py). Where running the whole padded batch gives the contract's answer
+(right padding, one direction, no final c asked for: every real output comes before the padding, and h
+after the last real token is read from the outputs) the module does that and masks the outputs
+(`CanonicalClassifierModule.masks_padding`); ``TorchBackend(always_pack=True)``, the ``torch-packed``
+variant, packs every padded batch.
 """
 
 from __future__ import annotations
@@ -69,9 +76,13 @@ def rotate_steps(sequence: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
 class CanonicalClassifierModule(nn.Module):
     """The article's classifier as a PyTorch module; `layer_outputs` mirrors Keras' layer graph."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, always_pack: bool = False) -> None:
         super().__init__()
         self.spec = spec
+        self.masks_padding = (spec.padding == "right" and not spec.bidirectional and not spec.return_state
+                              and not always_pack)
+        """Run the whole right-padded batch and mask the outputs instead of packing it (see the module
+        docstring): only where that is the contract's answer."""
         self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim)
         self.lstm = single_bias_lstm(spec.embed_dim, spec.hidden, spec.layers, spec.bidirectional)
         self.flatten = nn.Flatten() if spec.return_sequences else None
@@ -79,8 +90,15 @@ class CanonicalClassifierModule(nn.Module):
 
     def run_lstm(self, embedded: torch.Tensor, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The LSTM's output sequence ``(B, T, D*H)`` and the last layer's final h and c, each ``(B, D*H)``
-        (forward first); packed when the spec pads, so no padded step is read."""
+        (forward first); packed when the spec pads, so no padded step is read, or masked (`masks_padding`:
+        then no final c, which only the packed kernel gives, is returned)."""
         steps = token_ids.shape[1]
+        if self.masks_padding:
+            real = token_ids != 0
+            sequence, _ = self.lstm(embedded)
+            last_real = real.sum(dim=1) - 1
+            state_h = sequence[torch.arange(sequence.shape[0], device=sequence.device), last_real]
+            return sequence * real[:, :, None], state_h, None
         if self.spec.padded:
             lengths = (token_ids != 0).sum(dim=1)
             shifts = steps - lengths if self.spec.padding == "left" else None
@@ -123,8 +141,9 @@ class TorchBackend(Backend):
         float32.
     """
 
-    def __init__(self, compile: bool = False, allow_tf32: bool | None = None) -> None:
+    def __init__(self, compile: bool = False, allow_tf32: bool | None = None, always_pack: bool = False) -> None:
         self.compile = compile
+        self.always_pack = always_pack
         if allow_tf32 is not None:
             torch.backends.cudnn.allow_tf32 = allow_tf32
             torch.backends.cuda.matmul.allow_tf32 = allow_tf32
@@ -139,7 +158,7 @@ class TorchBackend(Backend):
 
     def build(self, spec: ModelSpec, device: str = "cpu") -> TorchClassifier:
         torch.manual_seed(spec.seed)
-        module = CanonicalClassifierModule(spec).to(device)
+        module = CanonicalClassifierModule(spec, always_pack=self.always_pack).to(device)
         return TorchClassifier(spec, module, device=device, compile=self.compile)
 
     def gemm_peak_gflops(self, device: str) -> float | None:
@@ -270,6 +289,8 @@ class TorchClassifier(ClassifierModel):
         when the spec pads."""
         on_gpu = self.device.startswith("cuda") and torch.backends.cudnn.enabled
         kernel = "cuDNN" if on_gpu else "ATen fused LSTM"
+        if self.module.masks_padding:
+            return f"{kernel}, padded steps run, outputs masked"
         return f"{kernel}, packed" if self.spec.padded else kernel
 
     def reset_peak_device_memory(self) -> None:

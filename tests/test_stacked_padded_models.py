@@ -321,3 +321,31 @@ def test_a_csv_row_keeps_the_spec_layers_and_the_params_per_layer_list():
 def test_a_bare_bidirectional_before_the_backend_keeps_the_backend(capsys):
     assert main(["check", "--bidirectional", "numpy", "--suite", "params"]) == 0
     assert "+bi" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_torch_masking_instead_of_packing_gives_the_contracts_gradients(layers, return_sequences):
+    """Right-padded, one direction, no final c: the torch backend runs the whole batch and masks (faster
+    than packing on the CPU); its loss and gradients are still the reference's (the gradients suite, which
+    asks for the states, checks the packed path)."""
+    pytest.importorskip("torch")
+    from backends.numpy_backend import NumpyBackend
+    from backends.torch_backend import TorchBackend
+    from harness.tolerances import GRADIENT_TOLERANCE, tensor_error
+
+    spec = small(layers, False, "right", return_sequences=return_sequences, min_length=1)
+    token_ids, labels = sample_batch(spec)
+    model = TorchBackend().build(spec)
+    assert model.module.masks_padding and model.kernel_path().endswith("outputs masked")
+    model.set_weights(keras_default_weights(spec))
+    reference = NumpyBackend("float64").build(spec)
+    reference.set_weights(keras_default_weights(spec, "float64"))
+    loss, gradients = model.loss_and_gradients(token_ids, labels)
+    expected_loss, expected = reference.loss_and_gradients(token_ids, labels)
+    assert abs(loss - expected_loss) <= 1e-6 * abs(expected_loss)
+    for name, gradient in expected.items():
+        assert GRADIENT_TOLERANCE.allows(tensor_error(gradients[name], gradient)), name
+    assert not gradients["embedding"][0].any()
+    packed = TorchBackend(always_pack=True).build(spec)
+    assert not packed.module.masks_padding and packed.kernel_path().endswith("packed")

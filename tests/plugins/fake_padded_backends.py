@@ -46,6 +46,7 @@ class ManualStack(nn.Module):
     def __init__(self, spec: ModelSpec, fault: str | None) -> None:
         super().__init__()
         self.spec, self.fault = spec, fault
+        self.masks_padding = False
         self.embedding = nn.Embedding(spec.vocab_size, spec.embed_dim)
         self.lstms = nn.ModuleDict()
         for layer, layer_name in enumerate(lstm_layer_names(spec)):
