@@ -46,6 +46,7 @@ from harness.contract import (
 from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
+from harness.profiling.step_profile import StepProfile
 
 FLATTEN_DROPS_MASK = ".*does not support masking and will therefore destroy the mask information.*"
 """Keras' warning, at every call, when ``Flatten`` reads a masked sequence: expected here (the padded
@@ -344,6 +345,15 @@ class KerasClassifier(ClassifierModel):
                 return predict(token_ids_tensor).numpy()
 
         return tensorflow_predict
+
+    def profile_steps(self, step: Callable[[], object], calls: int) -> StepProfile | None:
+        """TensorFlow's profiler on the TensorFlow engine (`backends.keras_profiling`); None (not profiled)
+        on the others."""
+        if engine() != "tensorflow":
+            return None
+        from backends.keras_profiling import profile_tensorflow_steps
+
+        return profile_tensorflow_steps(step, calls)
 
     def kernel_path(self) -> str:
         """The LSTM kernel Keras 3.15 takes, by its own rules (``LSTM.inner_loop`` tries the engine's fused

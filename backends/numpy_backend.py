@@ -21,6 +21,8 @@ from harness.contract import (
 from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
+from harness.profiling.phase_timer import PhaseTimer
+from harness.profiling.step_profile import StepProfile
 
 DTYPES = ("float32", "float64")
 
@@ -53,6 +55,7 @@ class NumpyClassifier(ClassifierModel):
         self.weights = weights
         self.optimizer: NumpyOptimizer | None = None
         self.workspace = reference.Workspace()
+        self.timer = PhaseTimer()
 
     def get_weights(self) -> dict[str, np.ndarray]:
         return {name: value.copy() for name, value in self.weights.items()}
@@ -71,15 +74,21 @@ class NumpyClassifier(ClassifierModel):
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         dtype = self.weights["embedding"].dtype
         return reference.classifier_loss_and_gradients(
-            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec, self.workspace
+            self.weights, np.asarray(token_ids), np.asarray(labels, dtype=dtype), self.spec, self.workspace,
+            self.timer.phase,
         )
 
     def train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> float:
         if self.optimizer is None or self.optimizer.spec != optimizer:
             self.optimizer = NumpyOptimizer(optimizer)
         loss, gradients = self.loss_and_gradients(token_ids, labels)
-        self.optimizer.apply(self.weights, gradients)
+        with self.timer.phase("optimizer"):
+            self.optimizer.apply(self.weights, gradients)
         return loss
+
+    def profile_steps(self, step: Callable[[], object], calls: int) -> StepProfile:
+        """Timers around the reference's phases (embedding, lstm, head, loss, optimizer)."""
+        return self.timer.profile(step, calls, profiler="phase timers (time.perf_counter)", kernel_path=self.kernel_path())
 
     def prepare_train_step(self, token_ids: np.ndarray, labels: np.ndarray, optimizer: OptimizerSpec) -> Callable[[], object]:
         token_ids, labels = np.asarray(token_ids), np.asarray(labels, dtype=self.weights["embedding"].dtype)
@@ -111,17 +120,20 @@ class NumpyClassifier(ClassifierModel):
 
     def _layer_outputs(self, token_ids: np.ndarray) -> dict[str, tuple[np.ndarray, ...]]:
         """Every layer's outputs in model order, as Keras' functional graph would produce them."""
-        w, spec = self.weights, self.spec
-        embedded = w["embedding"][token_ids]
-        stack = reference.lstm_stack_forward(embedded, w, spec, reference.real_steps(token_ids, spec))
+        w, spec, phase = self.weights, self.spec, self.timer.phase
+        with phase("embedding"):
+            embedded = w["embedding"][token_ids]
+        with phase("lstm"):
+            stack = reference.lstm_stack_forward(embedded, w, spec, reference.real_steps(token_ids, spec))
         layers = {"input": (token_ids,), "embedding": (embedded,)}
         names = list(layer_weight_names(spec))[1:-1]
         for name, outputs in zip(names[:-1], stack.layer_outputs[:-1]):
             layers[name] = (outputs,)
         lstm_output = stack.outputs if spec.return_sequences else stack.final_hidden
         layers[names[-1]] = (lstm_output, stack.final_hidden, stack.final_cell) if spec.return_state else (lstm_output,)
-        features = reference.dense_features(stack, spec.return_sequences)
-        if self.spec.return_sequences:
-            layers["flatten"] = (features,)
-        layers["dense"] = (reference.sigmoid(features @ w["dense.kernel"] + w["dense.bias"]),)
+        with phase("head"):
+            features = reference.dense_features(stack, spec.return_sequences)
+            if self.spec.return_sequences:
+                layers["flatten"] = (features,)
+            layers["dense"] = (reference.sigmoid(features @ w["dense.kernel"] + w["dense.bias"]),)
         return layers

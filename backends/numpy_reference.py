@@ -29,7 +29,8 @@ Padding, stacking and directions (docs/contract.md), on top of the same two func
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -364,29 +365,37 @@ def classifier_loss_and_gradients(
     labels: np.ndarray,
     spec: ModelSpec,
     workspace: Workspace | None = None,
+    phase: Callable[[str], AbstractContextManager] = lambda name: nullcontext(),
 ) -> tuple[float, dict[str, np.ndarray]]:
     """Mean binary cross-entropy of the whole classifier ``spec`` describes and its gradient for each
     canonical weight.
 
-    The gradients are fresh arrays; only intermediate buffers come from ``workspace``.
+    The gradients are fresh arrays; only intermediate buffers come from ``workspace``. ``phase(name)``
+    is entered around each part (``embedding``, ``lstm``, ``head``, ``loss``): a profiler's timers.
     """
     workspace = Workspace() if workspace is None else workspace
-    embedded = weights["embedding"][token_ids]
-    stack = lstm_stack_forward(embedded, weights, spec, real_steps(token_ids, spec), workspace)
-    features = dense_features(stack, spec.return_sequences)
-    predictions = sigmoid(features @ weights["dense.kernel"] + weights["dense.bias"])
-    loss = binary_cross_entropy(predictions, labels)
-
-    batch = token_ids.shape[0]
-    d_logits = (predictions - labels) / batch                  # d(mean BCE)/d(logit) through the sigmoid
-    d_features = d_logits @ weights["dense.kernel"].T
-    if spec.return_sequences:
-        d_embedded, gradients = lstm_stack_backward(stack, weights, spec, d_features.reshape(stack.outputs.shape),
-                                                    None, workspace)
-    else:
-        d_embedded, gradients = lstm_stack_backward(stack, weights, spec, None, d_features, workspace)
-    d_embedding = np.zeros_like(weights["embedding"])
-    scatter_add_rows(d_embedding, token_ids.ravel(), d_embedded.reshape(token_ids.size, -1))  # repeats accumulate
-    gradients.update({"embedding": d_embedding, "dense.kernel": features.T @ d_logits,
-                      "dense.bias": d_logits.sum(axis=0)})
+    with phase("embedding"):
+        embedded = weights["embedding"][token_ids]
+    with phase("lstm"):
+        stack = lstm_stack_forward(embedded, weights, spec, real_steps(token_ids, spec), workspace)
+    with phase("head"):
+        features = dense_features(stack, spec.return_sequences)
+        predictions = sigmoid(features @ weights["dense.kernel"] + weights["dense.bias"])
+    with phase("loss"):
+        loss = binary_cross_entropy(predictions, labels)
+        batch = token_ids.shape[0]
+        d_logits = (predictions - labels) / batch              # d(mean BCE)/d(logit) through the sigmoid
+    with phase("head"):
+        d_features = d_logits @ weights["dense.kernel"].T
+        head_gradients = {"dense.kernel": features.T @ d_logits, "dense.bias": d_logits.sum(axis=0)}
+    with phase("lstm"):
+        if spec.return_sequences:
+            d_embedded, gradients = lstm_stack_backward(stack, weights, spec, d_features.reshape(stack.outputs.shape),
+                                                        None, workspace)
+        else:
+            d_embedded, gradients = lstm_stack_backward(stack, weights, spec, None, d_features, workspace)
+    with phase("embedding"):
+        d_embedding = np.zeros_like(weights["embedding"])
+        scatter_add_rows(d_embedding, token_ids.ravel(), d_embedded.reshape(token_ids.size, -1))  # repeats accumulate
+    gradients.update({"embedding": d_embedding, **head_gradients})
     return loss, {name: gradients[name] for name in weight_names(spec)}

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from backends.torch_profiling import phase, profile_torch_steps
 from harness.contract import (
     DIRECTIONS,
     Backend,
@@ -46,6 +47,7 @@ from harness.contract import (
 from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch
+from harness.profiling.step_profile import StepProfile
 
 
 def single_bias_lstm(input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False) -> nn.LSTM:
@@ -116,16 +118,19 @@ class CanonicalClassifierModule(nn.Module):
 
     def layer_outputs(self, token_ids: torch.Tensor) -> dict[str, tuple[torch.Tensor, ...]]:
         """Each canonical layer's outputs (the layers below the last are inside the fused kernel: absent)."""
-        embedded = self.embedding(token_ids)
-        sequence, state_h, state_c = self.run_lstm(embedded, token_ids)
+        with phase("embedding"):
+            embedded = self.embedding(token_ids)
+        with phase("lstm"):
+            sequence, state_h, state_c = self.run_lstm(embedded, token_ids)
         lstm_output = sequence if self.spec.return_sequences else state_h
         lstm_outputs = (lstm_output, state_h, state_c) if self.spec.return_state else (lstm_output,)
         layers = {"input": (token_ids,), "embedding": (embedded,), lstm_layer_names(self.spec)[-1]: lstm_outputs}
-        features = lstm_output
-        if self.flatten is not None:
-            features = self.flatten(sequence)
-            layers["flatten"] = (features,)
-        layers["dense"] = (torch.sigmoid(self.dense(features)),)
+        with phase("head"):
+            features = lstm_output
+            if self.flatten is not None:
+                features = self.flatten(sequence)
+                layers["flatten"] = (features,)
+            layers["dense"] = (torch.sigmoid(self.dense(features)),)
         return layers
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
@@ -284,6 +289,10 @@ class TorchClassifier(ClassifierModel):
 
         return step
 
+    def profile_steps(self, step: Callable[[], object], calls: int) -> StepProfile:
+        """``torch.profiler`` around ``calls`` steps (`backends.torch_profiling`)."""
+        return profile_torch_steps(step, calls, self.device)
+
     def kernel_path(self) -> str:
         """``nn.LSTM``'s fused kernel: cuDNN on a GPU (when cuDNN is enabled), ATen's on the CPU; packed
         when the spec pads."""
@@ -306,7 +315,9 @@ class TorchClassifier(ClassifierModel):
             self.optimizer = _make_optimizer(optimizer, self.module.parameters())
             self.optimizer_spec, self.optimizer_steps = optimizer, 0
         self.optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.binary_cross_entropy(self.run(token_ids), labels)
+        predictions = self.run(token_ids)
+        with phase("loss"):
+            loss = nn.functional.binary_cross_entropy(predictions, labels)
         loss.backward()
         self.optimizer_steps += 1
         if optimizer.name == "adam":

@@ -23,6 +23,8 @@ loads only the plugin machinery, and nothing here ever imports a deep-learning f
   `training_step_flops`).
 - Writing a per-cell add-on (a profiler, an energy meter): `CellAddon`, registered with the
   ``bench_register_addons`` hook.
+- Profiling a timed cell (``bench run --profile``, the optional `ClassifierModel.profile_steps`):
+  `StepProfile`, `CATEGORIES`, `category_of`, `intervals_trace`.
 - Errors: `BenchUsageError` (the user's mistake: one line, exit 2).
 - The conformance kit: `check_backend`, `check_suite_names`, `ConformanceResult` (and the pytest plugin,
   ``pytest --bench-backend NAME`` with the ``bench_conformance`` fixture).
@@ -53,6 +55,9 @@ _HOMES = {
     "harness.model_spec": ("ModelSpec",),
     "harness.optimizers": ("OptimizerSpec", "keras_epsilon_for_torch"),
     "harness.plugins.hookspecs": ("hookimpl",),
+    "harness.profiling.categories": ("CATEGORIES", "category_of"),
+    "harness.profiling.chrome_trace": ("intervals_trace",),
+    "harness.profiling.step_profile": ("StepProfile",),
     "harness.plugins.registry": ("BackendInfo",),
     "harness.rendering": ("Table",),
     "harness.results.record": (
@@ -119,6 +124,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.model_spec import ModelSpec  # noqa: F401
     from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch  # noqa: F401
     from harness.plugins.hookspecs import hookimpl  # noqa: F401
+    from harness.profiling.categories import CATEGORIES, category_of  # noqa: F401
+    from harness.profiling.chrome_trace import intervals_trace  # noqa: F401
+    from harness.profiling.step_profile import StepProfile  # noqa: F401
     from harness.plugins.registry import BackendInfo  # noqa: F401
     from harness.rendering import Table  # noqa: F401
     from harness.results.record import (  # noqa: F401

@@ -47,12 +47,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
+
+if TYPE_CHECKING:
+    from harness.profiling.step_profile import StepProfile
 
 
 def lstm_layer_names(spec: ModelSpec) -> tuple[str, ...]:
@@ -360,6 +364,16 @@ class ClassifierModel(ABC):
         if hasattr(output, "numpy") and not isinstance(output, np.ndarray):
             output = output.numpy()
         return np.asarray(output)
+
+    def profile_steps(self, step: Callable[[], object], calls: int) -> StepProfile | None:
+        """Optional: run a prepared ``step`` (what `prepare_train_step` or `prepare_inference` returned)
+        ``calls`` times under the framework's own profiler and say where the time went: a
+        `harness.profiling.step_profile.StepProfile` (seconds per step in each category of
+        `harness.profiling.categories.CATEGORIES`, mapped from the framework's op names by this backend; the
+        top ops; the LSTM kernel read from the trace, None where it does not say; a Chrome trace). Called
+        after a timing cell's samples, never during them (``bench run --profile``). None, the default:
+        "not profiled"."""
+        return None
 
     def kernel_path(self) -> str | None:
         """Optional: which LSTM kernel this model runs, where the framework can tell (e.g. ``cuDNN``, ``ATen

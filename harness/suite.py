@@ -26,6 +26,8 @@ class SuiteOptions:
         threads: the run's CPU thread count (the CPU's GEMM peak is calibrated at it); None: the default.
         round: which round of a multi-round cell is being measured (set per round by `Cell.in_round`);
             the timing suites verify against the reference in round 0 only.
+        profile: the timing suites also profile each cell, after its first round's samples
+            (``bench run --profile``, `harness.profiling`).
     """
 
     steps: int = 20
@@ -34,6 +36,7 @@ class SuiteOptions:
     budget: TimingBudget = field(default_factory=TimingBudget)
     threads: int | None = None
     round: int = 0
+    profile: bool = False
 
     def replace(self, **changes: Any) -> SuiteOptions:
         return replace(self, **changes)

@@ -26,9 +26,11 @@ from harness.measurement.scaling import crossovers, fit_power_law
 from harness.measurement.statistics import between_round_spread, cell_interval, ratio_of_cells, summarize
 from harness.measurement.timer import MIN_ROUNDS, MIN_SAMPLES_PER_ROUND, time_step
 from harness.model_spec import ModelSpec, varying_fields
+from harness.profiling.step_profile import StepProfile
 from harness.rendering import Table
 from harness.results.record import FAIL, MEASURED_STATUSES, PASS, UNSTABLE, Record, round_medians
 from harness.suite import NotRun, Suite, SuiteOptions
+from suites.profile_tables import profile_cell, profile_table
 from suites.structure_costs import option_cost_table
 from suites.timed_work import InferenceWork, TimedWorkMismatch, TrainWork
 
@@ -105,6 +107,7 @@ class TimedSuite(Suite):
                 work.after_sampling()
             except TimedWorkMismatch as mismatch:
                 return NotRun.failed(str(mismatch))
+        profile = profile_cell(model, work.step) if options.profile and options.round == 0 else None
         return RoundMeasurement(
             first_step_seconds=timing.first_step_seconds,
             samples_seconds=list(timing.samples_seconds),
@@ -113,6 +116,8 @@ class TimedSuite(Suite):
             addons=collect_figures(addons),
             verified=work.verified.to_json() if work.verified else None,
             kernel_path=model.kernel_path(),
+            profile=profile.to_json() if isinstance(profile, StepProfile) else profile,
+            trace=profile.trace if isinstance(profile, StepProfile) else None,
         )
 
     def round_to_json(self, measurement: RoundMeasurement | NotRun) -> dict[str, Any]:
@@ -175,7 +180,8 @@ class TimedSuite(Suite):
                             "addons": measured.addons} for one, measured in zip(round_stats, rounds)],
             samples_seconds=pooled,
             timed_work=verified,
-            kernel_path=next((measured.kernel_path for measured in rounds if measured.kernel_path), None),
+            kernel_path=_kernel_path(rounds),
+            profile=next((measured.profile for measured in rounds if measured.profile), None) if options.profile else None,
         )
         implausible = implausible_speed(details["fraction_of_peak"], on_cpu)
         if implausible:
@@ -198,6 +204,9 @@ class TimedSuite(Suite):
             costs = option_cost_table(f"{self.name} on {device}", on_device)
             if costs:
                 tables.append(costs)
+            profiles = profile_table(f"{self.name} on {device}", on_device)
+            if profiles:
+                tables.append(profiles)
         return tables
 
     def _figures(self, device: str, records: list[Record]) -> Table:
@@ -360,3 +369,10 @@ def _series(record: Record) -> tuple:
     spec = ModelSpec(**record.spec).to_dict()
     return tuple((name, spec[name]) for name in ModelSpec.series_fields())
 
+
+def _kernel_path(rounds: list[RoundMeasurement]) -> str | None:
+    """The LSTM kernel the cell ran: read from its profile's trace where it has one, else what the backend
+    says (`ClassifierModel.kernel_path`)."""
+    traced = next((measured.profile.get("kernel_path") for measured in rounds
+                   if measured.profile and measured.profile.get("kernel_path")), None)
+    return traced or next((measured.kernel_path for measured in rounds if measured.kernel_path), None)

@@ -71,6 +71,10 @@ def add_parser(subparsers) -> None:
                         help="timing device(s): cpu, cuda, or all = cpu plus cuda when a GPU is visible (default: all)")
     suites.add_argument("--threads", type=thread_count, default=os.cpu_count() or 1,
                         help=f"CPU threads for every backend: torch, TensorFlow, BLAS (default: {os.cpu_count()})")
+    suites.add_argument("--profile", action="store_true",
+                        help="train/infer: after each cell's samples, run a few steps under the framework's own "
+                             "profiler: time per category (embedding, lstm, head, loss, optimizer, host...), the LSTM "
+                             "kernel read from the trace, a Chrome trace file per cell under the run's traces/")
     suites.add_argument("--quick", action="store_true",
                         help="smoke-test preset: each suite's small quick model and hidden sizes (train/infer: "
                              "3 sizes), and short timing")
@@ -382,7 +386,8 @@ def suite_options(args: argparse.Namespace) -> SuiteOptions:
         max_samples=base.max_samples,
         target_ci_width=base.target_ci_width,
     )
-    return SuiteOptions(steps=args.steps, devices=devices, budget=budget, threads=args.threads)
+    return SuiteOptions(steps=args.steps, devices=devices, budget=budget, threads=args.threads,
+                        profile=getattr(args, "profile", False))
 
 
 def select_suites(names: list[str], registry: Registry) -> list[Suite]:

@@ -208,6 +208,7 @@ class _Rounds:
         if not outcome.ok:
             self.errors[key] = (cell.round, outcome)
             return
+        keep_trace(outcome.value, backend, cell, store)
         self.measurements.setdefault(key, {})[cell.round] = outcome.value
         if self.wanted(cell) > 1 and not isinstance(outcome.value, NotRun):
             try:
@@ -268,6 +269,25 @@ def planned_jobs(request: RunRequest) -> list[WorkerJob]:
             if todo:
                 jobs.append(WorkerJob(name, todo, tuple(suites[cell.suite].measures_time for cell in todo)))
     return jobs
+
+
+TRACES_FOLDER = "traces"
+"""Where a run keeps its profiles' Chrome traces (``bench run --profile``)."""
+
+
+def keep_trace(measurement: Any, backend: str, cell: Cell, store: RunStore) -> None:
+    """A round's profile trace, sent by the worker, becomes a file in the run directory (`TRACES_FOLDER`),
+    named in the profile as ``trace_file``; a trace that cannot be written is said so there, the cell kept."""
+    trace = getattr(measurement, "trace", None)
+    if not trace or not isinstance(getattr(measurement, "profile", None), dict):
+        return
+    stem = f"{cell.suite}-{backend}-{cell.device}-{cell.spec.label()}"
+    try:
+        measurement.profile["trace_file"] = store.save_artifact(TRACES_FOLDER, stem, trace)
+    except OSError as error:
+        measurement.profile["trace_file"] = None
+        measurement.profile["trace_error"] = one_line(error)
+    measurement.trace = None
 
 
 def judge(suite: Suite, cell: Cell, backend_name: str, measurements: list[Any], seconds: float = 0.0) -> Record:

@@ -21,6 +21,10 @@ class RoundMeasurement:
             as JSON: the worst error and its margin), in the round that checked it (the first); else None.
         kernel_path: which LSTM kernel the timed model runs, as its framework tells
             (`harness.contract.ClassifierModel.kernel_path`), or None where the backend does not say.
+        profile: with ``--profile``, the first round's `harness.profiling.step_profile.StepProfile` as JSON
+            (``{"error": ...}`` when profiling failed; None: not asked, or the backend is not profiled).
+        trace: the profile's Chrome trace, on its way from the worker to the run directory (never saved in
+            ``rounds.jsonl``; the profile's ``trace_file`` names the file).
     """
 
     first_step_seconds: float
@@ -30,9 +34,11 @@ class RoundMeasurement:
     addons: dict[str, dict[str, Any]] = field(default_factory=dict)
     verified: dict[str, Any] | None = None
     kernel_path: str | None = None
+    profile: dict[str, Any] | None = None
+    trace: str | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key != "trace"}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RoundMeasurement:
@@ -44,7 +50,7 @@ class RoundMeasurement:
         if not samples:
             raise ValueError("a round without samples")
         optional = {"peak_device_bytes": (int, float), "device_peak": dict, "addons": dict, "verified": dict,
-                    "kernel_path": str}
+                    "kernel_path": str, "profile": dict}
         for name, kind in optional.items():
             if data.get(name) is not None and (isinstance(data[name], bool) or not isinstance(data[name], kind)):
                 raise ValueError(f"{name} is mistyped")
@@ -56,6 +62,7 @@ class RoundMeasurement:
             addons=dict(data.get("addons") or {}),
             verified=data.get("verified"),
             kernel_path=data.get("kernel_path"),
+            profile=data.get("profile"),
         )
 
 

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import stat
 from datetime import datetime, timezone
@@ -218,6 +219,23 @@ class RunStore:
     def append_round(self, key: tuple, round_number: int, measurement: dict[str, Any]) -> None:
         """Keep one measured round of the cell ``key`` (`harness.cell.cell_key`) durably, as it arrives."""
         self._append_line(ROUNDS_FILE, {"cell": list(key), "round": round_number, "measurement": measurement})
+
+    def save_artifact(self, folder: str, stem: str, text: str) -> str:
+        """Keep a file a cell produced (a profile's trace) as ``folder/<stem>.json`` in the run directory,
+        ``stem`` made safe for a file name and unique; returns its path relative to the run directory."""
+        directory = self.directory / folder
+        directory.mkdir(exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9.+=-]+", "_", stem).strip("_") or "artifact"
+        name, number = f"{safe}.json", 1
+        while (directory / name).exists():
+            number += 1
+            name = f"{safe}-{number}.json"
+        descriptor = _open_in_run(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            _write_all(descriptor, text.encode("utf-8"))
+        finally:
+            os.close(descriptor)
+        return f"{folder}/{name}"
 
     def _append_line(self, name: str, document: dict[str, Any]) -> None:
         """One whole line or nothing: on a failed write the file is cut back to its length before it; a

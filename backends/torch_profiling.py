@@ -1,0 +1,92 @@
+"""Profiling the torch backend's timed step with ``torch.profiler``, in lstm-bench's categories.
+
+The module's forward marks its phases (``lstm-bench:embedding``, ``lstm-bench:lstm``, ``lstm-bench:head``,
+``lstm-bench:loss``: `PHASE_PREFIX`, with ``torch.profiler.record_function``); the backward pass and the
+optimizer are named by autograd and ``torch.optim`` themselves. Every op's *self* time goes to the category
+of the nearest op, itself or an ancestor, that a rule in `RULES` places, so an ``aten::addmm`` inside
+``aten::lstm`` counts as LSTM and one inside the head as head. The LSTM kernel is read from the op names
+in the trace (`kernel_from_ops`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile, record_function
+
+from harness.profiling.categories import category_of
+from harness.profiling.step_profile import StepProfile
+
+PHASE_PREFIX = "lstm-bench:"
+
+RULES = (
+    (r"^lstm-bench:(embedding)$", "embedding"),
+    (r"^lstm-bench:(lstm)$", "lstm"),
+    (r"^lstm-bench:(head)$", "head"),
+    (r"^lstm-bench:(loss)$", "loss"),
+    (r"Optimizer\.(step|zero_grad)", "optimizer"),
+    (r"AccumulateGrad", "optimizer"),
+    (r"[Ee]mbedding", "embedding"),
+    (r"[Rr]nn|RNN|[Ll]stm|LSTM|PackPadded|pack_padded|pad_packed", "lstm"),
+    (r"BinaryCrossEntropy|binary_cross_entropy", "loss"),
+    ((r"Addmm|AddMm|MmBackward|SigmoidBackward|TBackward|ViewBackward|ReshapeAlias|UnsafeView|MulBackward|"
+      r"SumBackward|IndexBackward|GatherBackward|CatBackward"), "head"),
+    (r"aten::_to_copy|Memcpy|memcpy", "transfer"),
+)
+"""Op name patterns and their category, first match wins (walking from an op up to its ancestors)."""
+
+KERNELS = (
+    ("aten::_cudnn_rnn", "cuDNN (aten::_cudnn_rnn)"),
+    ("aten::mkldnn_rnn", "oneDNN (aten::mkldnn_rnn_layer)"),
+    ("aten::_thnn_fused_lstm_cell", "fused LSTM cell per step (aten::_thnn_fused_lstm_cell)"),
+    ("aten::lstm_cell", "LSTM cell per step (aten::lstm_cell)"),
+)
+"""The op that betrays each LSTM implementation ATen can choose, and how the profile names it."""
+
+
+def phase(name: str):
+    """A ``record_function`` marking one of the module's phases for the profile (a no-op cost otherwise)."""
+    return record_function(PHASE_PREFIX + name)
+
+
+def kernel_from_ops(names: set[str]) -> str | None:
+    """The LSTM implementation the trace shows: cuDNN, oneDNN, a fused cell or a plain cell per step;
+    ATen's own layer-by-layer path when only ``aten::lstm`` and GEMMs appear; None without an LSTM op."""
+    for op, kernel in KERNELS:
+        if any(name.startswith(op) for name in names):
+            return kernel
+    return "ATen native (aten::lstm over aten::addmm/aten::mm)" if "aten::lstm" in names else None
+
+
+def profile_torch_steps(step: Callable[[], object], calls: int, device: str) -> StepProfile:
+    """Run ``step`` ``calls`` times under ``torch.profiler`` (CPU, and CUDA on a GPU) and sort every op's
+    self time into the categories."""
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    with profile(activities=activities) as profiler:
+        started = time.perf_counter()
+        for _ in range(calls):
+            step()
+        wall = time.perf_counter() - started
+    events = list(profiler.events())
+    categories = {}
+
+    def category(event) -> str | None:
+        if id(event) not in categories:
+            found = category_of(event.name, RULES)
+            if found is None and event.cpu_parent is not None:
+                found = category(event.cpu_parent)
+            categories[id(event)] = found
+        return categories[id(event)]
+
+    ops = [(event.name, event.self_cpu_time_total / 1e6, category(event)) for event in events]
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "trace.json"
+        profiler.export_chrome_trace(os.fspath(path))
+        trace = path.read_text()
+    return StepProfile.from_ops(ops, calls=calls, wall_seconds=wall, kernel_path=kernel_from_ops({e.name for e in events}),
+                                profiler=f"torch.profiler {torch.__version__}", trace=trace)

@@ -1,0 +1,66 @@
+"""Profiles of timed cells (``bench run --profile``): taking them in the worker, and the table "where the
+time goes" (`harness.profiling`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.contract import ClassifierModel
+from harness.errors import one_line
+from harness.profiling.categories import CATEGORIES
+from harness.profiling.step_profile import StepProfile
+from harness.rendering import Table
+from harness.results.record import MEASURED_STATUSES, Record
+
+PROFILE_CALLS = 5
+"""Steps run under the profiler per cell, after its first round's samples."""
+NOT_PROFILED = {"not_profiled": True}
+"""A record's ``profile`` when the run asked for one and the backend has no `ClassifierModel.profile_steps`."""
+
+
+def profile_cell(model: ClassifierModel, step: Callable[[], object]) -> StepProfile | dict[str, Any]:
+    """``model``'s profile of ``PROFILE_CALLS`` calls of ``step``; `NOT_PROFILED` where the backend has no
+    profiler hook; ``{"error": ...}`` where profiling failed (the cell's timing stands)."""
+    try:
+        profile = model.profile_steps(step, PROFILE_CALLS)
+    except Exception as error:  # noqa: BLE001 - a profiler failure must not cost the cell its timing
+        return {"error": f"profiling failed: {one_line(error)}"}
+    return NOT_PROFILED if profile is None else profile
+
+
+def profile_table(title: str, records: list[Record]) -> Table | None:
+    """Where each profiled cell's step goes, per category, in ms and share of the profiled step; the
+    profiler's overhead against the timed median, the share the categories place (coverage), the kernel
+    read from the trace and the trace file. None when no record of ``records`` carries a profile."""
+    rows = []
+    for record in records:
+        profile = record.details.get("profile")
+        if record.status not in MEASURED_STATUSES or not profile:
+            continue
+        head = (record.backend, record.spec["seq_len"], record.spec["batch_size"], record.spec["hidden"])
+        if "categories" not in profile:
+            why = profile.get("error") or "not profiled (the backend has no profile_steps)"
+            rows.append((*head, why, *[""] * (len(CATEGORIES) + 4)))
+            continue
+        step = profile["step_seconds"]
+        overhead = step / record.details["median_seconds"] if record.details.get("median_seconds") else None
+        rows.append((
+            *head,
+            f"{step * 1e3:.3f}",
+            f"{overhead:.2f}x" if overhead else "-",
+            *(f"{profile['categories'].get(name, 0.0) * 1e3:.3f} ({profile['categories'].get(name, 0.0) / step:.0%})"
+              for name in CATEGORIES),
+            f"{profile['coverage']:.0%}",
+            profile.get("kernel_path") or "unknown",
+            profile.get("trace_file") or "-",
+        ))
+    if not rows:
+        return None
+    return Table(f"{title}: where the time goes (ms per profiled step, share of it; {PROFILE_CALLS} steps under "
+                 "each framework's profiler after the samples; vs timed = profiled step / timed median; host = outside "
+                 "every op)",
+                 ("backend", "T", "B", "hidden", "profiled ms", "vs timed", *CATEGORIES, "coverage", "kernel (trace)",
+                  "trace"),
+                 tuple(rows), key_columns=4,
+                 compact=("profiled ms", "embedding", "lstm", "head", "loss", "optimizer", "host", "kernel (trace)"))
