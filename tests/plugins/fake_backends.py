@@ -362,6 +362,15 @@ class ArticleOnlyBackend(NumpyBackend):
         return super().build(spec, device)
 
 
+class UnprofiledBackend(NumpyBackend):
+    """The NumPy reference as a plugin written before profiling: the contract's default ``profile_steps``."""
+
+    def build(self, spec, device="cpu"):
+        model = super().build(spec, device)
+        model.profile_steps = lambda step, calls: ClassifierModel.profile_steps(model, step, calls)
+        return model
+
+
 class UnloadableBackend(NumpyBackend):
     """Fails in its constructor, as a backend whose framework is broken would."""
 
@@ -389,6 +398,8 @@ def bench_register_backends(register):
         requires=("lstm-bench-no-such-distribution",), install_hint="pip install lstm-bench-no-such-distribution",
     ))
     register(BackendInfo(name="fake-unloadable", implementation="fake_backends:UnloadableBackend", framework="NumPy"))
+    register(BackendInfo(name="fake-unprofiled", implementation="fake_backends:UnprofiledBackend", framework="NumPy",
+                         requires=("numpy",), description="no profile_steps: 'not profiled'"))
     register(BackendInfo(name="fake-article-only", implementation="fake_backends:ArticleOnlyBackend", framework="NumPy",
                          requires=("numpy",), description="refuses stacked, bidirectional and padded models"))
     register(BackendInfo(
