@@ -64,3 +64,43 @@ def profile_table(title: str, records: list[Record]) -> Table | None:
                   "trace"),
                  tuple(rows), key_columns=4,
                  compact=("profiled ms", "embedding", "lstm", "head", "loss", "optimizer", "host", "kernel (trace)"))
+
+
+GAP_CATEGORIES_SHOWN = 3
+"""How many categories the gap table names per backend, the largest first."""
+
+
+def gap_table(title: str, records: list[Record]) -> Table | None:
+    """Why each profiled backend is slower than the fastest profiled one at the same size: its profiled
+    step minus the fastest's, and the categories that account for most of the difference (ms and share of
+    it). None when no size has two profiled backends."""
+    profiled = [record for record in records if record.status in MEASURED_STATUSES
+                and "categories" in (record.details.get("profile") or {})]
+    groups: dict[tuple, list[Record]] = {}
+    for record in profiled:
+        key = tuple(sorted((name, value) for name, value in record.spec.items()))
+        groups.setdefault((record.details.get("device", "cpu"), key), []).append(record)
+    rows = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        fastest = min(members, key=lambda record: record.details["median_seconds"])
+        base = fastest.details["profile"]
+        for record in sorted(members, key=lambda record: record.details["median_seconds"]):
+            if record is fastest:
+                continue
+            profile = record.details["profile"]
+            gap = profile["step_seconds"] - base["step_seconds"]
+            differences = sorted(((name, profile["categories"][name] - base["categories"].get(name, 0.0))
+                                  for name in CATEGORIES), key=lambda item: -item[1])
+            named = [f"{name} {difference * 1e3:+.2f} ms ({difference / gap:.0%})" for name, difference
+                     in differences[:GAP_CATEGORIES_SHOWN] if difference > 0 and gap > 0]
+            rows.append((record.spec["hidden"], record.backend, fastest.backend,
+                         f"{record.details['median_seconds'] / fastest.details['median_seconds']:.2f}x",
+                         f"{gap * 1e3:+.2f}", "; ".join(named) or "-"))
+    if not rows:
+        return None
+    return Table(f"{title}: why each backend is slower than the fastest (profiled step minus the fastest's, and the "
+                 "categories that account for most of it)",
+                 ("hidden", "backend", "fastest", "timed ratio", "gap ms", "where the gap is"),
+                 tuple(sorted(rows, key=lambda row: (row[0], row[1]))), key_columns=2)

@@ -30,7 +30,7 @@ from harness.profiling.step_profile import StepProfile
 from harness.rendering import Table
 from harness.results.record import FAIL, MEASURED_STATUSES, PASS, UNSTABLE, Record, round_medians
 from harness.suite import NotRun, Suite, SuiteOptions
-from suites.profile_tables import profile_cell, profile_table
+from suites.profile_tables import gap_table, profile_cell, profile_table
 from suites.structure_costs import option_cost_table
 from suites.timed_work import InferenceWork, TimedWorkMismatch, TrainWork
 
@@ -204,9 +204,8 @@ class TimedSuite(Suite):
             costs = option_cost_table(f"{self.name} on {device}", on_device)
             if costs:
                 tables.append(costs)
-            profiles = profile_table(f"{self.name} on {device}", on_device)
-            if profiles:
-                tables.append(profiles)
+            tables += [table for table in (profile_table(f"{self.name} on {device}", on_device),
+                                           gap_table(f"{self.name} on {device}", on_device)) if table]
         return tables
 
     def _figures(self, device: str, records: list[Record]) -> Table:
