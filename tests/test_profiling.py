@@ -1,6 +1,7 @@
 """``bench run --profile``: every built-in backend's step in the same categories, the kernel read from the
 trace, a Chrome trace per cell, and "not profiled" for a backend without the hook (harness/profiling)."""
 
+import gzip
 import json
 
 import pytest
@@ -38,7 +39,8 @@ def test_every_builtin_backend_accounts_for_its_profiled_step(profiled):
         assert abs(total - profile["step_seconds"]) <= 0.1 * profile["step_seconds"], backend
         assert profile["categories"]["lstm"] > 0, f"{backend}: the recurrence is found"
         assert profile["coverage"] >= 0.5 and profile["calls"] >= 1 and profile["top_ops"]
-        trace = json.loads((run_dir / profile["trace_file"]).read_text())
+        assert profile["trace_file"].endswith(".json.gz")
+        trace = json.loads(gzip.decompress((run_dir / profile["trace_file"]).read_bytes()))
         assert trace["traceEvents"] and all({"name", "ph", "ts"} <= set(event) for event in trace["traceEvents"][:50])
 
 

@@ -16,6 +16,7 @@ the round it was on.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,14 +277,16 @@ TRACES_FOLDER = "traces"
 
 
 def keep_trace(measurement: Any, backend: str, cell: Cell, store: RunStore) -> None:
-    """A round's profile trace, sent by the worker, becomes a file in the run directory (`TRACES_FOLDER`),
-    named in the profile as ``trace_file``; a trace that cannot be written is said so there, the cell kept."""
+    """A round's profile trace, sent by the worker, becomes a gzipped Chrome trace in the run directory
+    (`TRACES_FOLDER`; Perfetto and chrome://tracing open ``.json.gz``), named in the profile as
+    ``trace_file``; a trace that cannot be written is said so there, the cell kept."""
     trace = getattr(measurement, "trace", None)
     if not trace or not isinstance(getattr(measurement, "profile", None), dict):
         return
     stem = f"{cell.suite}-{backend}-{cell.device}-{cell.spec.label()}"
     try:
-        measurement.profile["trace_file"] = store.save_artifact(TRACES_FOLDER, stem, trace)
+        measurement.profile["trace_file"] = store.save_artifact(TRACES_FOLDER, stem,
+                                                                gzip.compress(trace.encode("utf-8")), ".json.gz")
     except OSError as error:
         measurement.profile["trace_file"] = None
         measurement.profile["trace_error"] = one_line(error)

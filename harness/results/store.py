@@ -220,19 +220,19 @@ class RunStore:
         """Keep one measured round of the cell ``key`` (`harness.cell.cell_key`) durably, as it arrives."""
         self._append_line(ROUNDS_FILE, {"cell": list(key), "round": round_number, "measurement": measurement})
 
-    def save_artifact(self, folder: str, stem: str, text: str) -> str:
-        """Keep a file a cell produced (a profile's trace) as ``folder/<stem>.json`` in the run directory,
+    def save_artifact(self, folder: str, stem: str, data: bytes, suffix: str) -> str:
+        """Keep a file a cell produced (a profile's trace) as ``folder/<stem><suffix>`` in the run directory,
         ``stem`` made safe for a file name and unique; returns its path relative to the run directory."""
         directory = self.directory / folder
         directory.mkdir(exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9.+=-]+", "_", stem).strip("_") or "artifact"
-        name, number = f"{safe}.json", 1
+        name, number = f"{safe}{suffix}", 1
         while (directory / name).exists():
             number += 1
-            name = f"{safe}-{number}.json"
+            name = f"{safe}-{number}{suffix}"
         descriptor = _open_in_run(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            _write_all(descriptor, text.encode("utf-8"))
+            _write_all(descriptor, data)
         finally:
             os.close(descriptor)
         return f"{folder}/{name}"
