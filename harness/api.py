@@ -124,10 +124,10 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.model_spec import ModelSpec  # noqa: F401
     from harness.optimizers import OptimizerSpec, keras_epsilon_for_torch  # noqa: F401
     from harness.plugins.hookspecs import hookimpl  # noqa: F401
+    from harness.plugins.registry import BackendInfo  # noqa: F401
     from harness.profiling.categories import CATEGORIES, category_of  # noqa: F401
     from harness.profiling.chrome_trace import intervals_trace  # noqa: F401
     from harness.profiling.step_profile import StepProfile  # noqa: F401
-    from harness.plugins.registry import BackendInfo  # noqa: F401
     from harness.rendering import Table  # noqa: F401
     from harness.results.record import (  # noqa: F401
         ERROR,

@@ -28,6 +28,8 @@ class SuiteOptions:
             the timing suites verify against the reference in round 0 only.
         profile: the timing suites also profile each cell, after its first round's samples
             (``bench run --profile``, `harness.profiling`).
+        expect_kernel: a timing cell fails unless the LSTM kernel that ran (from its profile's trace) has
+            this text in its name, case-insensitively (``bench run --expect-kernel cuDNN``).
     """
 
     steps: int = 20
@@ -37,6 +39,7 @@ class SuiteOptions:
     threads: int | None = None
     round: int = 0
     profile: bool = False
+    expect_kernel: str | None = None
 
     def replace(self, **changes: Any) -> SuiteOptions:
         return replace(self, **changes)

@@ -183,6 +183,9 @@ class TimedSuite(Suite):
             kernel_path=_kernel_path(rounds),
             profile=next((measured.profile for measured in rounds if measured.profile), None) if options.profile else None,
         )
+        unexpected = unexpected_kernel(options.expect_kernel, details)
+        if unexpected:
+            return Record(self.name, backend_name, FAIL, spec.to_dict(), f"{backend_name}: {unexpected}", details)
         implausible = implausible_speed(details["fraction_of_peak"], on_cpu)
         if implausible:
             return Record(self.name, backend_name, FAIL, spec.to_dict(), f"{backend_name}: {implausible}", details)
@@ -375,3 +378,19 @@ def _kernel_path(rounds: list[RoundMeasurement]) -> str | None:
     traced = next((measured.profile.get("kernel_path") for measured in rounds
                    if measured.profile and measured.profile.get("kernel_path")), None)
     return traced or next((measured.kernel_path for measured in rounds if measured.kernel_path), None)
+
+
+def unexpected_kernel(expected: str | None, details: dict[str, Any]) -> str | None:
+    """Why a cell fails ``--expect-kernel``: the kernel its profile's trace shows does not name ``expected``
+    (or the trace does not say, or the backend is not profiled); None when it does, or nothing is expected."""
+    if not expected:
+        return None
+    profile = details.get("profile") or {}
+    traced = profile.get("kernel_path")
+    if traced is None:
+        why = profile.get("error") or ("the backend is not profiled" if profile.get("not_profiled")
+                                       else "its trace does not show which kernel ran")
+        return f"--expect-kernel {expected}: cannot tell which LSTM kernel ran ({why})"
+    if expected.lower() not in traced.lower():
+        return f"--expect-kernel {expected}: the LSTM kernel that ran is {traced}"
+    return None

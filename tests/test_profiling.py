@@ -91,3 +91,20 @@ def test_a_profile_from_op_self_times_places_the_rest_in_host_and_names_the_top_
     assert profile.coverage == pytest.approx(0.9)
     assert profile.top_ops[0] == {"op": "mm", "seconds": pytest.approx(0.003), "category": "lstm"}
     assert "trace" not in profile.to_json()
+
+
+def test_expect_kernel_fails_a_cell_on_another_kernel_naming_it(fake_backends, tmp_path, capsys):
+    status = main(["run", "--suite", "infer", "--backend", "numpy,fake-unprofiled", "--expect-kernel", "numpy step",
+                   "--out", str(tmp_path), "--format", "json", *SMALL])
+    records = {record["backend"]: record for record in json.loads(capsys.readouterr().out)["records"]}
+    assert status == 1
+    assert records["numpy"]["status"] == "pass" and records["numpy"]["profile"]["kernel_path"] == "NumPy step loop"
+    assert records["fake-unprofiled"]["status"] == "fail"
+    assert "--expect-kernel numpy step: cannot tell which LSTM kernel ran (the backend is not profiled)" in \
+        records["fake-unprofiled"]["message"]
+    status = main(["run", "--suite", "infer", "--backend", "numpy", "--expect-kernel", "cuDNN", "--out", str(tmp_path),
+                   "--format", "json", *SMALL])
+    (record,) = json.loads(capsys.readouterr().out)["records"]
+    assert status == 1 and record["message"] == "numpy: --expect-kernel cuDNN: the LSTM kernel that ran is NumPy step loop"
+    assert main(["run", "--suite", "infer", "--expect-kernel", " "]) == 2
+    assert "--expect-kernel: an empty name" in capsys.readouterr().err

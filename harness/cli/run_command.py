@@ -75,6 +75,9 @@ def add_parser(subparsers) -> None:
                         help="train/infer: after each cell's samples, run a few steps under the framework's own "
                              "profiler: time per category (embedding, lstm, head, loss, optimizer, host...), the LSTM "
                              "kernel read from the trace, a Chrome trace file per cell under the run's traces/")
+    suites.add_argument("--expect-kernel", metavar="TEXT", type=kernel_name,
+                        help="train/infer: a cell fails unless the LSTM kernel that ran (read from its profile's "
+                             "trace; implies --profile) contains TEXT, e.g. cuDNN, oneDNN, while_loop")
     suites.add_argument("--quick", action="store_true",
                         help="smoke-test preset: each suite's small quick model and hidden sizes (train/infer: "
                              "3 sizes), and short timing")
@@ -110,6 +113,14 @@ def add_parser(subparsers) -> None:
     run.add_argument("--memory-limit", type=positive_int, metavar="MIB",
                      help="kill a worker whose resident memory exceeds this many MiB; only its cell fails")
     parser.set_defaults(handler=handle)
+
+
+def kernel_name(text: str) -> str:
+    """``--expect-kernel``'s type: some text to find in a kernel's name, e.g. ``cuDNN``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name (accepted: text found in the kernel's name, e.g. cuDNN, "
+                                         "oneDNN, while_loop)")
+    return text.strip()
 
 
 def sweepable_flags() -> set[str]:
@@ -386,8 +397,10 @@ def suite_options(args: argparse.Namespace) -> SuiteOptions:
         max_samples=base.max_samples,
         target_ci_width=base.target_ci_width,
     )
+    expect_kernel = getattr(args, "expect_kernel", None)
     return SuiteOptions(steps=args.steps, devices=devices, budget=budget, threads=args.threads,
-                        profile=getattr(args, "profile", False))
+                        profile=getattr(args, "profile", False) or expect_kernel is not None,
+                        expect_kernel=expect_kernel)
 
 
 def select_suites(names: list[str], registry: Registry) -> list[Suite]:
