@@ -108,3 +108,14 @@ def test_expect_kernel_fails_a_cell_on_another_kernel_naming_it(fake_backends, t
     assert status == 1 and record["message"] == "numpy: --expect-kernel cuDNN: the LSTM kernel that ran is NumPy step loop"
     assert main(["run", "--suite", "infer", "--expect-kernel", " "]) == 2
     assert "--expect-kernel: an empty name" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_reports_show_where_the_time_goes_and_why_one_is_slower(profiled, capsys):
+    _, run_dir, _ = profiled
+    assert main(["report", run_dir.name, "--results-dir", str(run_dir.parent), "--wide"]) == 0
+    out = capsys.readouterr().out
+    assert "where the time goes" in out and "why each backend is slower than the fastest" in out
+    assert main(["report", run_dir.name, "--results-dir", str(run_dir.parent), "--format", "html"]) == 0
+    html = (run_dir / "report.html").read_text()
+    assert "train on cpu: where the time goes (profiled steps)" in html

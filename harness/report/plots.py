@@ -34,7 +34,7 @@ class Figure:
 
 def report_figures(report) -> list[Figure]:
     """Every figure of a report (`harness.report.sections.RunReport`): timing, then training trajectories."""
-    return timing_figures(report.frame) + training_figures(report.records)
+    return timing_figures(report.frame) + profile_figures(report.records) + training_figures(report.records)
 
 
 def timing_figures(frame) -> list[Figure]:
@@ -80,6 +80,44 @@ def timing_figures(frame) -> list[Figure]:
         figure.suptitle(title)
         name = f"{suite}-{device}" + ("-" + "-".join(f"{name}{series[name]}" for name in shown) if shown else "")
         figures.append(Figure(name, title, _render(figure, "png"), _render(figure, "svg")))
+        plt.close(figure)
+    return figures
+
+
+def profile_figures(records) -> list[Figure]:
+    """Per timing suite and device with profiled cells (``bench run --profile``): one bar per backend and
+    size, its profiled step split into the categories of `harness.profiling.categories.CATEGORIES` as shares
+    (100%), the step's length in ms beside it."""
+    from harness.profiling.categories import CATEGORIES
+
+    plt = _pyplot()
+    groups: dict[tuple[str, str], list] = {}
+    for record in records:
+        if "categories" in (record.details.get("profile") or {}):
+            groups.setdefault((record.suite, record.details.get("device", "cpu")), []).append(record)
+    figures = []
+    for (suite, device), members in groups.items():
+        members = sorted(members, key=lambda record: (record.spec["hidden"], record.backend))
+        labels = [f"{record.backend}, hidden {record.spec['hidden']}" for record in members]
+        figure, axis = plt.subplots(figsize=(11, 0.5 * len(members) + 2), layout="constrained")
+        steps = np.array([record.details["profile"]["step_seconds"] * 1e3 for record in members])
+        left = np.zeros(len(members))
+        for category in CATEGORIES:
+            shares = np.array([record.details["profile"]["categories"].get(category, 0.0) * 1e3 for record in members])
+            shares = 100 * shares / steps
+            if shares.any():
+                axis.barh(labels, shares, left=left, label=category)
+                left += shares
+        for row, step in enumerate(steps):
+            axis.text(101, row, f"{step:,.1f} ms", va="center")
+        axis.set_xlim(0, 115)
+        axis.invert_yaxis()
+        axis.set_xlabel("share of the profiled step (%); its length in ms at the right")
+        axis.grid(True, axis="x", alpha=0.3)
+        _legend_below(figure, axis)
+        title = f"{suite} on {device}: where the time goes (profiled steps)"
+        figure.suptitle(title)
+        figures.append(Figure(f"profile-{suite}-{device}", title, _render(figure, "png"), _render(figure, "svg")))
         plt.close(figure)
     return figures
 
