@@ -76,11 +76,8 @@ def timing_figures(frame) -> list[Figure]:
             axis.set_ylabel(label)
             axis.grid(True, which="both", alpha=0.3)
         _legend_below(figure, axes[0, 0])
-        title = f"{suite} on {device}" + (f" ({apart})" if apart else "")
-        figure.suptitle(title)
         name = f"{suite}-{device}" + ("-" + "-".join(f"{name}{series[name]}" for name in shown) if shown else "")
-        figures.append(Figure(name, title, _render(figure, "png"), _render(figure, "svg")))
-        plt.close(figure)
+        figures.append(_finished(plt, figure, name, f"{suite} on {device}" + (f" ({apart})" if apart else "")))
     return figures
 
 
@@ -115,10 +112,8 @@ def profile_figures(records) -> list[Figure]:
         axis.set_xlabel("share of the profiled step (%); its length in ms at the right")
         axis.grid(True, axis="x", alpha=0.3)
         _legend_below(figure, axis)
-        title = f"{suite} on {device}: where the time goes (profiled steps)"
-        figure.suptitle(title)
-        figures.append(Figure(f"profile-{suite}-{device}", title, _render(figure, "png"), _render(figure, "svg")))
-        plt.close(figure)
+        figures.append(_finished(plt, figure, f"profile-{suite}-{device}",
+                                 f"{suite} on {device}: where the time goes (profiled steps)"))
     return figures
 
 
@@ -167,10 +162,8 @@ def training_figures(records) -> list[Figure]:
                 axis.grid(True, which="both", alpha=0.3)
             if row == 0:
                 _legend_below(figure, loss_axis)
-        title = f"training trajectories on {device} ({label}; {'; '.join(optimizers)})"
-        figure.suptitle(title)
-        figures.append(Figure(f"training-{device}-{label}", title, _render(figure, "png"), _render(figure, "svg")))
-        plt.close(figure)
+        figures.append(_finished(plt, figure, f"training-{device}-{label}",
+                                 f"training trajectories on {device} ({label}; {'; '.join(optimizers)})"))
     return figures
 
 
@@ -204,11 +197,8 @@ def history_figure(histories, by: str) -> Figure:
         axis.set_title(f"{suite} on {device}")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
-    title = f"history by {by}: red ▲ significantly slower, green ▼ faster than the run before"
-    figure.suptitle(title)
-    result = Figure(f"history-{by}", title, _render(figure, "png"), _render(figure, "svg"))
-    plt.close(figure)
-    return result
+    return _finished(plt, figure, f"history-{by}",
+                     f"history by {by}: red ▲ significantly slower, green ▼ faster than the run before")
 
 
 def _pyplot():
@@ -240,6 +230,14 @@ def _legend_below(figure, axis) -> None:
     handles, labels = axis.get_legend_handles_labels()
     if handles:
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False)
+
+
+def _finished(plt, figure, stem: str, title: str) -> Figure:
+    """``figure`` titled, rendered as PNG and SVG, and closed."""
+    figure.suptitle(title)
+    finished = Figure(stem, title, _render(figure, "png"), _render(figure, "svg"))
+    plt.close(figure)
+    return finished
 
 
 def _render(figure, image_format: str) -> bytes:
