@@ -4,8 +4,10 @@ The module's forward marks its phases (``lstm-bench:embedding``, ``lstm-bench:ls
 ``lstm-bench:loss``: `PHASE_PREFIX`, with ``torch.profiler.record_function``); the backward pass and the
 optimizer are named by autograd and ``torch.optim`` themselves. Every op's *self* time goes to the category
 of the nearest op, itself or an ancestor, that a rule in `RULES` places, so an ``aten::addmm`` inside
-``aten::lstm`` counts as LSTM and one inside the head as head. The LSTM kernel is read from the op names
-in the trace (`kernel_from_ops`).
+``aten::lstm`` counts as LSTM and one inside the head as head; a backward node (``SigmoidBackward0``)
+counts where the forward op with its autograd sequence number did (the LSTM gates' sigmoids as LSTM, the
+head's as head). Copies count as ``transfer`` on a GPU only (on the CPU they are casts, their caller's).
+The LSTM kernel is read from the op names in the trace (`kernel_from_ops`).
 """
 
 from __future__ import annotations
@@ -73,11 +75,21 @@ def profile_torch_steps(step: Callable[[], object], calls: int, device: str) -> 
             step()
         wall = time.perf_counter() - started
     events = list(profiler.events())
+    forward_of = {}
+    for event in events:  # autograd numbers each forward op; its backward node carries the same number
+        if event.sequence_nr >= 0 and "Backward" not in event.name and not event.name.startswith("autograd::"):
+            forward_of.setdefault(event.sequence_nr, event)
+    on_gpu = device.startswith("cuda")
     categories = {}
 
     def category(event) -> str | None:
         if id(event) not in categories:
             found = category_of(event.name, RULES)
+            if found == "transfer" and not on_gpu:
+                found = None  # a dtype cast on the CPU, not a transfer: its caller's
+            forward = forward_of.get(event.sequence_nr) if "Backward" in event.name else None
+            if forward is not None and forward is not event:
+                found = category(forward) or found  # a backward node counts where its forward op did
             if found is None and event.cpu_parent is not None:
                 found = category(event.cpu_parent)
             categories[id(event)] = found

@@ -52,7 +52,7 @@ def profile_table(title: str, records: list[Record]) -> Table | None:
             *(f"{profile['categories'].get(name, 0.0) * 1e3:.3f} ({profile['categories'].get(name, 0.0) / step:.0%})"
               for name in CATEGORIES),
             f"{profile['coverage']:.0%}",
-            profile.get("kernel_path") or "unknown",
+            profile.get("kernel_path") or ("unknown: " + profile["note"] if profile.get("note") else "unknown"),
             profile.get("trace_file") or "-",
         ))
     if not rows:
@@ -63,7 +63,7 @@ def profile_table(title: str, records: list[Record]) -> Table | None:
                  ("backend", "T", "B", "hidden", "profiled ms", "vs timed", *CATEGORIES, "coverage", "kernel (trace)",
                   "trace"),
                  tuple(rows), key_columns=4,
-                 compact=("profiled ms", "embedding", "lstm", "head", "loss", "optimizer", "host", "kernel (trace)"))
+                 compact=("profiled ms", *CATEGORIES, "coverage", "kernel (trace)"))
 
 
 GAP_CATEGORIES_SHOWN = 3
@@ -93,14 +93,22 @@ def gap_table(title: str, records: list[Record]) -> Table | None:
             gap = profile["step_seconds"] - base["step_seconds"]
             differences = sorted(((name, profile["categories"][name] - base["categories"].get(name, 0.0))
                                   for name in CATEGORIES), key=lambda item: -item[1])
-            named = [f"{name} {difference * 1e3:+.2f} ms ({difference / gap:.0%})" for name, difference
-                     in differences[:GAP_CATEGORIES_SHOWN] if difference > 0 and gap > 0]
+            more = sum(difference for _, difference in differences if difference > 0)
+            named = [f"{name} {difference * 1e3:+.2f} ms ({difference / more:.0%})" for name, difference
+                     in differences[:GAP_CATEGORIES_SHOWN] if difference > 0]
+            offsets = [f"{name} {difference * 1e3:+.2f} ms" for name, difference in differences[::-1][:2] if difference < 0]
+            where = "; ".join(named) or "-"
+            if offsets:
+                where += "; less: " + ", ".join(offsets)
+            if gap <= 0:
+                where = "its profiled step is not slower (the profile and the timing disagree here); " + where
             rows.append((record.spec["hidden"], record.backend, fastest.backend,
                          f"{record.details['median_seconds'] / fastest.details['median_seconds']:.2f}x",
-                         f"{gap * 1e3:+.2f}", "; ".join(named) or "-"))
+                         f"{gap * 1e3:+.2f}", where))
     if not rows:
         return None
-    return Table(f"{title}: why each backend is slower than the fastest (profiled step minus the fastest's, and the "
-                 "categories that account for most of it)",
-                 ("hidden", "backend", "fastest", "timed ratio", "gap ms", "where the gap is"),
+    return Table(f"{title}: why each backend is slower than the fastest profiled one (profiled step minus its; the "
+                 "categories that take more, with their share of all the extra time, and those that take less; timed "
+                 "ratio = ratio of the timed medians)",
+                 ("hidden", "backend", "fastest profiled", "timed ratio", "gap ms", "where the gap is"),
                  tuple(sorted(rows, key=lambda row: (row[0], row[1]))), key_columns=2)

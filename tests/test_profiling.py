@@ -107,7 +107,10 @@ def test_expect_kernel_fails_a_cell_on_another_kernel_naming_it(fake_backends, t
     (record,) = json.loads(capsys.readouterr().out)["records"]
     assert status == 1 and record["message"] == "numpy: --expect-kernel cuDNN: the LSTM kernel that ran is NumPy step loop"
     assert main(["run", "--suite", "infer", "--expect-kernel", " "]) == 2
-    assert "--expect-kernel: an empty name" in capsys.readouterr().err
+    assert "--expect-kernel: ' ' is empty or holds control characters" in capsys.readouterr().err
+    assert main(["run", "--suite", "infer", "--expect-kernel", "numpy\nstep"]) == 2
+    assert main(["run", "--suite", "params", "--backend", "numpy", "--expect-kernel", "cuDNN"]) == 2
+    assert "--expect-kernel: profiles are taken of timing cells" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -119,3 +122,26 @@ def test_the_reports_show_where_the_time_goes_and_why_one_is_slower(profiled, ca
     assert main(["report", run_dir.name, "--results-dir", str(run_dir.parent), "--format", "html"]) == 0
     html = (run_dir / "report.html").read_text()
     assert "train on cpu: where the time goes (profiled steps)" in html
+
+
+def test_torch_backward_nodes_count_where_their_forward_ops_did():
+    """Without the fused kernel (a bidirectional padded LSTM runs aten::lstm's cells), the gates' backward
+    sigmoids and products are the LSTM's, not the head's; on the CPU a cast is not a transfer."""
+    pytest.importorskip("torch")
+    from backends.torch_backend import TorchBackend
+    from harness.canonical import sample_batch
+    from harness.model_spec import ModelSpec
+    from suites.timed_work import TIMING_OPTIMIZER
+
+    profiles = {}
+    for padding, bidirectional in (("none", False), ("right", True)):
+        spec = ModelSpec(vocab_size=200, embed_dim=8, hidden=16, seq_len=8, batch_size=4, padding=padding,
+                         bidirectional=bidirectional)
+        model = TorchBackend().build(spec)
+        token_ids, labels = sample_batch(spec)
+        step = model.prepare_train_step(token_ids, labels, TIMING_OPTIMIZER)
+        step()
+        profiles[padding] = model.profile_steps(step, 3)
+    plain, padded = profiles["none"].categories, profiles["right"].categories
+    assert padded["head"] < 0.25 * padded["lstm"] and padded["head"] < 3 * plain["head"]
+    assert plain["transfer"] == 0 and padded["transfer"] == 0

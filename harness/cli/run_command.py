@@ -117,9 +117,9 @@ def add_parser(subparsers) -> None:
 
 def kernel_name(text: str) -> str:
     """``--expect-kernel``'s type: some text to find in a kernel's name, e.g. ``cuDNN``."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty name (accepted: text found in the kernel's name, e.g. cuDNN, "
-                                         "oneDNN, while_loop)")
+    if not text.strip() or any(not character.isprintable() for character in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is empty or holds control characters (accepted: printable text "
+                                         "found in the kernel's name, e.g. cuDNN, oneDNN, while_loop)")
     return text.strip()
 
 
@@ -204,6 +204,10 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
     plans = plan_suites(args, registry)
     backends = select_backends(args.backend, registry)
     options = suite_options(args)
+    if (options.profile or options.expect_kernel) and not any(plan.suite.measures_time for plan in plans):
+        flag = "--expect-kernel" if options.expect_kernel else "--profile"
+        raise BenchUsageError(f"{flag}: profiles are taken of timing cells; none of the suites asked for measures "
+                              f"time (accepted with: {', '.join(suite.name for suite in registry.ordered_suites() if suite.measures_time)})")
     if store is None:
         warn_unused_options(argv, plans)
     done = frozenset(record.cell_key() for record in previous)

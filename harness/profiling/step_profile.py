@@ -25,6 +25,7 @@ class StepProfile:
         profiler: which profiler measured it, e.g. ``torch.profiler``.
         trace: the Chrome trace (JSON text) while in transit from the worker; the run keeps it as a file and
             says which in ``trace_file``.
+        note: what the profile could not see, where the profiler missed part of the step (shown with it).
     """
 
     calls: int
@@ -35,6 +36,7 @@ class StepProfile:
     profiler: str
     trace: str | None = field(default=None, repr=False)
     trace_file: str | None = None
+    note: str | None = None
 
     @classmethod
     def from_ops(cls, ops: Iterable[tuple[str, float, str | None]], *, calls: int, wall_seconds: float,
