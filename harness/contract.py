@@ -253,6 +253,11 @@ class UnsupportedCapability(Exception):
     """Raised by a backend for an optional capability it lacks; suites report it as ``unsupported``."""
 
 
+REFUSES = " does not build "
+"""How `refuse_unsupported_options` words a refusal (``jax does not build --layers 2 ...``); ``bench check``
+gathers every refused option of a run by it."""
+
+
 def refuse_unsupported_options(spec: ModelSpec, backend: str, **supported: tuple) -> None:
     """Raise `UnsupportedCapability` naming every option of ``spec`` that ``backend`` does not build.
 
@@ -274,7 +279,7 @@ def refuse_unsupported_options(spec: ModelSpec, backend: str, **supported: tuple
                                for accepted in values)
             refused.append(f"{shown} (it builds: {builds})")
     if refused:
-        raise UnsupportedCapability(f"{backend} does not build " + "; ".join(refused))
+        raise UnsupportedCapability(f"{backend}{REFUSES}" + "; ".join(refused))
 
 
 class ClassifierModel(ABC):

@@ -52,6 +52,7 @@ def integer_list_at_least(minimum: int, maximum: int = MAX_INTEGER) -> Callable[
         return values
 
     parse.__name__ = f"list of integers >= {minimum}"
+    parse.sweep_example = "3,32,64"
     return parse
 
 
@@ -69,6 +70,7 @@ def choice_list(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
         return values
 
     parse.__name__ = f"list of {', '.join(choices)}"
+    parse.sweep_example = ",".join(choices[:2])
     return parse
 
 
@@ -88,6 +90,7 @@ def boolean_list(text: str) -> list[bool]:
 
 
 boolean_list.__name__ = "list of on, off"
+boolean_list.sweep_example = "off,on"
 
 
 def is_boolean_list(text: str) -> bool:
@@ -259,10 +262,9 @@ def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: list[str]) 
         first, flag = seen[action.dest], _long_flag(action)
         if first is not action:
             raise BenchUsageError(f"{_long_flag(first)} and {flag} are both given (only the last would count); give one")
-        type_name = getattr(action.type, "__name__", "")
-        example = {"list of on, off": "off,on"}.get(type_name, "none,right" if type_name.startswith("list of n") else "3,32,64")
+        example = getattr(action.type, "sweep_example", None)  # set by the list types: a sweepable option
         raise BenchUsageError(f"{flag} is given more than once (only the last would count); give it once"
-                              + (f", with a comma list to sweep (e.g. {example})" if type_name.startswith("list of") else ""))
+                              + (f", with a comma list to sweep (e.g. {example})" if example else ""))
 
 
 def _long_flag(action: argparse.Action) -> str:

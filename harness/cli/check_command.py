@@ -87,12 +87,14 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
 def unsupported_reasons(records) -> list[str]:
     """Why cells were unsupported, each reason once: a backend's messages without its name prefix, and the
     model options it refused (`harness.contract.refuse_unsupported_options`) gathered into one sentence."""
+    from harness.contract import REFUSES
+
     reasons, refused, builder = [], [], None
     for record in records:
         if record.status != UNSUPPORTED or not record.message:
             continue
         for part in record.message.split(": ", 1)[-1].split("; "):
-            name, said, options = part.partition(" does not build ")
+            name, said, options = part.partition(REFUSES)
             if said:
                 builder = builder or name
                 part = options
@@ -100,7 +102,7 @@ def unsupported_reasons(records) -> list[str]:
             if part not in target:
                 target.append(part)
     if refused:
-        reasons.insert(0, f"{builder} does not build " + "; ".join(refused))
+        reasons.insert(0, f"{builder}{REFUSES}" + "; ".join(refused))
     return reasons
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from harness.profiling.chrome_trace import intervals_trace
 from harness.profiling.step_profile import StepProfile
+
+NOT_RECORDING = nullcontext()
+"""What `PhaseTimer.phase` returns while nothing is recorded."""
 
 
 class PhaseTimer:
@@ -17,11 +20,13 @@ class PhaseTimer:
     def __init__(self) -> None:
         self.intervals: list[tuple[str, float, float]] | None = None
 
+    def phase(self, name: str) -> AbstractContextManager:
+        """A timer around phase ``name`` while recording; otherwise a shared no-op context (the timed steps
+        pay one call, not a generator)."""
+        return NOT_RECORDING if self.intervals is None else self._recorded(name)
+
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        if self.intervals is None:
-            yield
-            return
+    def _recorded(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
         try:
             yield
