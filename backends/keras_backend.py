@@ -347,13 +347,10 @@ class KerasClassifier(ClassifierModel):
         return tensorflow_predict
 
     def profile_steps(self, step: Callable[[], object], calls: int) -> StepProfile | None:
-        """TensorFlow's profiler on the TensorFlow engine (`backends.keras_profiling`); None (not profiled)
-        on the others."""
-        if engine() != "tensorflow":
-            return None
-        from backends.keras_profiling import profile_tensorflow_steps
+        """The engine's own profiler (`backends.keras_profiling`)."""
+        from backends.keras_profiling import profile_keras_steps
 
-        return profile_tensorflow_steps(step, calls)
+        return profile_keras_steps(engine(), self.model, step, calls, self.device)
 
     def kernel_path(self) -> str:
         """The LSTM kernel Keras 3.15 takes, by its own rules (``LSTM.inner_loop`` tries the engine's fused

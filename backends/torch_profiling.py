@@ -31,6 +31,7 @@ RULES = (
     (r"^lstm-bench:(lstm)$", "lstm"),
     (r"^lstm-bench:(head)$", "head"),
     (r"^lstm-bench:(loss)$", "loss"),
+    (r"^lstm-bench:(optimizer)$", "optimizer"),
     (r"Optimizer\.(step|zero_grad)", "optimizer"),
     (r"AccumulateGrad", "optimizer"),
     (r"[Ee]mbedding", "embedding"),

@@ -24,7 +24,8 @@ loads only the plugin machinery, and nothing here ever imports a deep-learning f
 - Writing a per-cell add-on (a profiler, an energy meter): `CellAddon`, registered with the
   ``bench_register_addons`` hook.
 - Profiling a timed cell (``bench run --profile``, the optional `ClassifierModel.profile_steps`):
-  `StepProfile`, `CATEGORIES`, `category_of`, `intervals_trace`.
+  `StepProfile`, `CATEGORIES`, `category_of`, `intervals_trace`; for an XLA program (JAX, TensorFlow's
+  ``jit_compile``) `record_xspace` and `profile_from_xla_xspace`, which read the profiler's XSpace.
 - Errors: `BenchUsageError` (the user's mistake: one line, exit 2).
 - The conformance kit: `check_backend`, `check_suite_names`, `ConformanceResult` (and the pytest plugin,
   ``pytest --bench-backend NAME`` with the ``bench_conformance`` fixture).
@@ -58,6 +59,7 @@ _HOMES = {
     "harness.profiling.categories": ("CATEGORIES", "category_of"),
     "harness.profiling.chrome_trace": ("intervals_trace",),
     "harness.profiling.step_profile": ("StepProfile",),
+    "harness.profiling.xla_trace": ("profile_from_xla_xspace", "record_xspace"),
     "harness.plugins.registry": ("BackendInfo",),
     "harness.rendering": ("Table",),
     "harness.results.record": (
@@ -128,6 +130,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
     from harness.profiling.categories import CATEGORIES, category_of  # noqa: F401
     from harness.profiling.chrome_trace import intervals_trace  # noqa: F401
     from harness.profiling.step_profile import StepProfile  # noqa: F401
+    from harness.profiling.xla_trace import profile_from_xla_xspace, record_xspace  # noqa: F401
     from harness.rendering import Table  # noqa: F401
     from harness.results.record import (  # noqa: F401
         ERROR,

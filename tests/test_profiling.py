@@ -7,22 +7,29 @@ import json
 import pytest
 
 from harness.cli import main
+from harness.profiling import xspace
 from harness.profiling.categories import CATEGORIES
 from harness.profiling.step_profile import StepProfile
 from harness.profiling.timeline import attribute_wall_time
+from harness.profiling.xla_trace import profile_from_xla_xspace, self_times
 
 from conftest import DEFAULT_BACKENDS
 
+PROFILED_BACKENDS = [*DEFAULT_BACKENDS, "keras-jax", "keras-torch"]
+"""The default backends and Keras on its other two engines (JAX's profiler, torch's)."""
 SMALL = ["--hidden", "16", "--vocab-size", "200", "--embed-dim", "8", "--seq-len", "8", "--batch-size", "4",
          "--min-time", "0.05", "--max-time", "0.2", "--warmup", "1", "--rounds", "3"]
 
 
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory):
+    """One round of every profiled backend (each round is a fresh worker per backend; the profile is taken
+    in the first)."""
     out = tmp_path_factory.mktemp("profiled")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COLUMNS", "400")
-        status = main(["run", "--suite", "train", "--profile", "--out", str(out), "--format", "json", *SMALL])
+        status = main(["run", "--suite", "train", "--profile", "--out", str(out), "--format", "json",
+                       "--backend", ",".join(PROFILED_BACKENDS), *SMALL[:-1], "1"])
     (run_dir,) = out.iterdir()
     records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
     return status, run_dir, {record["backend"]: record for record in records}
@@ -32,7 +39,7 @@ def profiled(tmp_path_factory):
 def test_every_builtin_backend_accounts_for_its_profiled_step(profiled):
     status, run_dir, records = profiled
     assert status == 0
-    for backend in DEFAULT_BACKENDS:
+    for backend in PROFILED_BACKENDS:
         profile = records[backend]["profile"]
         assert set(profile["categories"]) == set(CATEGORIES)
         total = sum(profile["categories"].values())
@@ -50,6 +57,9 @@ def test_the_kernel_is_read_from_the_trace_for_torch_and_keras(profiled):
     assert records["torch"]["profile"]["kernel_path"].startswith(("oneDNN", "ATen native", "fused LSTM cell"))
     assert records["torch"]["kernel_path"] == records["torch"]["profile"]["kernel_path"]
     assert records["keras"]["profile"]["kernel_path"] == "generic loop (tf.while_loop of lstm_cell ops)"
+    assert records["keras-jax"]["profile"]["kernel_path"] == "XLA while loop (lax.scan of lstm_cell)"
+    assert records["keras-torch"]["profile"]["kernel_path"].startswith("generic loop (ATen ops per step")
+    assert records["keras-torch"]["profile"]["categories"]["optimizer"] > 0  # Keras' own optimizer, marked
 
 
 def test_a_backend_without_the_hook_is_not_profiled_and_still_timed(fake_backends, tmp_path, capsys):
@@ -145,3 +155,79 @@ def test_torch_backward_nodes_count_where_their_forward_ops_did():
     plain, padded = profiles["none"].categories, profiles["right"].categories
     assert padded["head"] < 0.25 * padded["lstm"] and padded["head"] < 3 * plain["head"]
     assert plain["transfer"] == 0 and padded["transfer"] == 0
+
+
+def synthetic_xla_space(module: str = "jit_step"):
+    """An XSpace as JAX's profiler writes one (our schema's classes, serialized and read back): the Python
+    thread's call over [0, 10) us, a worker thread running ``while.1`` over [1, 7) with ``dot.2`` nested at
+    [2, 4), then ``fusion.3`` at [7, 8); the metadata plane keeps the program with each instruction's scope."""
+    space = xspace.message_class("XSpace")()
+    host = space.planes.add(name="/host:CPU")
+    for number, name in enumerate(("hlo_op", "hlo_module"), start=1):
+        entry = host.stat_metadata.add(key=number)
+        entry.value.id, entry.value.name = number, name
+    for number, name in enumerate(("PjitFunction(step)", "while.1", "dot.2", "fusion.3"), start=1):
+        entry = host.event_metadata.add(key=number)
+        entry.value.id, entry.value.name = number, name
+    python = host.lines.add(name="python", timestamp_ns=1000)
+    python.events.add(metadata_id=1, offset_ps=0, duration_ps=10_000_000)
+    worker = host.lines.add(name="tf_XLAEigen/1", timestamp_ns=1000)
+    for metadata_id, start_us, end_us in ((2, 1, 7), (3, 2, 4), (4, 7, 8)):
+        event = worker.events.add(metadata_id=metadata_id, offset_ps=start_us * 10**6,
+                                  duration_ps=(end_us - start_us) * 10**6)
+        event.stats.add(metadata_id=1, str_value=host.event_metadata[metadata_id - 1].value.name)
+        event.stats.add(metadata_id=2, str_value=module)
+    metadata = space.planes.add(name="/host:metadata")
+    entry = metadata.stat_metadata.add(key=7)
+    entry.value.id, entry.value.name = 7, "Hlo Proto"
+    program = xspace.message_class("HloProto")()
+    program.hlo_module.name = module
+    computation = program.hlo_module.computations.add(name="main")
+    for name, scope in (("while.1", "jit(step)/jvp(lstm)/while"), ("dot.2", "jit(step)/jvp(lstm)/while/body/dot_general"),
+                        ("fusion.3", "jit(step)/optimizer/add"), ("copy.4", "")):
+        instruction = computation.instructions.add(name=name, opcode="op")
+        instruction.metadata.op_name = scope
+    entry = metadata.event_metadata.add(key=1)
+    entry.value.id, entry.value.name = 1, f"{module}(3)"
+    entry.value.stats.add(metadata_id=7, bytes_value=program.SerializeToString())
+    return xspace.message_class("XSpace").FromString(space.SerializeToString())
+
+
+def test_an_xla_trace_is_read_by_instruction_scope_and_the_gaps_are_host():
+    space = synthetic_xla_space()
+    assert xspace.hlo_op_names(space) == {("jit_step", "while.1"): "jit(step)/jvp(lstm)/while",
+                                          ("jit_step", "dot.2"): "jit(step)/jvp(lstm)/while/body/dot_general",
+                                          ("jit_step", "fusion.3"): "jit(step)/optimizer/add"}
+    lines = dict(xspace.line_events(xspace.plane_named(space, "/host:CPU")))
+    dot = lines["tf_XLAEigen/1"][1]
+    assert (dot.name, dot.start_seconds, dot.end_seconds) == ("dot.2", pytest.approx(3e-6), pytest.approx(5e-6))
+    assert dot.stats == {"hlo_op": "dot.2", "hlo_module": "jit_step"}
+    rules = (("(^|[/(])lstm[/)]", "lstm"), ("(^|[/(])optimizer/", "optimizer"))
+    seen = []
+    profile = profile_from_xla_xspace(space, 10e-6, 2, rules, lambda scopes: seen.append(scopes) or "loop", "test")
+    assert profile.categories["lstm"] == pytest.approx(3e-6) and profile.categories["optimizer"] == pytest.approx(0.5e-6)
+    assert profile.categories["host"] == pytest.approx(1.5e-6) and profile.step_seconds == pytest.approx(5e-6)
+    assert profile.kernel_path == "loop" and "jit(step)/jvp(lstm)/while" in seen[0] and "while.1" in seen[0]
+    assert [op["op"] for op in profile.top_ops] == ["while.1 (jit(step)/jvp(lstm)/while)",
+                                                    "dot.2 (jit(step)/jvp(lstm)/while/body/dot_general)",
+                                                    "fusion.3 (jit(step)/optimizer/add)"]
+    assert profile.top_ops[0]["seconds"] == pytest.approx(2e-6)  # 6 us less the 2 us nested, per step
+
+
+def test_an_xspace_without_instructions_or_programs_says_so():
+    space = synthetic_xla_space()
+    for line in space.planes[0].lines:
+        if line.name != "python":
+            del line.events[:]
+    with pytest.raises(RuntimeError, match="no XLA instruction"):
+        profile_from_xla_xspace(space, 1e-5, 1, (), lambda scopes: None, "test")
+    without_programs = synthetic_xla_space()
+    del without_programs.planes[1:]
+    assert xspace.hlo_op_names(without_programs) == {}
+    profile = profile_from_xla_xspace(without_programs, 10e-6, 1, (("while", "lstm"),), lambda scopes: None, "test")
+    assert profile.categories["lstm"] == pytest.approx(6e-6) and profile.categories["other"] == pytest.approx(1e-6)
+
+
+def test_self_times_subtract_nested_events():
+    assert self_times([(0, 10, "outer"), (2, 4, "inner"), (5, 6, "inner"), (12, 13, "later")]) == {
+        "outer": pytest.approx(7), "inner": pytest.approx(3), "later": pytest.approx(1)}

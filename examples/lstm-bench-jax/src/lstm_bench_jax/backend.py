@@ -8,11 +8,16 @@
 - gradients: ``jax.value_and_grad`` of the mean binary cross-entropy (predictions clipped to
   [1e-7, 1 - 1e-7] like Keras);
 - optimizers: SGD and Adam written with ``jax.tree_util`` in the Keras form lstm-bench defines
-  (`harness.api.OptimizerSpec`); the whole training step is one ``jax.jit`` function.
+  (`harness.api.OptimizerSpec`); the whole training step is one ``jax.jit`` function;
+- profiles (``bench run --profile``): each phase runs in a ``jax.named_scope`` (``embedding``, ``lstm``,
+  ``lstm_1``..., ``dense``, ``loss``, ``optimizer``), which XLA keeps as every instruction's ``op_name``;
+  ``jax.profiler`` records the steps and lstm-bench reads its trace (`harness.api.profile_from_xla_xspace`)
+  with `PROFILE_RULES`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -28,15 +33,28 @@ from harness.api import (
     LayerSummary,
     ModelSpec,
     OptimizerSpec,
+    StepProfile,
     check_weights,
     expected_layer_output_shapes,
     keras_default_weights,
     layer_weight_names,
     lstm_layer_names,
     lstm_weight_prefix,
+    profile_from_xla_xspace,
+    record_xspace,
 )
 
 BCE_EPSILON = 1e-7
+
+PROFILE_RULES = (
+    (r"(^|[/(])embedding[/)]", "embedding"),
+    (r"(^|[/(])lstm(_\d+)?[/)]", "lstm"),
+    (r"(^|[/(])dense[/)]", "head"),
+    (r"(^|[/(])loss[/)]", "loss"),
+    (r"(^|[/(])optimizer[/)]", "optimizer"),
+)
+"""The named scopes of `classify`, `mean_bce` and `train_step` and their lstm-bench categories (an
+instruction's scope is e.g. ``jit(train_step)/transpose(jvp(lstm))/while/body/...``)."""
 
 
 def lstm(params: Mapping[str, jax.Array], prefix: str, inputs: jax.Array, real: jax.Array):
@@ -82,28 +100,34 @@ def classify(params, token_ids, spec: ModelSpec):
     """LSTM output, the last layer's final h and c (``[forward | backward]``) and predictions ``(B, 1)``."""
     real = token_ids != 0 if spec.padding != "none" else jnp.ones(token_ids.shape, bool)
     reversal = reversal_within_lengths(real)
-    sequence = params["embedding"][token_ids]
+    with jax.named_scope("embedding"):
+        sequence = params["embedding"][token_ids]
     for layer_name in lstm_layer_names(spec):
         outputs, hiddens, cells = [], [], []
-        for direction in DIRECTIONS[:2 if spec.bidirectional else 1]:
-            prefix = lstm_weight_prefix(layer_name, direction)
-            reads = sequence if direction == "forward" else take_steps(sequence, reversal)
-            output, hidden, cell = lstm(params, prefix, reads, real)
-            outputs.append(output if direction == "forward" else take_steps(output, reversal))
-            hiddens.append(hidden)
-            cells.append(cell)
-        sequence = jnp.concatenate(outputs, axis=-1)
-    hidden, cell = jnp.concatenate(hiddens, axis=-1), jnp.concatenate(cells, axis=-1)
+        with jax.named_scope(layer_name):
+            for direction in DIRECTIONS[:2 if spec.bidirectional else 1]:
+                prefix = lstm_weight_prefix(layer_name, direction)
+                reads = sequence if direction == "forward" else take_steps(sequence, reversal)
+                output, hidden, cell = lstm(params, prefix, reads, real)
+                outputs.append(output if direction == "forward" else take_steps(output, reversal))
+                hiddens.append(hidden)
+                cells.append(cell)
+            sequence = jnp.concatenate(outputs, axis=-1)
+    with jax.named_scope(lstm_layer_names(spec)[-1]):
+        hidden, cell = jnp.concatenate(hiddens, axis=-1), jnp.concatenate(cells, axis=-1)
     lstm_output = sequence if spec.return_sequences else hidden
-    features = sequence.reshape(sequence.shape[0], -1) if spec.return_sequences else hidden
-    predictions = jax.nn.sigmoid(features @ params["dense.kernel"] + params["dense.bias"])
+    with jax.named_scope("dense"):
+        features = sequence.reshape(sequence.shape[0], -1) if spec.return_sequences else hidden
+        predictions = jax.nn.sigmoid(features @ params["dense.kernel"] + params["dense.bias"])
     return lstm_output, hidden, cell, predictions
 
 
 def mean_bce(params, token_ids, labels, spec: ModelSpec):
     """Mean binary cross-entropy of the batch, as ``keras.losses.BinaryCrossentropy()``."""
-    predictions = jnp.clip(classify(params, token_ids, spec)[3], BCE_EPSILON, 1 - BCE_EPSILON)
-    return -jnp.mean(labels * jnp.log(predictions) + (1 - labels) * jnp.log(1 - predictions))
+    predictions = classify(params, token_ids, spec)[3]
+    with jax.named_scope("loss"):
+        predictions = jnp.clip(predictions, BCE_EPSILON, 1 - BCE_EPSILON)
+        return -jnp.mean(labels * jnp.log(predictions) + (1 - labels) * jnp.log(1 - predictions))
 
 
 def init_optimizer_state(params):
@@ -116,14 +140,27 @@ def init_optimizer_state(params):
 def train_step(params, state, token_ids, labels, model: ModelSpec, spec: OptimizerSpec):
     """One step: loss and gradients by ``jax.value_and_grad``, then SGD or Keras-form Adam."""
     loss, grads = jax.value_and_grad(mean_bce)(params, token_ids, labels, model)
+    with jax.named_scope("optimizer"):
+        return (loss, *optimizer_update(params, state, grads, spec))
+
+
+def optimizer_update(params, state, grads, spec: OptimizerSpec):
+    """SGD or Keras-form Adam: the new parameters and optimizer state."""
     if spec.name == "sgd":
-        return loss, jax.tree_util.tree_map(lambda w, g: w - spec.learning_rate * g, params, grads), state
+        return jax.tree_util.tree_map(lambda w, g: w - spec.learning_rate * g, params, grads), state
     t = state["t"] + 1
     m = jax.tree_util.tree_map(lambda m, g: m + (1 - spec.beta_1) * (g - m), state["m"], grads)
     v = jax.tree_util.tree_map(lambda v, g: v + (1 - spec.beta_2) * (g * g - v), state["v"], grads)
     step = spec.learning_rate * jnp.sqrt(1 - spec.beta_2 ** t) / (1 - spec.beta_1 ** t)
     params = jax.tree_util.tree_map(lambda w, m, v: w - step * m / (jnp.sqrt(v) + spec.epsilon), params, m, v)
-    return loss, params, {"m": m, "v": v, "t": t}
+    return params, {"m": m, "v": v, "t": t}
+
+
+def kernel_from_scopes(scopes: set[str]) -> str | None:
+    """XLA's ``while`` loop when one ran in an LSTM layer's scope (the ``lax.scan``), else None."""
+    if any(re.search(r"(^|[/(])lstm(_\d+)?\)?/while$", scope) for scope in scopes):
+        return "XLA while loop (lax.scan)"
+    return None
 
 
 class JaxBackend(Backend):
@@ -197,6 +234,18 @@ class JaxClassifier(ClassifierModel):
             return float(loss)  # waits for the device
 
         return step
+
+    def profile_steps(self, step: Callable[[], object], calls: int) -> StepProfile:
+        """``jax.profiler`` around ``calls`` steps, read by lstm-bench (see the module docstring)."""
+        options = jax.profiler.ProfileOptions()
+        options.python_tracer_level = 0  # tracing every Python call would cost more than a small model's step
+        start = partial(jax.profiler.start_trace, profiler_options=options)
+        space, wall = record_xspace(start, jax.profiler.stop_trace, step, calls)
+        return profile_from_xla_xspace(space, wall, calls, PROFILE_RULES, kernel_from_scopes,
+                                       profiler=f"jax.profiler (jax {jax.__version__})")
+
+    def kernel_path(self) -> str:
+        return "XLA while loop (lax.scan)"
 
     def prepare_inference(self, token_ids) -> Callable[[], object]:
         ids = self._ids(token_ids)
