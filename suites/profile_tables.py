@@ -11,7 +11,8 @@ from harness.errors import one_line
 from harness.profiling.categories import CATEGORIES
 from harness.profiling.step_profile import StepProfile
 from harness.rendering import Table
-from harness.results.record import MEASURED_STATUSES, Record
+from harness.model_spec import ModelSpec, varying_fields
+from harness.results.record import MEASURED_STATUSES, PASS, Record
 
 PROFILE_CALLS = 5
 """Steps run under the profiler per cell, after its first round's samples."""
@@ -70,36 +71,50 @@ GAP_CATEGORIES_SHOWN = 3
 """How many categories the gap table names per backend, the largest first."""
 
 
+def _profiled(records: list[Record]) -> list[Record]:
+    return [record for record in records if record.status in MEASURED_STATUSES
+            and "categories" in (record.details.get("profile") or {})]
+
+
+def _cells(records: list[Record]) -> dict[tuple, list[Record]]:
+    """Profiled records grouped by cell: the device and the whole spec."""
+    groups: dict[tuple, list[Record]] = {}
+    for record in _profiled(records):
+        key = tuple(sorted((name, value) for name, value in record.spec.items()))
+        groups.setdefault((record.details.get("device", "cpu"), key), []).append(record)
+    return groups
+
+
+def where_the_gap_is(record: Record, other: Record) -> tuple[float, str]:
+    """``record``'s profiled step minus ``other``'s, and the categories that account for it: those that take
+    more (ms, share of all the extra time), the largest first, then the two that take the most less."""
+    profile, base = record.details["profile"], other.details["profile"]
+    gap = profile["step_seconds"] - base["step_seconds"]
+    differences = sorted(((name, profile["categories"].get(name, 0.0) - base["categories"].get(name, 0.0))
+                          for name in CATEGORIES), key=lambda item: -item[1])
+    more = sum(difference for _, difference in differences if difference > 0)
+    named = [f"{name} {difference * 1e3:+.2f} ms ({difference / more:.0%})" for name, difference
+             in differences[:GAP_CATEGORIES_SHOWN] if difference > 0]
+    offsets = [f"{name} {difference * 1e3:+.2f} ms" for name, difference in differences[::-1][:2] if difference < 0]
+    where = "; ".join(named) or "-"
+    if offsets:
+        where += "; less: " + ", ".join(offsets)
+    return gap, where
+
+
 def gap_table(title: str, records: list[Record]) -> Table | None:
     """Why each profiled backend is slower than the fastest profiled one at the same size: its profiled
     step minus the fastest's, and the categories that account for most of the difference (ms and share of
     it). None when no size has two profiled backends."""
-    profiled = [record for record in records if record.status in MEASURED_STATUSES
-                and "categories" in (record.details.get("profile") or {})]
-    groups: dict[tuple, list[Record]] = {}
-    for record in profiled:
-        key = tuple(sorted((name, value) for name, value in record.spec.items()))
-        groups.setdefault((record.details.get("device", "cpu"), key), []).append(record)
     rows = []
-    for members in groups.values():
+    for members in _cells(records).values():
         if len(members) < 2:
             continue
         fastest = min(members, key=lambda record: record.details["median_seconds"])
-        base = fastest.details["profile"]
         for record in sorted(members, key=lambda record: record.details["median_seconds"]):
             if record is fastest:
                 continue
-            profile = record.details["profile"]
-            gap = profile["step_seconds"] - base["step_seconds"]
-            differences = sorted(((name, profile["categories"][name] - base["categories"].get(name, 0.0))
-                                  for name in CATEGORIES), key=lambda item: -item[1])
-            more = sum(difference for _, difference in differences if difference > 0)
-            named = [f"{name} {difference * 1e3:+.2f} ms ({difference / more:.0%})" for name, difference
-                     in differences[:GAP_CATEGORIES_SHOWN] if difference > 0]
-            offsets = [f"{name} {difference * 1e3:+.2f} ms" for name, difference in differences[::-1][:2] if difference < 0]
-            where = "; ".join(named) or "-"
-            if offsets:
-                where += "; less: " + ", ".join(offsets)
+            gap, where = where_the_gap_is(record, fastest)
             if gap <= 0:
                 where = "its profiled step is not slower (the profile and the timing disagree here); " + where
             rows.append((record.spec["hidden"], record.backend, fastest.backend,
@@ -112,3 +127,34 @@ def gap_table(title: str, records: list[Record]) -> Table | None:
                  "ratio = ratio of the timed medians)",
                  ("hidden", "backend", "fastest profiled", "timed ratio", "gap ms", "where the gap is"),
                  tuple(sorted(rows, key=lambda row: (row[0], row[1]))), key_columns=2)
+
+
+def pair_gap_table(title: str, records: list[Record], first: str, second: str) -> Table | None:
+    """Per cell where both ``first`` and ``second`` were profiled: the timed ratio first/second, the
+    profiled gap and the categories that account for it, from the slower one's side (``bench report
+    --explain-gap``). None when no cell has both."""
+    rows = []
+    cells = _cells(records)
+    shown = ["hidden", "seq_len", "batch_size"]
+    shown += [name for name in varying_fields([dict(key) for _, key in cells], ModelSpec.field_names())
+              if name not in shown]
+    for (_, key), members in cells.items():
+        by_backend = {record.backend: record for record in members}
+        if first not in by_backend or second not in by_backend:
+            continue
+        a, b = by_backend[first], by_backend[second]
+        ratio = a.details["median_seconds"] / b.details["median_seconds"]
+        slower, faster = (a, b) if ratio >= 1 else (b, a)
+        gap, where = where_the_gap_is(slower, faster)
+        if gap <= 0:
+            where = "the profiled steps do not show the timed gap (profiler overhead hides it); " + where
+        spec = dict(key)
+        cell = " ".join(f"{ModelSpec.short_name(name)}={spec[name]}" for name in shown)
+        verdict = f"{slower.backend} slower" + ("" if slower.status == PASS and faster.status == PASS else " (unstable)")
+        rows.append((cell, f"{ratio:.2f}x", verdict, f"{gap * 1e3:+.2f}", where))
+    if not rows:
+        return None
+    return Table(f"{title}: {first} against {second}, cell by cell (timed ratio = {first} median / {second} median; "
+                 "gap = the slower one's profiled step minus the faster one's; the categories that take more, with "
+                 "their share of all the extra time, and those that take less)",
+                 ("cell", "timed ratio", "verdict", "gap ms", "where the gap is"), tuple(rows), key_columns=1)

@@ -134,6 +134,50 @@ def test_the_reports_show_where_the_time_goes_and_why_one_is_slower(profiled, ca
     assert "train on cpu: where the time goes (profiled steps)" in html
 
 
+@pytest.mark.slow
+def test_explain_gap_compares_two_backends_cell_by_cell(profiled, capsys):
+    _, run_dir, records = profiled
+    where = ["--results-dir", str(run_dir.parent), "--wide"]
+    assert main(["report", run_dir.name, "--explain-gap", "keras-torch", "torch", "--format", "json", *where]) == 0
+    (table,) = json.loads(capsys.readouterr().out)["tables"]
+    assert table["title"].startswith("train on cpu: keras-torch against torch, cell by cell")
+    ((cell, ratio, verdict, gap, explained),) = table["rows"]
+    timed = records["keras-torch"]["median_seconds"] / records["torch"]["median_seconds"]
+    assert cell == "H=16 T=8 B=4" and ratio == f"{timed:.2f}x"
+    slower, faster = ("keras-torch", "torch") if timed >= 1 else ("torch", "keras-torch")
+    assert verdict.startswith(f"{slower} slower")
+    profiles = {backend: records[backend]["profile"] for backend in (slower, faster)}
+    assert float(gap) == pytest.approx((profiles[slower]["step_seconds"] - profiles[faster]["step_seconds"]) * 1e3,
+                                       abs=0.006)
+    largest = max(CATEGORIES, key=lambda name: profiles[slower]["categories"][name] - profiles[faster]["categories"][name])
+    assert explained.startswith(largest + " +") or gap.startswith("-")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, message", [
+    (["--explain-gap", "keras", "nope"], "--explain-gap: 'nope' is not in run"),
+    (["--explain-gap", "torch", "torch"], "--explain-gap: give two different backends (got 'torch' twice)"),
+    (["--explain-gap", "keras", "torch", "--format", "html"],
+     "--explain-gap: its tables are shown as table, markdown or json (got --format html)"),
+])
+def test_explain_gap_refuses_what_it_cannot_explain(profiled, capsys, argv, message):
+    _, run_dir, _ = profiled
+    assert main(["report", run_dir.name, "--results-dir", str(run_dir.parent), *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_explain_gap_says_how_to_profile_and_which_backends_were(fake_backends, tmp_path, capsys):
+    pair = ["--backend", "numpy,fake-unprofiled", "--suite", "infer", *SMALL]
+    report = ["report", "latest", "--explain-gap", "numpy", "fake-unprofiled"]
+    assert main(["run", *pair, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*report, "--results-dir", str(tmp_path / "plain")]) == 2
+    assert "has no profiles (run it with --profile" in capsys.readouterr().err
+    assert main(["run", *pair, "--profile", "--out", str(tmp_path / "profiled")]) == 0
+    assert main([*report, "--results-dir", str(tmp_path / "profiled")]) == 2
+    assert "has profiles of both numpy and fake-unprofiled (profiled: numpy)" in capsys.readouterr().err
+
+
+
 def test_torch_backward_nodes_count_where_their_forward_ops_did():
     """Without the fused kernel (a bidirectional padded LSTM runs aten::lstm's cells), the gates' backward
     sigmoids and products are the LSTM's, not the head's; on the CPU a cast is not a transfer."""

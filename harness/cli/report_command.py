@@ -27,6 +27,9 @@ def add_parser(subparsers) -> None:
                                                  "<run>/report.html)")
     parser.add_argument("--baseline", type=name, help="backend the speed-ups are relative to (default: torch, else the first)")
     add_layout_options(parser)
+    parser.add_argument("--explain-gap", nargs=2, type=name, metavar=("A", "B"),
+                        help="for a run made with --profile: only, per timing suite and cell, A against B: the timed "
+                             "ratio and which categories (lstm, host, optimizer...) account for the difference")
     parser.add_argument("--plots", type=directory, metavar="DIR", help="also write every figure as PNG and SVG into DIR")
     parser.set_defaults(handler=handle)
 
@@ -36,13 +39,16 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.report import export
     from harness.report.sections import build_report
 
+    if args.explain_gap and (args.format not in ("table", "markdown", "json") or args.plots):
+        raise BenchUsageError(f"--explain-gap: its tables are shown as table, markdown or json (got "
+                              f"{'--plots' if args.plots else '--format ' + args.format})")
     run_dir = results.resolve_run(args.run, args.results_dir)
     report = build_report(run_dir, args.baseline)
     frame, metadata, baseline = report.frame, report.metadata, report.baseline
     if args.baseline and args.baseline not in set(frame.backend):
         raise BenchUsageError(f"--baseline: {args.baseline!r} is not in run {run_dir.name} "
                               f"(backends: {', '.join(sorted(set(frame.backend)))})")
-    report_tables = report.tables()
+    report_tables = explain_gap_tables(report, *args.explain_gap) if args.explain_gap else report.tables()
     layout = checked_layout(args, report_tables, to_terminal=args.out is None)
     if args.out is not None:
         _refuse_writing_over_the_run(args.out, run_dir)
@@ -89,6 +95,37 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         print(text)
     return 0
+
+
+def explain_gap_tables(report, first: str, second: str) -> list:
+    """The ``--explain-gap A B`` tables of ``report``: one per timing suite and device with cells where both
+    were profiled; a usage error naming what the run holds when there are none."""
+    from suites.profile_tables import pair_gap_table
+
+    run = report.run_dir.name
+    if first == second:
+        raise BenchUsageError(f"--explain-gap: give two different backends (got {first!r} twice)")
+    backends = sorted({record.backend for record in report.records})
+    for backend in (first, second):
+        if backend not in backends:
+            raise BenchUsageError(f"--explain-gap: {backend!r} is not in run {run} (backends: {', '.join(backends)})")
+    profiled = sorted({record.backend for record in report.records
+                       if "categories" in (record.details.get("profile") or {})})
+    if not profiled:
+        raise BenchUsageError(f"--explain-gap: run {run} has no profiles (run it with --profile, e.g. bench run "
+                              "--suite train --profile)")
+    tables = []
+    for suite in dict.fromkeys(record.suite for record in report.records):
+        own = [record for record in report.records if record.suite == suite]
+        for device in dict.fromkeys(record.details.get("device", "cpu") for record in own):
+            table = pair_gap_table(f"{suite} on {device}", [r for r in own if r.details.get("device", "cpu") == device],
+                                   first, second)
+            if table:
+                tables.append(table)
+    if not tables:
+        raise BenchUsageError(f"--explain-gap: no cell of run {run} has profiles of both {first} and {second} "
+                              f"(profiled: {', '.join(profiled)})")
+    return tables
 
 
 def _figures(report):
