@@ -8,10 +8,10 @@ from typing import Any
 
 from harness.contract import ClassifierModel
 from harness.errors import one_line
+from harness.model_spec import ModelSpec, varying_fields
 from harness.profiling.categories import CATEGORIES
 from harness.profiling.step_profile import StepProfile
 from harness.rendering import Table
-from harness.model_spec import ModelSpec, varying_fields
 from harness.results.record import MEASURED_STATUSES, PASS, Record
 
 PROFILE_CALLS = 5
