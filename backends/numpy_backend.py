@@ -22,6 +22,7 @@ from harness.errors import BenchUsageError
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 from harness.profiling.phase_timer import PhaseTimer
+from harness.explain.gate_trace import GateTrace, trace_of_stack
 from harness.profiling.step_profile import StepProfile
 
 DTYPES = ("float32", "float64")
@@ -70,6 +71,13 @@ class NumpyClassifier(ClassifierModel):
         last_lstm = layers[list(layer_weight_names(self.spec))[-2]]
         states = last_lstm[1:] if self.spec.return_state else (None, None)
         return ForwardOutput(last_lstm[0], states[0], states[1], layers["dense"][0])
+
+    def lstm_gates(self, token_ids: np.ndarray) -> GateTrace:
+        """The gates its own forward pass computes (in its dtype), kept per step by the reference."""
+        token_ids = np.asarray(token_ids)
+        stack = reference.lstm_stack_forward(self.weights["embedding"][token_ids], self.weights, self.spec,
+                                             reference.real_steps(token_ids, self.spec), reference.Workspace())
+        return trace_of_stack(self.spec, stack, f"its own gates ({self.weights['embedding'].dtype})")
 
     def loss_and_gradients(self, token_ids: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         dtype = self.weights["embedding"].dtype

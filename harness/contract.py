@@ -56,6 +56,7 @@ from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 
 if TYPE_CHECKING:
+    from harness.explain.gate_trace import GateTrace
     from harness.profiling.step_profile import StepProfile
 
 
@@ -378,6 +379,15 @@ class ClassifierModel(ABC):
         top ops; the LSTM kernel read from the trace, None where it does not say; a Chrome trace). Called
         after a timing cell's samples, never during them (``bench run --profile``). None, the default:
         "not profiled"."""
+        return None
+
+    def lstm_gates(self, token_ids: np.ndarray) -> GateTrace | None:
+        """Optional: every LSTM layer's and direction's gates and states for ``token_ids`` ``(B, T)``, as the
+        framework computes them: a `harness.explain.gate_trace.GateTrace` (per weight prefix, ``x``, ``i``,
+        ``f``, ``g``, ``o``, ``c``, ``h`` as ``(B, T, width)`` in the direction's reading order). ``bench
+        explain`` and the ``gates`` suite compare it with the reference step by step. None, the default:
+        lstm-bench recomputes the gates from the weights the model reports and the states it exposes, and
+        says so."""
         return None
 
     def kernel_path(self) -> str | None:

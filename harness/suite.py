@@ -28,6 +28,8 @@ class SuiteOptions:
             the timing suites verify against the reference in round 0 only.
         profile: the timing suites also profile each cell, after its first round's samples
             (``bench run --profile``, `harness.profiling`).
+        probe: the input and weights the ``gates`` suite traces (``bench explain``: a sentence's token ids
+            and ``--weights``); None: the canonical sample batch and weights.
         expect_kernel: a timing cell fails unless the LSTM kernel that ran (from its profile's trace) has
             this text in its name, case-insensitively (``bench run --expect-kernel cuDNN``).
     """
@@ -40,9 +42,19 @@ class SuiteOptions:
     round: int = 0
     profile: bool = False
     expect_kernel: str | None = None
+    probe: GateProbe | None = None
 
     def replace(self, **changes: Any) -> SuiteOptions:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class GateProbe:
+    """What ``bench explain`` asks the ``gates`` suite to trace: one example's token ids, and a ``.npz`` of
+    weights in the canonical names (None: the canonical initial weights for the spec's seed)."""
+
+    token_ids: tuple[int, ...]
+    weights_file: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import warnings
 
 from harness.cli import (
     check_command,
+    explain_command,
     compare_command,
     history_command,
     list_command,
@@ -28,7 +29,7 @@ def subcommand_parser(parser: OneLineArgumentParser, command: str) -> OneLineArg
     return found
 
 
-COMMANDS = (list_command, run_command, check_command, report_command, compare_command, runs_command, history_command,
+COMMANDS = (list_command, run_command, check_command, explain_command, report_command, compare_command, runs_command, history_command,
             plugins_command)
 
 
