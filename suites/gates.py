@@ -2,9 +2,10 @@
 
 Per device, the backend's model for the spec (built with ``return_sequences`` and ``return_state`` on,
 which changes only the head, so every state is exposed) is loaded with the canonical weights and traced
-over the canonical sample batch: its own gates where it implements ``ClassifierModel.lstm_gates``, else
-gates recomputed from the weights it reports and the states it exposes
-(`harness.explain.gate_trace.recomputed_gate_trace`). The trace is compared with the NumPy reference's,
+over the canonical sample batch: its own gates where it implements ``ClassifierModel.lstm_gates`` and their
+last layer's h agrees with the outputs its ``forward`` returns, else gates recomputed from the weights it
+reports and the states it exposes (`harness.explain.gate_trace.recomputed_gate_trace`), so a hook that does
+not describe the model's own computation cannot hide a fault. The trace is compared with the NumPy reference's,
 step by step, at the output tolerance; a failure names the first layer and direction, step, gate and unit
 where the backend leaves it. ``bench explain`` runs the same measurement on a sentence
 (`harness.suite.GateProbe`) and shows the values.
@@ -82,18 +83,33 @@ def probe_inputs(spec: ModelSpec, options: SuiteOptions) -> tuple[np.ndarray, di
     return token_ids, {name: weights[name] if weights[name].shape == shapes[name] else head[name] for name in shapes}
 
 
-def trace_backend(backend: Backend, spec: ModelSpec, options: SuiteOptions) -> GateMeasurement:
+def trace_backend(backend: Backend, spec: ModelSpec, options: SuiteOptions) -> GateMeasurement | NotRun:
     """``backend``'s trace of the probe (see the module docstring); runs in the backend's worker."""
     token_ids, weights = probe_inputs(spec, options)
     exposed = traced_spec(spec, token_ids.shape[0])
     model = backend.build(exposed, options.device)
     model.set_weights(weights)
-    trace = model.lstm_gates(token_ids)
-    if trace is None:
-        output = model.forward(token_ids)
-        trace = recomputed_gate_trace(exposed, model.get_weights(), token_ids, model.output_to_numpy(output.lstm_output),
-                                      None if output.state_c is None else model.output_to_numpy(output.state_c))
-    return GateMeasurement(trace, token_ids)
+    output = model.forward(token_ids)
+    batch, steps = token_ids.shape
+    for name, value, shape in (("lstm_output", output.lstm_output, (batch, steps, exposed.lstm_width)),
+                               ("state_c", output.state_c, (batch, exposed.lstm_width))):
+        if value is not None and tuple(np.shape(model.output_to_numpy(value))) != shape:
+            return NotRun.failed(f"with return_sequences and return_state its forward returns {name} of shape "
+                                 f"{tuple(np.shape(model.output_to_numpy(value)))}, expected {shape}")
+    recomputed = recomputed_gate_trace(exposed, model.get_weights(), token_ids, model.output_to_numpy(output.lstm_output),
+                                       None if output.state_c is None else model.output_to_numpy(output.state_c))
+    own = model.lstm_gates(token_ids)
+    if own is None:
+        return GateMeasurement(recomputed, token_ids)
+    last = [prefix for prefix in recomputed.layers if prefix.split(".")[0] == list(recomputed.layers)[-1].split(".")[0]]
+    disagreement = first_divergence(GateTrace({prefix: {"h": own.layers.get(prefix, {}).get("h")} for prefix in last}, ""),
+                                    GateTrace({prefix: {"h": recomputed.layers[prefix]["h"]} for prefix in last}, ""),
+                                    real_mask(exposed, token_ids), quantities=("h",))
+    if disagreement is not None:
+        recomputed.source = (f"its lstm_gates disagree with its own outputs ({disagreement.describe(against='its outputs')})"
+                             f", so {recomputed.source}")
+        return GateMeasurement(recomputed, token_ids)
+    return GateMeasurement(own, token_ids)
 
 
 class GatesSuite(Suite):
@@ -125,7 +141,7 @@ class GatesSuite(Suite):
         details = {**self.record_details(options), "source": measurement.trace.source,
                    "largest_difference": worst, "largest_differences": largest, "rtol": OUTPUT_TOLERANCE.rtol,
                    "first_divergence": None if divergence is None else {
-                       "layer": divergence.prefix, "example": divergence.example, "step": divergence.step,
+                       "layer": divergence.prefix, "example": divergence.example, "step": divergence.step + 1,
                        "quantity": divergence.quantity, "unit": divergence.unit, "value": divergence.value,
                        "reference": divergence.reference}}
         if divergence is None:

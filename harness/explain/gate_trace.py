@@ -167,8 +167,8 @@ def recomputed_gate_trace(spec: ModelSpec, weights: Mapping[str, np.ndarray], to
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where a trace first leaves the tolerance: the layer and direction, the step (in its reading order),
-    the quantity and the unit, with both values."""
+    """Where a trace first leaves the tolerance: the layer and direction, the step (an index in its
+    reading order; said counting from 1, as the tables do), the quantity and the unit, with both values."""
 
     prefix: str
     example: int
@@ -179,9 +179,9 @@ class Divergence:
     reference: float
     allowed: float
 
-    def describe(self) -> str:
-        return (f"{self.prefix} step {self.step} {QUANTITY_NAMES[self.quantity]} unit {self.unit}: "
-                f"{self.value:.7g} against the reference's {self.reference:.7g} (|difference| "
+    def describe(self, against: str = "the reference's") -> str:
+        return (f"{self.prefix} step {self.step + 1} {QUANTITY_NAMES[self.quantity]} unit {self.unit}: "
+                f"{self.value:.7g} against {against} {self.reference:.7g} (|difference| "
                 f"{abs(self.value - self.reference):.2e} > {self.allowed:.2e})")
 
 
@@ -202,20 +202,21 @@ def largest_differences(trace: GateTrace, reference: GateTrace, real: np.ndarray
 
 
 def first_divergence(trace: GateTrace, reference: GateTrace, real: np.ndarray,
-                     tolerance: Tolerance = OUTPUT_TOLERANCE) -> Divergence | None:
+                     tolerance: Tolerance = OUTPUT_TOLERANCE, quantities: tuple[str, ...] = QUANTITIES) -> Divergence | None:
     """The first (layer and direction, step, quantity in `QUANTITIES` order, unit) where ``trace`` leaves
     ``tolerance`` (``atol + rtol * max |reference|`` of that quantity in that layer), over each example's
     real steps; None when it never does. A quantity missing or misshapen in ``trace`` diverges at its first
-    element."""
-    for prefix, quantities in reference.layers.items():
+    element. ``quantities``: those compared, in this order."""
+    order = quantities
+    for prefix, expected_values in reference.layers.items():
         mine = trace.layers.get(prefix, {})
         real_read = _real_in_reading_order(real, prefix)
         allowed = {quantity: tolerance.atol + tolerance.rtol * float(np.max(np.abs(value)))
-                   for quantity, value in quantities.items()}
+                   for quantity, value in expected_values.items()}
         batch, steps = real_read.shape
         for t in range(steps):
-            for quantity in QUANTITIES:
-                expected = quantities[quantity]
+            for quantity in order:
+                expected = expected_values[quantity]
                 actual = mine.get(quantity)
                 if actual is None or np.shape(actual) != expected.shape:
                     return Divergence(prefix, 0, t, quantity, 0, float("nan"), float(expected[0, t, 0]), allowed[quantity])

@@ -88,7 +88,7 @@ def explanation_json(explanation: Explanation) -> dict[str, Any]:
             "name": backend.name, "status": backend.status, "source": backend.source, "reason": backend.reason,
             "largest_differences": backend.largest,
             "first_divergence": None if backend.divergence is None else {
-                "layer": backend.divergence.prefix, "step": backend.divergence.step,
+                "layer": backend.divergence.prefix, "step": backend.divergence.step + 1,
                 "quantity": backend.divergence.quantity, "unit": backend.divergence.unit,
                 "value": backend.divergence.value, "reference": backend.divergence.reference,
                 "text": backend.divergence.describe()},

@@ -63,6 +63,22 @@ class GateSwapClassifier(NumpyClassifier):
         super().set_weights(swapped)
 
 
+class OpaqueGateSwapClassifier(GateSwapClassifier):
+    """The gate-order bug in a backend that cannot expose its gates (the contract's ``lstm_gates``)."""
+
+    def lstm_gates(self, token_ids):
+        return ClassifierModel.lstm_gates(self, token_ids)
+
+
+class HookDisagreesClassifier(NumpyClassifier):
+    """Its ``forward`` scales every LSTM output by 1.01 (a fault), while the ``lstm_gates`` it inherits
+    describes the correct computation: a hook that does not describe the model."""
+
+    def forward(self, token_ids):
+        output = super().forward(token_ids)
+        return ForwardOutput(output.lstm_output * 1.01, output.state_h, output.state_c, output.predictions)
+
+
 class TransposedKernelClassifier(NumpyClassifier):
     """Loads ``lstm.kernel`` by reshaping its transpose, the classic torch-import bug."""
 
@@ -300,6 +316,8 @@ FAULTY_CLASSIFIERS = {
     "two-biases": TwoBiasClassifier,
     "last-step-only": LastStepOnlyClassifier,
     "gate-swap": GateSwapClassifier,
+    "opaque-gate-swap": OpaqueGateSwapClassifier,
+    "hook-disagrees": HookDisagreesClassifier,
     "transposed-kernel": TransposedKernelClassifier,
     "gradient-off": GradientOffClassifier,
     "dense-bias-dropped": DenseBiasDroppedClassifier,
