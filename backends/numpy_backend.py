@@ -19,10 +19,10 @@ from harness.contract import (
     layer_weight_names,
 )
 from harness.errors import BenchUsageError
+from harness.explain.gate_trace import GateTrace, trace_of_stack
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
 from harness.profiling.phase_timer import PhaseTimer
-from harness.explain.gate_trace import GateTrace, trace_of_stack
 from harness.profiling.step_profile import StepProfile
 
 DTYPES = ("float32", "float64")

@@ -65,7 +65,8 @@ def test_the_example_runs_its_own_tests_with_the_pytest_kit(installed_example):
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(installed_example)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(discover().check_suites())} passed" in result.stdout  # one test per check suite
+    # one test per check suite, and the plugin's two profile tests (tests/test_profile.py)
+    assert f"{len(discover().check_suites()) + 2} passed" in result.stdout
 
 
 def test_a_broken_copy_fails_bench_check_naming_what_differs(capsys, fake_backends):
@@ -83,8 +84,10 @@ def test_a_broken_copy_fails_the_pytest_kit_with_the_tensor_named(tmp_path):
         env={**os.environ, "PYTHONPATH": str(PLUGINS), "LSTM_BENCH_PLUGINS": "fake_backends"},
     )
     assert result.returncode == 1
-    # params, shapes and behaviour pass; gradients, training and timed-work (its step is not the reference's) fail
-    assert "3 failed, 3 passed" in result.stdout
+    # params, shapes and behaviour pass; gates, gradients, training and timed-work (its step is not the
+    # reference's) fail; the plugin's own profile tests skip without the plugin
+    assert "4 failed, 3 passed, 1 skipped" in result.stdout
+    assert "first parts from the reference at lstm step 1" in result.stdout
     assert "fake-transposed-kernel: lstm_output rel error" in result.stdout
 
 

@@ -9,8 +9,8 @@ import warnings
 
 from harness.cli import (
     check_command,
-    explain_command,
     compare_command,
+    explain_command,
     history_command,
     list_command,
     plugins_command,

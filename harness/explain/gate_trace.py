@@ -102,7 +102,7 @@ def cell_step(x: np.ndarray, h: np.ndarray, c: np.ndarray, kernel: np.ndarray, r
     """One LSTM step in the canonical layout (gates ``[i | f | g | o]``): the gates and the new c and h."""
     units = recurrent_kernel.shape[0]
     z = x @ kernel + h @ recurrent_kernel + bias
-    sigmoid = lambda value: 1.0 / (1.0 + np.exp(-value))  # noqa: E731 - the equations, as written
+    sigmoid = lambda value: 1.0 / (1.0 + np.exp(-value))
     i, f = sigmoid(z[:, :units]), sigmoid(z[:, units:2 * units])
     g, o = np.tanh(z[:, 2 * units:3 * units]), sigmoid(z[:, 3 * units:])
     c_new = f * c + i * g

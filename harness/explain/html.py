@@ -59,15 +59,15 @@ def explanation_html(explanation: Explanation) -> str:
         f"<title>bench explain: {escape(explanation.text)}</title><style>{STYLE}</style>",
         f"<script>{REPORT_SCRIPT}</script></head><body>",
         f"<h1>The LSTM of “{escape(explanation.text)}”, computed</h1>",
-        f"<p>Model: {escape(spec.label())}; "
+        (f"<p>Model: {escape(spec.label())}; "
         f"{explanation.parameter_sum} parameters; weights: {escape(explanation.weights_source)}. "
-        f"<span class='{'fail' if failures else 'pass'}'>{escape(verdict)}.</span></p>",
+        f"<span class='{'fail' if failures else 'pass'}'>{escape(verdict)}.</span></p>"),
         f"<h2>The chain of {steps} cells unrolled over the words ({escape(first_prefix)})</h2>",
         "<div class='figure'>", chain_svg(explanation, first_prefix, drawn), "</div>",
-        f"<p>Highlighted: what the layer hands back with return_sequences={spec.return_sequences}, "
-        f"return_state={spec.return_state}.{_left_out(steps, drawn)}</p>",
-        f"<h2>One cell with its gates, at each step ({escape(first_prefix)}; the first "
-        f"{min(explanation.units_shown, spec.hidden)} of {spec.hidden} units)</h2>",
+        (f"<p>Highlighted: what the layer hands back with return_sequences={spec.return_sequences}, "
+        f"return_state={spec.return_state}.{_left_out(steps, drawn)}</p>"),
+        (f"<h2>One cell with its gates, at each step ({escape(first_prefix)}; the first "
+        f"{min(explanation.units_shown, spec.hidden)} of {spec.hidden} units)</h2>"),
     ]
     for step in range(drawn):
         parts += ["<div class='figure'>", cell_svg(explanation, first_prefix, step), "</div>"]
@@ -97,10 +97,10 @@ def cell_svg(explanation: Explanation, prefix: str, step: int) -> str:
     boxes = [("i", "i = σ(input)", "gate"), ("f", "f = σ(forget)", "gate"), ("g", "c~ = tanh(...)", "candidate"),
              ("o", "o = σ(output)", "gate")]
     state_height = 26 + 14 * ((units + 1) // 2)
-    parts = [f"<svg viewBox='0 0 860 {CELL_HEIGHT}' width='860' role='img' "
-             f"aria-label='LSTM cell at step {step + 1}, word {escape(word)}'>",
-             "<defs><marker id='head' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
-             "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>",
+    parts = [(f"<svg viewBox='0 0 860 {CELL_HEIGHT}' width='860' role='img' "
+              f"aria-label='LSTM cell at step {step + 1}, word {escape(word)}'>"),
+             ("<defs><marker id='head' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
+             "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>"),
              "<rect class='cell' x='170' y='30' width='500' height='250' rx='14'/>",
              f"<text class='label' x='182' y='54'>step {step + 1}: “{escape(word)}”</text>",
              "<text x='182' y='112'>c(t) = f * c(t-1) + i * c~</text>",
@@ -119,8 +119,8 @@ def cell_svg(explanation: Explanation, prefix: str, step: int) -> str:
         "<path class='arrow' d='M150,70 L688,70' marker-end='url(#head)'/>",
         "<path class='arrow' d='M150,222 L183,222' marker-end='url(#head)'/>",
         "<path class='arrow' d='M665,222 L688,222' marker-end='url(#head)'/>",
-        f"<text class='label' x='182' y='{CELL_HEIGHT - 12}'>x(t) = embedding row: "
-        f"{escape(_vector(values['x'][0, step], min(explanation.units_shown, 5)))}</text>",
+        (f"<text class='label' x='182' y='{CELL_HEIGHT - 12}'>x(t) = embedding row: "
+        f"{escape(_vector(values['x'][0, step], min(explanation.units_shown, 5)))}</text>"),
         "</svg>",
     ]
     return "".join(parts)
@@ -144,8 +144,8 @@ def chain_svg(explanation: Explanation, prefix: str, drawn: int) -> str:
     words = explanation.words[::-1] if prefix.endswith(".backward") else explanation.words
     width = 40 + drawn * 190 + 250
     parts = [f"<svg viewBox='0 0 {width} 300' width='{width}' role='img' aria-label='LSTM unrolled over the words'>",
-             "<defs><marker id='chainhead' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
-             "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>"]
+             ("<defs><marker id='chainhead' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
+             "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>")]
     for step in range(drawn):
         x = 40 + step * 190
         last = step == steps - 1
@@ -157,8 +157,8 @@ def chain_svg(explanation: Explanation, prefix: str, drawn: int) -> str:
             f"<text class='label' x='{x + 10}' y='230'>“{escape(words[step])}”</text>",
             f"<text x='{x + 10}' y='248'>id {explanation.token_ids[::-1][step] if prefix.endswith('.backward') else explanation.token_ids[step]}</text>",
             f"<path class='arrow' d='M{x + 70},215 L{x + 70},192' marker-end='url(#chainhead)'/>",
-            f"<rect class='{'returned' if returned else 'state'}' x='{x}' y='10' width='140' height='70' rx='8'>"
-            f"<title>h_{step + 1}{' (returned)' if returned else ''}</title></rect>",
+            (f"<rect class='{'returned' if returned else 'state'}' x='{x}' y='10' width='140' height='70' rx='8'>"
+            f"<title>h_{step + 1}{' (returned)' if returned else ''}</title></rect>"),
             f"<text class='label' x='{x + 8}' y='28'>h{step + 1}{' ← returned' if returned else ''}</text>",
             *_vector_lines(values["h"][0, step], units, x + 8, 46, per_line=2),
             f"<path class='arrow' d='M{x + 70},120 L{x + 70},82' marker-end='url(#chainhead)'/>",

@@ -42,8 +42,9 @@ def explain(text: str, words: list[str], token_ids: list[int], spec: ModelSpec, 
                 continue
             progress(f"{info.name}: tracing {' '.join(words)!r} in a fresh worker process")
             outcomes: list[CellOutcome] = []
-            executor.run_cells(info, [Cell("gates", spec, options)], lambda index, outcome: outcomes.append(outcome),
-                               lambda index, seconds: progress(f"{info.name}: still running after {seconds:.0f} s"))
+            executor.run_cells(info, [Cell("gates", spec, options)],
+                               lambda index, outcome, kept=outcomes: kept.append(outcome),
+                               lambda index, seconds, name=info.name: progress(f"{name}: still running after {seconds:.0f} s"))
             explained.append(_backend_explanation(info.name, outcomes, reference, spec, np.asarray(ids),
                                                   GateMeasurement))
     finally:

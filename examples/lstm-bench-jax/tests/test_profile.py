@@ -3,9 +3,10 @@ the named scopes of the model's phases."""
 
 import numpy as np
 import pytest
-from lstm_bench_jax.backend import JaxBackend
 
 from harness.api import CATEGORIES, ModelSpec, OptimizerSpec
+
+JaxBackend = pytest.importorskip("lstm_bench_jax.backend").JaxBackend  # run with the plugin installed
 
 
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
