@@ -26,6 +26,8 @@ loads only the plugin machinery, and nothing here ever imports a deep-learning f
 - Profiling a timed cell (``bench run --profile``, the optional `ClassifierModel.profile_steps`):
   `StepProfile`, `CATEGORIES`, `category_of`, `intervals_trace`; for an XLA program (JAX, TensorFlow's
   ``jit_compile``) `record_xspace` and `profile_from_xla_xspace`, which read the profiler's XSpace.
+- Exposing every step's gates (``bench explain``, the ``gates`` suite; the optional
+  `ClassifierModel.lstm_gates`): `GateTrace`.
 - Errors: `BenchUsageError` (the user's mistake: one line, exit 2).
 - The conformance kit: `check_backend`, `check_suite_names`, `ConformanceResult` (and the pytest plugin,
   ``pytest --bench-backend NAME`` with the ``bench_conformance`` fixture).
@@ -56,6 +58,7 @@ _HOMES = {
     "harness.model_spec": ("ModelSpec",),
     "harness.optimizers": ("OptimizerSpec", "keras_epsilon_for_torch"),
     "harness.plugins.hookspecs": ("hookimpl",),
+    "harness.explain.gate_trace": ("GateTrace",),
     "harness.profiling.categories": ("CATEGORIES", "category_of"),
     "harness.profiling.chrome_trace": ("intervals_trace",),
     "harness.profiling.step_profile": ("StepProfile",),
@@ -118,6 +121,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the names as ordinary imports
         weight_shapes,
     )
     from harness.errors import BenchUsageError  # noqa: F401
+    from harness.explain.gate_trace import GateTrace  # noqa: F401
     from harness.measurement.flops import forward_flops, training_step_flops  # noqa: F401
     from harness.measurement.gemm_peak import GPU_GEMM_SIZE, best_gflops  # noqa: F401
     from harness.measurement.round_measurement import RoundMeasurement  # noqa: F401

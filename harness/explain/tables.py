@@ -43,11 +43,14 @@ def explanation_tables(explanation: Explanation) -> list[Table]:
                     row.append(f"{np.max(np.abs(mine - quantities[quantity][0, step])):.1e}")
                 rows.append(tuple(row))
             width = min(units, max(spec.hidden, quantities["x"].shape[-1]))
+            word = word_at(explanation, prefix, step)
             tables.append(Table(
-                f"{prefix}, step {step + 1} of {steps}: {word_at(explanation, prefix, step)!r} (the reference's values, "
+                f"{prefix}, step {step + 1} of {steps}: {word!r} (the reference's values, "
                 f"unit by unit{cut}; each backend's largest |difference| at this step)",
                 ("quantity", *(f"unit {unit}" for unit in range(width)), *(f"{backend.name} |diff|" for backend in compared)),
                 tuple(row[:1 + width] + row[1 + units:] for row in rows)))
+            if compared:
+                tables.append(backend_values_table(explanation, compared, prefix, step, word, width))
     tables.append(Table(
         f"the backends against the reference (float64), at the output tolerance; weights: {explanation.weights_source}",
         ("backend", "values from", "largest |difference|", "first parts at", "status"),
@@ -66,6 +69,21 @@ def explanation_tables(explanation: Explanation) -> list[Table]:
                         "model's own choice marked)", ("return_sequences", "return_state", "", "output", "shape", "values"),
                         tuple(rows), key_columns=2))
     return tables
+
+
+def backend_values_table(explanation: Explanation, compared, prefix: str, step: int, word: str, width: int) -> Table:
+    """Each backend's own values at ``step`` (its gates, or those recomputed from what it exposes), beside
+    the reference's in the table before."""
+    units = explanation.units_shown
+    rows = []
+    for backend in compared:
+        values = quantities_of(backend.trace, prefix, step, units)
+        for number, quantity in enumerate(QUANTITIES):
+            shown = [_number(value) for value in values.get(quantity, [])][:width]
+            rows.append((backend.name if number == 0 else "", QUANTITY_NAMES[quantity], *shown,
+                         *[""] * (width - len(shown))))
+    return Table(f"{prefix}, step {step + 1}: {word!r}, each backend's values", ("backend", "quantity",
+                 *(f"unit {unit}" for unit in range(width))), tuple(rows), key_columns=2)
 
 
 def explanation_json(explanation: Explanation) -> dict[str, Any]:

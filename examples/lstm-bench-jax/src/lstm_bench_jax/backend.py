@@ -30,6 +30,7 @@ from harness.api import (
     Backend,
     ClassifierModel,
     ForwardOutput,
+    GateTrace,
     LayerSummary,
     ModelSpec,
     OptimizerSpec,
@@ -57,10 +58,11 @@ PROFILE_RULES = (
 instruction's scope is e.g. ``jit(train_step)/transpose(jvp(lstm))/while/body/...``)."""
 
 
-def lstm(params: Mapping[str, jax.Array], prefix: str, inputs: jax.Array, real: jax.Array):
+def lstm(params: Mapping[str, jax.Array], prefix: str, inputs: jax.Array, real: jax.Array, with_gates: bool = False):
     """Run one direction's LSTM (weights ``{prefix}.kernel`` ...) over ``inputs`` ``(B, T, E)``: every
-    step's output ``(B, T, H)`` (0 at padded steps), and the final h and c. ``real`` ``(B, T)`` is True at
-    real steps; a padded step keeps the state."""
+    step's output ``(B, T, H)`` (0 at padded steps), the final h and c, and with ``with_gates`` every step's
+    gates and states ``{"i", "f", "g", "o", "c", "h"}`` ``(B, T, H)`` (else None). ``real`` ``(B, T)`` is
+    True at real steps; a padded step keeps the state."""
     kernel, recurrent_kernel = params[f"{prefix}.kernel"], params[f"{prefix}.recurrent_kernel"]
     units = recurrent_kernel.shape[0]
     projected = jnp.einsum("bte,eg->tbg", inputs, kernel) + params[f"{prefix}.bias"]  # time first
@@ -77,11 +79,16 @@ def lstm(params: Mapping[str, jax.Array], prefix: str, inputs: jax.Array, real: 
         new_hidden = o * jnp.tanh(new_cell)
         is_real = is_real[:, None]
         hidden, cell = jnp.where(is_real, new_hidden, hidden), jnp.where(is_real, new_cell, cell)
-        return (hidden, cell), jnp.where(is_real, new_hidden, 0.0)
+        output = jnp.where(is_real, new_hidden, 0.0)
+        return (hidden, cell), ((output, {"i": i, "f": f, "g": g, "o": o, "c": cell, "h": hidden}) if with_gates
+                                else output)
 
     zeros = jnp.zeros((inputs.shape[0], units), inputs.dtype)
-    (hidden, cell), outputs = jax.lax.scan(step, (zeros, zeros), (projected, real.T))
-    return outputs.transpose(1, 0, 2), hidden, cell
+    (hidden, cell), per_step = jax.lax.scan(step, (zeros, zeros), (projected, real.T))
+    outputs, gates = per_step if with_gates else (per_step, None)
+    if gates is not None:
+        gates = {name: value.transpose(1, 0, 2) for name, value in gates.items()}
+    return outputs.transpose(1, 0, 2), hidden, cell, gates
 
 
 def reversal_within_lengths(real: jax.Array) -> jax.Array:
@@ -96,19 +103,24 @@ def take_steps(sequence: jax.Array, index: jax.Array) -> jax.Array:
     return jnp.take_along_axis(sequence, index[:, :, None], axis=1)
 
 
-def classify(params, token_ids, spec: ModelSpec):
-    """LSTM output, the last layer's final h and c (``[forward | backward]``) and predictions ``(B, 1)``."""
+def classify(params, token_ids, spec: ModelSpec, with_gates: bool = False):
+    """LSTM output, the last layer's final h and c (``[forward | backward]``), predictions ``(B, 1)``, and
+    with ``with_gates`` every layer's and direction's gates and states by weight prefix, in the direction's
+    reading order, with its input ``x`` (else None)."""
     real = token_ids != 0 if spec.padding != "none" else jnp.ones(token_ids.shape, bool)
     reversal = reversal_within_lengths(real)
     with jax.named_scope("embedding"):
         sequence = params["embedding"][token_ids]
+    traces = {} if with_gates else None
     for layer_name in lstm_layer_names(spec):
         outputs, hiddens, cells = [], [], []
         with jax.named_scope(layer_name):
             for direction in DIRECTIONS[:2 if spec.bidirectional else 1]:
                 prefix = lstm_weight_prefix(layer_name, direction)
                 reads = sequence if direction == "forward" else take_steps(sequence, reversal)
-                output, hidden, cell = lstm(params, prefix, reads, real)
+                output, hidden, cell, gates = lstm(params, prefix, reads, real, with_gates)
+                if with_gates:
+                    traces[prefix] = {"x": reads, **gates}
                 outputs.append(output if direction == "forward" else take_steps(output, reversal))
                 hiddens.append(hidden)
                 cells.append(cell)
@@ -119,7 +131,7 @@ def classify(params, token_ids, spec: ModelSpec):
     with jax.named_scope("dense"):
         features = sequence.reshape(sequence.shape[0], -1) if spec.return_sequences else hidden
         predictions = jax.nn.sigmoid(features @ params["dense.kernel"] + params["dense.bias"])
-    return lstm_output, hidden, cell, predictions
+    return lstm_output, hidden, cell, predictions, traces
 
 
 def mean_bce(params, token_ids, labels, spec: ModelSpec):
@@ -211,7 +223,7 @@ class JaxClassifier(ClassifierModel):
         self.optimizer, self.optimizer_state = None, None
 
     def forward(self, token_ids: np.ndarray) -> ForwardOutput:
-        lstm_output, hidden, cell, predictions = (np.asarray(a) for a in self._classify(self.params, self._ids(token_ids)))
+        lstm_output, hidden, cell, predictions = (np.asarray(a) for a in self._classify(self.params, self._ids(token_ids))[:4])
         states = (hidden, cell) if self.spec.return_state else (None, None)
         return ForwardOutput(lstm_output, states[0], states[1], predictions)
 
@@ -246,6 +258,12 @@ class JaxClassifier(ClassifierModel):
 
     def kernel_path(self) -> str:
         return "XLA while loop (lax.scan)"
+
+    def lstm_gates(self, token_ids) -> GateTrace:
+        """Every step's gates and states, as its own scan computes them (`classify` with ``with_gates``)."""
+        traces = jax.jit(partial(classify, spec=self.spec, with_gates=True))(self.params, self._ids(token_ids))[4]
+        return GateTrace({prefix: {name: np.asarray(value) for name, value in values.items()}
+                          for prefix, values in traces.items()}, "its own gates (the lax.scan's, float32)")
 
     def prepare_inference(self, token_ids) -> Callable[[], object]:
         ids = self._ids(token_ids)
