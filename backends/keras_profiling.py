@@ -25,9 +25,8 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import cache, partial, wraps
 
 from harness.profiling.categories import category_of
-from harness.profiling.chrome_trace import intervals_trace
 from harness.profiling.step_profile import StepProfile
-from harness.profiling.timeline import attribute_wall_time
+from harness.profiling.timeline import profile_from_threads
 from harness.profiling.xla_trace import profile_from_xla_xspace, record_xspace
 from harness.profiling.xspace import line_events, plane_named
 
@@ -186,21 +185,14 @@ def profile_from_tensorflow_xspace(space, wall: float, calls: int, profiler: str
             window += [point for start, end, _ in intervals for point in (start, end)]
         elif intervals:
             threads.append(intervals)  # the Python thread only waits inside its wrappers: not attributed
-    window_start, window_end = (min(window), max(window)) if window else (0.0, wall)
-    totals = attribute_wall_time(threads, category_of_stack, window_start, window_end)
-    scale = wall / (window_end - window_start) if window_end > window_start else 1.0
-    totals = {name: seconds * scale for name, seconds in totals.items()}  # the profiler's start and stop
-    top = sorted(busy.items(), key=lambda item: -item[1])
-    top_ops = [{"op": name, "seconds": seconds / calls, "category": category_of_stack([name])} for name, seconds in top]
-    trace = intervals_trace([(name, start, end, number) for number, intervals in enumerate(threads)
-                             for start, end, name in intervals], "tensorflow")
     kernel = kernel_from_ops(names)
+    profile = profile_from_threads(threads, busy, window, wall, calls, category_of_stack, kernel_path=kernel,
+                                   profiler=profiler, trace_process="tensorflow")
     note = None
     if kernel is None:  # the LSTM loop's ops are not in the trace: the time they took would read as host
-        totals["other"] = totals.get("other", 0.0) + totals.pop("host", 0.0)
+        profile.categories["other"] += profile.categories["host"]
+        profile.categories["host"] = 0.0
         note = ("TensorFlow's trace holds none of the LSTM loop's ops: the time outside traced ops is counted as "
                 "other, not host")
-    profile = StepProfile.from_wall_attribution(totals, calls=calls, wall_seconds=wall, top_ops=top_ops,
-                                                kernel_path=kernel, profiler=profiler, trace=trace)
     profile.note = note
     return profile

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
+from harness.profiling.chrome_trace import intervals_trace
+from harness.profiling.step_profile import StepProfile
+
 Interval = tuple[float, float, str]
 """``(start_seconds, end_seconds, name)`` of one recorded event on one thread."""
 
@@ -58,3 +61,22 @@ def attribute_wall_time(threads: Sequence[Sequence[Interval]], category: Callabl
         if change:
             active[found] = active.get(found, 0) + change
     return totals
+
+
+def profile_from_threads(threads: Sequence[Sequence[Interval]], busy: dict[str, float], window: Sequence[float],
+                         wall: float, calls: int, category: Callable[[list[str]], str], *, kernel_path: str | None,
+                         profiler: str, trace_process: str) -> StepProfile:
+    """A `StepProfile` of ``calls`` steps from a trace's threads: ``[min(window), max(window)]`` (the
+    Python thread's events; ``[0, wall]`` without any) attributed instant by instant and scaled to the
+    measured ``wall`` time (the profiler's own start and stop fall outside it), the top ops from ``busy``
+    (seconds per op name), and a Chrome trace of the threads named ``trace_process``."""
+    window_start, window_end = (min(window), max(window)) if window else (0.0, wall)
+    totals = attribute_wall_time(threads, category, window_start, window_end)
+    scale = wall / (window_end - window_start) if window_end > window_start else 1.0
+    totals = {name: seconds * scale for name, seconds in totals.items()}
+    top = sorted(busy.items(), key=lambda item: -item[1])
+    top_ops = [{"op": name, "seconds": seconds / calls, "category": category([name])} for name, seconds in top]
+    trace = intervals_trace([(name, start, end, number) for number, intervals in enumerate(threads)
+                             for start, end, name in intervals], trace_process)
+    return StepProfile.from_wall_attribution(totals, calls=calls, wall_seconds=wall, top_ops=top_ops,
+                                             kernel_path=kernel_path, profiler=profiler, trace=trace)

@@ -22,9 +22,8 @@ from functools import cache, partial
 from typing import Any
 
 from harness.profiling.categories import Rule, category_of
-from harness.profiling.chrome_trace import intervals_trace
 from harness.profiling.step_profile import StepProfile
-from harness.profiling.timeline import attribute_wall_time
+from harness.profiling.timeline import profile_from_threads
 from harness.profiling.xspace import TraceEvent, hlo_op_names, line_events, plane_named, read_xspace
 
 
@@ -106,17 +105,8 @@ def profile_from_xla_xspace(space: Any, wall: float, calls: int, rules: Sequence
             threads.append(intervals)
     if not threads:
         raise RuntimeError("the trace holds no XLA instruction (was the step an XLA program?)")
-    window_start, window_end = (min(window), max(window)) if window else (0.0, wall)
-    category = partial(_category_of_stack, rules=tuple(rules))
-    totals = attribute_wall_time(threads, category, window_start, window_end)
-    scale = wall / (window_end - window_start) if window_end > window_start else 1.0
-    totals = {name: seconds * scale for name, seconds in totals.items()}  # the profiler's start and stop
-    top = sorted(busy.items(), key=lambda item: -item[1])
-    top_ops = [{"op": label, "seconds": seconds / calls, "category": category([label])} for label, seconds in top]
-    trace = intervals_trace([(name, start, end, number) for number, intervals in enumerate(threads)
-                             for start, end, name in intervals], "xla")
-    return StepProfile.from_wall_attribution(totals, calls=calls, wall_seconds=wall, top_ops=top_ops,
-                                             kernel_path=kernel_of(seen), profiler=profiler, trace=trace)
+    return profile_from_threads(threads, busy, window, wall, calls, partial(_category_of_stack, rules=tuple(rules)),
+                                kernel_path=kernel_of(seen), profiler=profiler, trace_process="xla")
 
 
 def _category_of_stack(labels: list[str], rules: tuple[Rule, ...]) -> str:
