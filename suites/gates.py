@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.canonical import keras_default_weights, sample_batch
-from harness.contract import Backend, check_weights, weight_shapes
+from harness.contract import Backend, weight_shapes
 from harness.errors import BenchUsageError
 from harness.explain.gate_trace import (
     GateTrace,
@@ -53,18 +53,42 @@ def traced_spec(spec: ModelSpec, batch_size: int) -> ModelSpec:
 
 
 def load_weights_file(path: str, spec: ModelSpec) -> dict[str, np.ndarray]:
-    """The weights in the ``.npz`` at ``path`` (canonical names), checked against ``spec``; a
-    `BenchUsageError` naming what is wrong otherwise."""
+    """The weights in the ``.npz`` at ``path`` (canonical names): the embedding and every LSTM weight with
+    ``spec``'s shapes, real and finite; the head's (``dense.*``), which the gates never read, may have any
+    shape or be left out, so weights saved for another sentence length still load. A `BenchUsageError`
+    naming what is wrong otherwise."""
+    option = f"--weights {path}"
     try:
-        with np.load(Path(path), allow_pickle=False) as archive:
-            weights = {name: np.asarray(archive[name], np.float32) for name in archive.files}
-    except (OSError, ValueError) as error:
-        raise BenchUsageError(f"--weights: cannot read {path!r} as a NumPy .npz of named arrays ({error})") from None
+        loaded = np.load(Path(path), allow_pickle=False)
+    except OSError as error:
+        raise BenchUsageError(f"{option}: cannot read it ({error.strerror or type(error).__name__})") from None
+    except (ValueError, EOFError) as error:
+        reason = "it holds Python objects" if "pickle" in str(error) else f"{type(error).__name__}: {error}"
+        raise BenchUsageError(f"{option}: cannot read it as a NumPy .npz of named arrays ({reason})") from None
+    if not hasattr(loaded, "files"):
+        raise BenchUsageError(f"{option}: a single array, not a NumPy .npz of named arrays (np.savez(path, "
+                              "embedding=..., **{'lstm.kernel': ...}))")
     try:
-        check_weights(spec, weights)
-    except BenchUsageError as error:
-        raise BenchUsageError(f"--weights {path}: {str(error).removeprefix('weights: ')}") from None
-    return weights
+        with loaded as archive:
+            weights = {name: np.asarray(archive[name]) for name in archive.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise BenchUsageError(f"{option}: cannot read its arrays ({type(error).__name__}: {error})") from None
+    expected = weight_shapes(spec)
+    needed = {name: shape for name, shape in expected.items() if not name.startswith("dense.")}
+    missing = sorted(set(needed) - set(weights))
+    unknown = sorted(set(weights) - set(expected))
+    if missing or unknown:
+        raise BenchUsageError(f"{option}: missing {missing or 'none'}, unknown {unknown or 'none'} (expected "
+                              f"{sorted(needed)}, and the head's dense.kernel and dense.bias if saved)")
+    for name, shape in needed.items():
+        value = weights[name]
+        if value.shape != shape:
+            raise BenchUsageError(f"{option}: {name} has shape {value.shape}, expected {shape}")
+        if value.dtype.kind != "f":
+            raise BenchUsageError(f"{option}: {name} holds {value.dtype} values, expected floating point")
+        if not np.all(np.isfinite(value)):
+            raise BenchUsageError(f"{option}: {name} holds {int(np.sum(~np.isfinite(value)))} non-finite value(s)")
+    return {name: value.astype(np.float32) for name, value in weights.items() if name in needed}
 
 
 def probe_inputs(spec: ModelSpec, options: SuiteOptions) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -80,7 +104,8 @@ def probe_inputs(spec: ModelSpec, options: SuiteOptions) -> tuple[np.ndarray, di
     exposed = traced_spec(spec, token_ids.shape[0])
     head = keras_default_weights(exposed)  # the head's shape follows return_sequences; the gates never read it
     shapes = weight_shapes(exposed)
-    return token_ids, {name: weights[name] if weights[name].shape == shapes[name] else head[name] for name in shapes}
+    return token_ids, {name: weights[name] if name in weights and weights[name].shape == shapes[name] else head[name]
+                       for name in shapes}
 
 
 def trace_backend(backend: Backend, spec: ModelSpec, options: SuiteOptions) -> GateMeasurement | NotRun:

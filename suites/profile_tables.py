@@ -3,16 +3,18 @@ time goes" (`harness.profiling`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from harness.contract import ClassifierModel
 from harness.errors import one_line
+from harness.measurement.statistics import ratio_of_cells
 from harness.model_spec import ModelSpec, varying_fields
 from harness.profiling.categories import CATEGORIES
 from harness.profiling.step_profile import StepProfile
 from harness.rendering import Table
-from harness.results.record import MEASURED_STATUSES, PASS, Record
+from harness.results.record import MEASURED_STATUSES, PASS, Record, round_medians
 
 PROFILE_CALLS = 5
 """Steps run under the profiler per cell, after its first round's samples."""
@@ -129,6 +131,44 @@ def gap_table(title: str, records: list[Record]) -> Table | None:
                  tuple(sorted(rows, key=lambda row: (row[0], row[1]))), key_columns=2)
 
 
+PROFILER_OVERHEAD_NOTED = 1.5
+"""A profiled step this many times its timed median (or more) makes the gap table say its shares are
+indicative only: the profiler slowed that backend's step, and the profiled gap is not the timed one."""
+
+
+def _ratio_text(ratio: float, estimate) -> str:
+    if estimate is None:
+        return f"{ratio:.2f}x"
+    return f"{estimate.ratio:.2f}x [{estimate.low:.2f}-{estimate.high:.2f}]"
+
+
+def _verdict(slower: Record, faster: Record, ratio: float, estimate) -> str:
+    """Which is slower, only where the timing says so: an interval over rounds that excludes 1, and both
+    cells stable; else no claim, and why."""
+    if ratio == 1.0:
+        return "equal medians"
+    if slower.status != PASS or faster.status != PASS:
+        return f"{slower.backend} slower? (unstable cells: no claim)"
+    if estimate is None:
+        return f"{slower.backend} slower? (fewer than 2 rounds: no interval)"
+    if estimate.low <= 1.0 <= estimate.high:
+        return "no significant difference"
+    return f"{slower.backend} slower"
+
+
+def _caveats(slower: Record, faster: Record, gap: float) -> str:
+    """What to keep in mind reading the categories: a profiler that slowed a step well beyond its timed
+    median, or profiled steps that do not show the timed gap."""
+    notes = []
+    for record in (slower, faster):
+        overhead = record.details["profile"]["step_seconds"] / record.details["median_seconds"]
+        if overhead >= PROFILER_OVERHEAD_NOTED:
+            notes.append(f"{record.backend}'s profiled step ran {overhead:.1f}x its timed median")
+    if gap <= 0:
+        notes.append("the profiled steps do not show the timed gap")
+    return ("indicative only: " + "; ".join(notes) + ". ") if notes else ""
+
+
 def pair_gap_table(title: str, records: list[Record], first: str, second: str) -> Table | None:
     """Per cell where both ``first`` and ``second`` were profiled: the timed ratio first/second, the
     profiled gap and the categories that account for it, from the slower one's side (``bench report
@@ -143,18 +183,20 @@ def pair_gap_table(title: str, records: list[Record], first: str, second: str) -
         if first not in by_backend or second not in by_backend:
             continue
         a, b = by_backend[first], by_backend[second]
+        steps = [record.details["profile"]["step_seconds"] for record in (a, b)]
+        if not all(math.isfinite(step) and step > 0 for step in steps):
+            continue  # a damaged profile: nothing to explain with
+        estimate = ratio_of_cells(round_medians(b.details), round_medians(a.details), paired=True)  # first / second
         ratio = a.details["median_seconds"] / b.details["median_seconds"]
         slower, faster = (a, b) if ratio >= 1 else (b, a)
         gap, where = where_the_gap_is(slower, faster)
-        if gap <= 0:
-            where = "the profiled steps do not show the timed gap (profiler overhead hides it); " + where
         spec = dict(key)
         cell = " ".join(f"{ModelSpec.short_name(name)}={spec[name]}" for name in shown)
-        verdict = f"{slower.backend} slower" + ("" if slower.status == PASS and faster.status == PASS else " (unstable)")
-        rows.append((cell, f"{ratio:.2f}x", verdict, f"{gap * 1e3:+.2f}", where))
+        rows.append((cell, _ratio_text(ratio, estimate), _verdict(slower, faster, ratio, estimate), f"{gap * 1e3:+.2f}",
+                     _caveats(slower, faster, gap) + where))
     if not rows:
         return None
-    return Table(f"{title}: {first} against {second}, cell by cell (timed ratio = {first} median / {second} median; "
-                 "gap = the slower one's profiled step minus the faster one's; the categories that take more, with "
-                 "their share of all the extra time, and those that take less)",
+    return Table(f"{title}: {first} against {second}, cell by cell (timed ratio = {first} / {second}: of the "
+                 "medians, or with 2+ rounds of the round medians' geometric means with a 95% interval, paired by round; gap = the slower one's profiled step minus the faster one's; the "
+                 "categories that take more, with their share of all the extra time, and those that take less)",
                  ("cell", "timed ratio", "verdict", "gap ms", "where the gap is"), tuple(rows), key_columns=1)

@@ -128,7 +128,9 @@ def test_the_table_shows_each_step_and_what_the_layer_hands_back(capsys):
     (["..."], "text: '...' has no words"),
     (["--seq-len", "3"], "--seq-len: bench explain takes one example of T = the number of words"),
     (["--hidden", "3,4"], "--hidden: bench explain shows one model; give one value (got 3,4)"),
-    (["--weights", "/nonexistent.npz"], "--weights: cannot read '/nonexistent.npz'"),
+    (["--weights", "/nonexistent.npz"], "--weights /nonexistent.npz: cannot read it (No such file or directory)"),
+    (["___ ..."], "has no words"),
+    (["--min-length", "2"], "--min-length: bench explain takes one example"),
     (["--units", "0"], "--units"),
     (["--backend", "nope"], "--backend: unknown backend 'nope'"),
     (["--vocab-size", "1"], "--vocab-size: 1 leaves no id for a word"),
@@ -139,12 +141,80 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert message in err and "Traceback" not in err
 
 
-def test_weights_of_the_wrong_shape_are_named(tmp_path, capsys):
-    weights = keras_default_weights(ModelSpec())
-    weights["lstm.kernel"] = weights["lstm.kernel"][:, :8]
-    np.savez(tmp_path / "bad.npz", **weights)
-    assert main(["explain", "--weights", str(tmp_path / "bad.npz"), "--backend", "numpy"]) == 2
-    assert "lstm.kernel has shape (5, 8), expected (5, 12)" in capsys.readouterr().err
+def weights_file(path, **changes):
+    np.savez(path, **{**keras_default_weights(ModelSpec()), **changes})
+    return str(path)
+
+
+def empty_file(path):
+    path.write_bytes(b"")
+    return str(path)
+
+
+def single_array(path):
+    np.save(path.with_suffix(".npy"), np.ones(3))
+    return str(path.with_suffix(".npy"))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: weights_file(path, **{"lstm.kernel": np.ones((5, 8), np.float32)}),
+     "lstm.kernel has shape (5, 8), expected (5, 12)"),
+    (lambda path: weights_file(path, **{"lstm.bias": np.full(12, np.nan, np.float32)}), "lstm.bias holds 12 non-finite"),
+    (lambda path: weights_file(path, embedding=np.ones((50000, 5), np.int64)), "embedding holds int64 values, expected floating"),
+    (empty_file, "cannot read it as a NumPy .npz of named arrays"),
+    (single_array, "a single array, not a NumPy .npz of named arrays"),
+    (lambda path: weights_file(path, extra=np.ones(2)), "unknown ['extra']"),
+])
+def test_a_bad_weights_file_is_named_in_one_line(tmp_path, capsys, make, message):
+    path = make(tmp_path / "weights.npz")
+    assert main(["explain", "--weights", path, "--backend", "numpy"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_weights_saved_for_another_sentence_length_load_the_head_is_not_read(tmp_path, capsys):
+    path = weights_file(tmp_path / "trained.npz")  # the article's T=2 head: dense.kernel (6, 1)
+    status, document = explain_json(capsys, "the cat sat", "--weights", path, "--backend", "numpy")
+    assert status == 0 and document["backends"][0]["status"] == "pass"
+    steps = hand_lstm(keras_default_weights(ModelSpec()), hand_ids(["the", "cat", "sat"]))
+    assert np.allclose(document["reference"]["values"]["lstm"]["h"], [step["h"] for step in steps])
+
+
+def test_out_writes_into_a_fifo_and_a_device_without_replacing_them(tmp_path, capsys):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    assert main(["explain", "--backend", "numpy", "--format", "json", "--out", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert json.loads(received[0])["words"] == ["good", "day"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    if os.path.exists("/dev/full"):
+        assert main(["explain", "--backend", "numpy", "--format", "json", "--out", "/dev/full"]) == 2
+        assert "No space left on device" in capsys.readouterr().err
+        assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+
+def test_the_chain_always_draws_the_last_step_and_what_is_handed_back(tmp_path):
+    page = tmp_path / "long.html"
+    words = "one two three four five six seven eight"
+    assert main(["explain", words, "--backend", "numpy", "--no-return-sequences", "--return-state", "--format", "html",
+                 "--out", str(page)]) == 0
+    html = page.read_text()
+    assert html.count("class='returned'") == 2 and "h8 ← returned" in html and "final state ← returned" in html
+    assert "… 2 more" in html and "The first 5 steps and the last are drawn" in html
+
+
+def test_text_that_is_not_utf8_still_renders(tmp_path):
+    page = tmp_path / "bytes.html"
+    text = b"abc \xff\xfe def".decode("utf-8", errors="surrogateescape")  # what argv holds for such bytes
+    assert main(["explain", text, "--backend", "numpy", "--format", "html", "--out", str(page)]) == 0
+    assert "“abc”" in page.read_text(encoding="utf-8")
 
 
 @needs_chromium

@@ -275,3 +275,40 @@ def test_an_xspace_without_instructions_or_programs_says_so():
 def test_self_times_subtract_nested_events():
     assert self_times([(0, 10, "outer"), (2, 4, "inner"), (5, 6, "inner"), (12, 13, "later")]) == {
         "outer": pytest.approx(7), "inner": pytest.approx(3), "later": pytest.approx(1)}
+
+
+def profiled_record(backend, rounds, profiled_step, status="pass", **categories):
+    from harness.results.record import Record
+
+    profile = {"step_seconds": profiled_step, "categories": {name: categories.get(name, 0.0) for name in CATEGORIES}}
+    spec = {"hidden": 64, "seq_len": 100, "batch_size": 64}
+    return Record("train", backend, status, spec, "", {"median_seconds": sorted(rounds)[len(rounds) // 2],
+                                                      "round_medians_seconds": rounds, "profile": profile})
+
+
+@pytest.mark.parametrize("a_rounds, b_rounds, a_status, verdict", [
+    ([0.020, 0.0215, 0.022], [0.010, 0.0105, 0.0112], "pass", "a slower"),
+    ([0.020, 0.010, 0.030], [0.012, 0.025, 0.011], "pass", "no significant difference"),
+    ([0.020, 0.0215, 0.022], [0.010, 0.0105, 0.0112], "unstable", "a slower? (unstable cells: no claim)"),
+    ([0.020], [0.010], "pass", "a slower? (fewer than 2 rounds: no interval)"),
+    ([0.010, 0.010, 0.010], [0.010, 0.010, 0.010], "pass", "equal medians"),
+])
+def test_explain_gap_claims_a_difference_only_where_the_rounds_show_one(a_rounds, b_rounds, a_status, verdict):
+    from suites.profile_tables import pair_gap_table
+
+    records = [profiled_record("a", a_rounds, 0.021, a_status, lstm=0.015, host=0.006),
+               profiled_record("b", b_rounds, 0.0105, lstm=0.008, host=0.0025)]
+    (row,) = pair_gap_table("train on cpu", records, "a", "b").rows
+    assert row[2] == verdict
+    if verdict == "a slower":
+        assert row[1].startswith("2.0") and " [" in row[1] and row[4].startswith("lstm +7.00 ms (67%); host +3.50 ms (33%)")
+
+
+def test_explain_gap_says_when_the_profiler_slowed_a_step_and_skips_damaged_profiles():
+    from suites.profile_tables import pair_gap_table
+
+    slowed = [profiled_record("a", [0.020, 0.021, 0.022], 0.105, lstm=0.1), profiled_record("b", [0.010, 0.011], 0.010)]
+    (row,) = pair_gap_table("train on cpu", slowed, "a", "b").rows
+    assert row[4].startswith("indicative only: a's profiled step ran 5.0x its timed median. lstm")
+    damaged = [profiled_record("a", [0.020, 0.021], float("nan")), profiled_record("b", [0.010, 0.011], 0.010)]
+    assert pair_gap_table("train on cpu", damaged, "a", "b") is None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -282,3 +284,29 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"bench: error: {message}\n")
+
+
+def write_output(path: Path, text: str, option: str = "--out", named_by_user: bool = True) -> None:
+    """Write the whole file or nothing, replacing (never following) a symlink to a regular file at ``path``;
+    a device or a FIFO the user named, directly or through a link (``/dev/stdout``, ``/dev/full``, a pipe),
+    is written to, never replaced (one found at a default path is replaced); a directory is refused. Text
+    that cannot be UTF-8 (lone surrogates from undecodable command-line bytes) is written escaped."""
+    from harness.errors import BenchUsageError
+    from harness.results.store import StoreWriteError, write_file_atomically
+
+    data = text.encode("utf-8", errors="backslashreplace")
+    try:
+        status = os.stat(path) if os.path.exists(path) else None  # a symlink's target (/dev/stdout's device)
+        if status is not None and stat.S_ISREG(status.st_mode) and os.path.islink(path):
+            status = None  # a link to a regular file: the link is replaced, never followed
+        if status is not None and stat.S_ISDIR(status.st_mode):
+            raise BenchUsageError(f"{option}: {str(path)!r} is a directory (expected a file to write)")
+        if status is not None and not stat.S_ISREG(status.st_mode) and named_by_user:
+            with open(path, "wb") as handle:
+                handle.write(data)
+            return
+        write_file_atomically(Path(path), data)
+    except StoreWriteError as error:
+        raise BenchUsageError(f"{option}: {error.strerror}") from None
+    except OSError as error:
+        raise BenchUsageError(f"{option}: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.cli.arguments import name_list, output_file, positive_int
+from harness.cli.arguments import name_list, output_file, positive_int, write_output
 from harness.cli.run_command import add_model_arguments, given_model_options
 from harness.errors import BenchUsageError
 
@@ -51,12 +51,12 @@ def explain_spec(args: argparse.Namespace, steps: int):
     """The article's model with the options given, one value each, ``steps`` words and one example."""
     from harness.model_spec import ModelSpec
 
-    given = given_model_options(args)
     for name in ("seq_len", "batch_size", "min_length"):
-        if name in given:
+        if getattr(args, name, None) is not None:
             flag = "--" + name.replace("_", "-")
             raise BenchUsageError(f"{flag}: bench explain takes one example of T = the number of words in the text "
                                   "(leave it out)")
+    given = given_model_options(args)
     single = {}
     for name, values in given.items():
         if isinstance(values, list):
@@ -97,26 +97,17 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         from harness.explain.html import explanation_html
 
         out = args.out or Path("explain.html")
-        _write(out, explanation_html(explanation))
+        write_output(out, explanation_html(explanation),
+                     option="--out" if args.out else "the HTML page (give --out FILE to write it elsewhere)",
+                     named_by_user=args.out is not None)
         print(f"bench: wrote {out}", file=sys.stderr)
     else:
         text = json.dumps(explanation_json(explanation), indent=2) if args.format == "json" else \
             render_tables(explanation_tables(explanation), args.format)
         if args.out:
-            _write(args.out, text)
+            write_output(args.out, text)
             print(f"bench: wrote {args.out}", file=sys.stderr)
         else:
             print(text)
     return 0 if all(backend.status in ("pass", "unavailable", "unsupported", "skipped")
                     for backend in explanation.backends) else 1
-
-
-def _write(path: Path, text: str) -> None:
-    from harness.results.store import StoreWriteError, write_file_atomically
-
-    try:
-        write_file_atomically(Path(path), text.encode("utf-8"))
-    except StoreWriteError as error:
-        raise BenchUsageError(f"--out: {error.strerror}") from None
-    except OSError as error:
-        raise BenchUsageError(f"--out: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None

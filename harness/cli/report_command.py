@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 
-from harness.cli.arguments import add_layout_options, checked_layout, directory, name, output_file
+from harness.cli.arguments import add_layout_options, checked_layout, directory, name, output_file, write_output
 from harness.errors import BenchUsageError
 from harness.rendering import render_tables
 
@@ -70,7 +69,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
         from harness.report.html import render_html
 
         out = args.out or run_dir / "report.html"
-        _write(out, render_html(report, figures),
+        write_output(out, render_html(report, figures),
                option="--out" if args.out else "the HTML report (give --out FILE to write it elsewhere)",
                named_by_user=args.out is not None)
         print(f"bench: wrote {out}", file=sys.stderr)
@@ -90,7 +89,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
             "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]} for t in report_tables],
         }, indent=2, default=str)
     if args.out:
-        _write(args.out, text)
+        write_output(args.out, text)
         print(f"bench: wrote {args.out}", file=sys.stderr)
     else:
         print(text)
@@ -162,25 +161,3 @@ def _refuse_writing_over_the_run(out: Path, run_dir: Path) -> None:
         if same:
             raise BenchUsageError(f"--out: {str(out)!r} is the run's own {own}; a report never overwrites the run it "
                                   "reads (give another file)")
-
-
-def _write(path: Path, text: str, option: str = "--out", named_by_user: bool = True) -> None:
-    """Write the whole file or nothing, replacing (never following) a symlink at ``path``; a device or a FIFO
-    the user named (``/dev/stdout``, a pipe) is written to, never replaced (one found at a default path is
-    replaced); a directory is refused."""
-    from harness.results.store import StoreWriteError, write_file_atomically
-
-    data = text.encode("utf-8", errors="backslashreplace")
-    try:
-        status = os.stat(path) if os.path.lexists(path) and not os.path.islink(path) else None
-        if status is not None and stat.S_ISDIR(status.st_mode):
-            raise BenchUsageError(f"{option}: {str(path)!r} is a directory (expected a file to write)")
-        if status is not None and not stat.S_ISREG(status.st_mode) and named_by_user:
-            with open(path, "wb") as handle:
-                handle.write(data)
-            return
-        write_file_atomically(Path(path), data)
-    except StoreWriteError as error:
-        raise BenchUsageError(f"{option}: {error.strerror}") from None
-    except OSError as error:
-        raise BenchUsageError(f"{option}: cannot write {str(path)!r} ({error.strerror or type(error).__name__})") from None

@@ -32,10 +32,13 @@ from harness.explain.gate_trace import (
 )
 from harness.model_spec import ModelSpec
 
-TOKENIZER = ("each word (a run of letters, digits or apostrophes, lower-cased) becomes 1 + (the first 8 bytes of "
-             "its BLAKE2b hash, as an unsigned integer) mod (V - 1); id 0 is padding and never drawn")
+TOKENIZER = ("each word (a run of letters or digits, apostrophes inside it kept as in don't, lower-cased) becomes "
+             "1 + (the first 8 bytes of its UTF-8 BLAKE2b hash, as an unsigned integer) mod (V - 1); id 0 is padding "
+             "and never drawn")
 """How `tokenize` turns words into ids, as the output says it."""
-WORD = re.compile(r"[\w']+")
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+"""A word: letters or digits (any script), joined by single apostrophes (``don't``); underscores,
+punctuation and quotes around it are not part of it."""
 
 
 def tokenize(text: str, vocab_size: int) -> tuple[list[str], list[int]]:
@@ -44,6 +47,7 @@ def tokenize(text: str, vocab_size: int) -> tuple[list[str], list[int]]:
     words = [word.lower() for word in WORD.findall(text)]
     if not words:
         raise BenchUsageError(f"text: {text!r} has no words (expected letters or digits, e.g. 'Good Day')")
+    words = [word.encode("utf-8", errors="backslashreplace").decode("utf-8") for word in words]  # undecodable bytes
     if vocab_size < 2:
         raise BenchUsageError(f"--vocab-size: {vocab_size} leaves no id for a word (id 0 is padding; expected >= 2)")
     ids = [1 + int.from_bytes(hashlib.blake2b(word.encode("utf-8")).digest()[:8], "big") % (vocab_size - 1)

@@ -10,6 +10,7 @@ from html import escape
 
 import numpy as np
 
+from harness.contract import lstm_weight_prefix
 from harness.explain.explanation import Explanation
 from harness.explain.tables import explanation_tables
 from harness.rendering import Table
@@ -51,6 +52,7 @@ def explanation_html(explanation: Explanation) -> str:
     verdict = ("every backend computes the reference's values within the output tolerance" if not failures else
                "; ".join(f"{backend.name} first parts at {backend.divergence.describe()}" for backend in failures))
     first_prefix = next(iter(explanation.reference.layers))
+    chain_prefix = lstm_weight_prefix(explanation.reference_last_layer(), "forward")  # the layer the head reads
     steps = explanation.reference.layers[first_prefix]["h"].shape[1]
     drawn = min(steps, CELLS_DRAWN)
     parts = [
@@ -62,23 +64,36 @@ def explanation_html(explanation: Explanation) -> str:
         (f"<p>Model: {escape(spec.label())}; "
         f"{explanation.parameter_sum} parameters; weights: {escape(explanation.weights_source)}. "
         f"<span class='{'fail' if failures else 'pass'}'>{escape(verdict)}.</span></p>"),
-        f"<h2>The chain of {steps} cells unrolled over the words ({escape(first_prefix)})</h2>",
-        "<div class='figure'>", chain_svg(explanation, first_prefix, drawn), "</div>",
+        f"<h2>The chain of {steps} cells unrolled over the words ({escape(chain_prefix)})</h2>",
+        "<div class='figure'>", chain_svg(explanation, chain_prefix), "</div>",
         (f"<p>Highlighted: what the layer hands back with return_sequences={spec.return_sequences}, "
-        f"return_state={spec.return_state}.{_left_out(steps, drawn)}</p>"),
+         f"return_state={spec.return_state}{_other_direction(spec)}.{_chain_left_out(steps)}</p>"),
         (f"<h2>One cell with its gates, at each step ({escape(first_prefix)}; the first "
-        f"{min(explanation.units_shown, spec.hidden)} of {spec.hidden} units)</h2>"),
+        f"{shown_units(explanation)} of {spec.hidden} units; every value in the tables below)</h2>"),
     ]
     for step in range(drawn):
         parts += ["<div class='figure'>", cell_svg(explanation, first_prefix, step), "</div>"]
+    if steps > drawn:
+        parts.append(f"<p>The first {drawn} of {steps} steps are drawn; the tables hold them all.</p>")
     parts.append("<h2>Every value, and the backends against the reference</h2>")
     parts += [_table_html(table) for table in explanation_tables(explanation)]
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _left_out(steps: int, drawn: int) -> str:
-    return f" The first {drawn} of {steps} steps are drawn; the tables hold them all." if steps > drawn else ""
+def _chain_left_out(steps: int) -> str:
+    if steps <= CELLS_DRAWN:
+        return ""
+    return f" The first {CELLS_DRAWN - 1} steps and the last are drawn; the tables hold them all."
+
+
+def _other_direction(spec) -> str:
+    return "; the backward direction's h joins each step's output, [forward | backward]" if spec.bidirectional else ""
+
+
+def shown_units(explanation: Explanation) -> int:
+    """How many units a picture shows per vector: ``--units``, at most 4 (the boxes' room), at most H."""
+    return min(explanation.units_shown, 4, explanation.spec.hidden)
 
 
 def _vector(values, units: int) -> str:
@@ -91,7 +106,7 @@ def cell_svg(explanation: Explanation, prefix: str, step: int) -> str:
     """One cell at ``step``: x_t below, h_{t-1} and c_{t-1} entering on the left, the four gates with their
     values, c_t and h_t leaving on the right."""
     values = explanation.reference.layers[prefix]
-    units = min(explanation.units_shown, 4)
+    units = shown_units(explanation)
     previous = {name: values[name][0, step - 1] if step else np.zeros(values[name].shape[-1]) for name in ("h", "c")}
     word = explanation.words[::-1][step] if prefix.endswith(".backward") else explanation.words[step]
     boxes = [("i", "i = σ(input)", "gate"), ("f", "f = σ(forget)", "gate"), ("g", "c~ = tanh(...)", "candidate"),
@@ -128,52 +143,62 @@ def cell_svg(explanation: Explanation, prefix: str, step: int) -> str:
 
 def _vector_lines(values, units: int, x: int, y: int, per_line: int = 2) -> list[str]:
     """A vector's first ``units`` values as SVG text, ``per_line`` per line."""
-    values = np.asarray(values, np.float64)[:units]
+    everything = np.asarray(values, np.float64)
+    values = everything[:units]
     lines = [", ".join(f"{value:+.4f}" for value in values[start:start + per_line])
              for start in range(0, len(values), per_line)] or ["[]"]
+    if everything.size > units:
+        lines[-1] += ", …"
     return [f"<text x='{x}' y='{y + 14 * number}'>{escape(line)}</text>" for number, line in enumerate(lines)]
 
 
-def chain_svg(explanation: Explanation, prefix: str, drawn: int) -> str:
-    """``drawn`` cells left to right, each word below its cell, h and c passed right, each h_t above: those
-    the layer hands back highlighted (every h_t with return_sequences, else h_T; and the final h and c
-    with return_state)."""
+def chain_steps(steps: int) -> list[int]:
+    """The steps the chain draws: all of them up to `CELLS_DRAWN`, else the first ones and the last (so h_T
+    and the final state are always there), with an ellipsis between."""
+    return list(range(steps)) if steps <= CELLS_DRAWN else [*range(CELLS_DRAWN - 1), steps - 1]
+
+
+def chain_svg(explanation: Explanation, prefix: str) -> str:
+    """The cells of `chain_steps` left to right, each word below its cell, h and c passed right, each h_t
+    above: those the layer hands back highlighted (every h_t with return_sequences, else h_T), then the
+    final state (highlighted with return_state)."""
     spec, values = explanation.spec, explanation.reference.layers[prefix]
     steps = values["h"].shape[1]
-    units = min(explanation.units_shown, 3)
-    words = explanation.words[::-1] if prefix.endswith(".backward") else explanation.words
-    width = 40 + drawn * 190 + 250
+    units = shown_units(explanation)
+    backward = prefix.endswith(".backward")
+    words = explanation.words[::-1] if backward else explanation.words
+    ids = explanation.token_ids[::-1] if backward else explanation.token_ids
+    drawn = chain_steps(steps)
+    width = 40 + len(drawn) * 190 + 330
     parts = [f"<svg viewBox='0 0 {width} 300' width='{width}' role='img' aria-label='LSTM unrolled over the words'>",
              ("<defs><marker id='chainhead' markerWidth='8' markerHeight='8' refX='7' refY='4' orient='auto'>"
-             "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>")]
-    for step in range(drawn):
-        x = 40 + step * 190
-        last = step == steps - 1
-        returned = spec.return_sequences or last
+              "<path d='M0,0 L8,4 L0,8 z' fill='#444'/></marker></defs>")]
+    for position, step in enumerate(drawn):
+        x = 40 + position * 190
+        returned = spec.return_sequences or step == steps - 1
         parts += [
             f"<rect class='cell' x='{x}' y='120' width='140' height='70' rx='10'/>",
             f"<text class='label' x='{x + 10}' y='145'>LSTM cell</text>",
             f"<text x='{x + 10}' y='165'>t = {step + 1}</text>",
             f"<text class='label' x='{x + 10}' y='230'>“{escape(words[step])}”</text>",
-            f"<text x='{x + 10}' y='248'>id {explanation.token_ids[::-1][step] if prefix.endswith('.backward') else explanation.token_ids[step]}</text>",
+            f"<text x='{x + 10}' y='248'>id {ids[step]}</text>",
             f"<path class='arrow' d='M{x + 70},215 L{x + 70},192' marker-end='url(#chainhead)'/>",
             (f"<rect class='{'returned' if returned else 'state'}' x='{x}' y='10' width='140' height='70' rx='8'>"
-            f"<title>h_{step + 1}{' (returned)' if returned else ''}</title></rect>"),
+             f"<title>h_{step + 1}{' (returned)' if returned else ''}</title></rect>"),
             f"<text class='label' x='{x + 8}' y='28'>h{step + 1}{' ← returned' if returned else ''}</text>",
             *_vector_lines(values["h"][0, step], units, x + 8, 46, per_line=2),
             f"<path class='arrow' d='M{x + 70},120 L{x + 70},82' marker-end='url(#chainhead)'/>",
+            f"<path class='arrow' d='M{x + 140},155 L{x + 188},155' marker-end='url(#chainhead)'/>",
         ]
-        if step < drawn - 1:
-            parts.append(f"<path class='arrow' d='M{x + 140},155 L{x + 188},155' marker-end='url(#chainhead)'/>")
-    if drawn == steps:
-        x = 40 + drawn * 190
-        kind = "returned" if spec.return_state else "state"
-        parts += [f"<path class='arrow' d='M{x - 50},155 L{x - 2},155' marker-end='url(#chainhead)'/>",
-                  f"<rect class='{kind}' x='{x}' y='110' width='240' height='90' rx='8'/>",
-                  f"<text class='label' x='{x + 8}' y='128'>final state{' ← returned' if spec.return_state else ''}</text>",
-                  f"<text x='{x + 8}' y='148'>h: {escape(_vector(values['h'][0, -1], units))}</text>",
-                  f"<text x='{x + 8}' y='166'>c: {escape(_vector(values['c'][0, -1], units))}</text>"]
-    parts.append("</svg>")
+        if position + 1 < len(drawn) and drawn[position + 1] != step + 1:
+            parts.append(f"<text class='label' x='{x + 142}' y='140'>… {drawn[position + 1] - step - 1} more</text>")
+    x = 40 + len(drawn) * 190
+    kind = "returned" if spec.return_state else "state"
+    parts += [f"<rect class='{kind}' x='{x}' y='110' width='320' height='90' rx='8'/>",
+              f"<text class='label' x='{x + 8}' y='128'>final state{' ← returned' if spec.return_state else ''}</text>",
+              f"<text x='{x + 8}' y='148'>h: {escape(_vector(values['h'][0, -1], units))}</text>",
+              f"<text x='{x + 8}' y='166'>c: {escape(_vector(values['c'][0, -1], units))}</text>",
+              "</svg>"]
     return "".join(parts)
 
 

@@ -22,8 +22,9 @@ def explanation_tables(explanation: Explanation) -> list[Table]:
     what the layer hands back."""
     spec, units = explanation.spec, explanation.units_shown
     tables = [
-        Table(f"the words and their token ids ({TOKENIZER})", ("t", "word", "token id"),
-              tuple((t, word, token) for t, (word, token) in enumerate(zip(explanation.words, explanation.token_ids)))),
+        Table(f"the words and their token ids ({TOKENIZER})", ("step", "word", "token id"),
+              tuple((t, word, token) for t, (word, token) in enumerate(zip(explanation.words, explanation.token_ids),
+                                                                       start=1))),
         Table(f"parameters: {explanation.parameter_sum} (V={spec.vocab_size} E={spec.embed_dim} H={spec.hidden} "
               f"T={spec.seq_len}, F = the head's inputs)", ("layer", "formula", "parameters"),
               tuple((layer, formula, f"{count:,}") for layer, formula, count in explanation.parameters)),
