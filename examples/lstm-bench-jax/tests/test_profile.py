@@ -9,7 +9,7 @@ from harness.api import CATEGORIES, ModelSpec, OptimizerSpec
 JaxBackend = pytest.importorskip("lstm_bench_jax.backend").JaxBackend  # run with the plugin installed
 
 
-@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+@pytest.mark.parametrize("layers, bidirectional", [(2, True)])
 def test_a_profiled_step_is_placed_by_phase_and_names_the_scan(layers, bidirectional):
     spec = ModelSpec(vocab_size=200, embed_dim=8, hidden=32, seq_len=6, batch_size=4, layers=layers,
                      bidirectional=bidirectional)
