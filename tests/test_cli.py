@@ -37,7 +37,7 @@ def saved_run(out_dir: Path) -> Path:
 def test_no_command_is_one_line_naming_the_commands_and_exits_2(capsys):
     status, _, err = bench(capsys)
     assert status == 2 and err.strip() == ("bench: error: a command is required (list, run, check, explain, report, compare, "
-                                           "runs, history, plugins); bench --help says what each does")
+                                           "runs, history, plugins, cluster); bench --help says what each does")
 
 
 def test_help_exits_0(capsys):

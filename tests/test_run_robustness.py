@@ -145,7 +145,7 @@ def test_a_backend_left_out_by_the_disable_list_is_named_as_such(capsys, monkeyp
 
 
 @pytest.mark.parametrize("argv, expected", [
-    ([], "bench: error: a command is required (list, run, check, explain, report, compare, runs, history, plugins)"),
+    ([], "bench: error: a command is required (list, run, check, explain, report, compare, runs, history, plugins, cluster)"),
     (["run", "--hidden", "3", "--hidden", "4"], "--hidden is given more than once (only the last would count)"),
     (["run", "--suite", "params", "--suite", "shapes"], "--suite is given more than once"),
     (["compare", "a", "b", "--min-effect", "5"], "'5' is ambiguous: as a fraction it means 500%"),

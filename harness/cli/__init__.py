@@ -9,6 +9,7 @@ import warnings
 
 from harness.cli import (
     check_command,
+    cluster_command,
     compare_command,
     explain_command,
     history_command,
@@ -30,7 +31,7 @@ def subcommand_parser(parser: OneLineArgumentParser, command: str) -> OneLineArg
 
 
 COMMANDS = (list_command, run_command, check_command, explain_command, report_command, compare_command, runs_command, history_command,
-            plugins_command)
+            plugins_command, cluster_command)
 
 
 def build_parser() -> OneLineArgumentParser:

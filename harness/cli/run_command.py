@@ -112,7 +112,20 @@ def add_parser(subparsers) -> None:
                      help="seconds one cell may take before its worker is killed (default: 600)")
     run.add_argument("--memory-limit", type=positive_int, metavar="MIB",
                      help="kill a worker whose resident memory exceeds this many MiB; only its cell fails")
+    run.add_argument("--cluster", type=cluster_address, metavar="ADDRESS",
+                     help="run each backend's cells on a Dask cluster: the scheduler's tcp://HOST:8786 or its "
+                          "scheduler file (.json); one timing task per host at a time (docs/cluster.md; "
+                          "pip install 'lstm-bench[cluster]')")
     parser.set_defaults(handler=handle)
+
+
+def cluster_address(text: str) -> str:
+    """``--cluster``'s type: a scheduler address (``tcp://host:8786``, ``host:8786``) or a scheduler file."""
+    text = text.strip()
+    if not text or any(not character.isprintable() for character in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a scheduler address (accepted: tcp://HOST:8786 or a "
+                                         "scheduler file, e.g. scheduler.json)")
+    return text
 
 
 def kernel_name(text: str) -> str:
@@ -227,13 +240,23 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
     return _execute(args, plans, request, store, previous)
 
 
+def cluster_executor(address: str, request: RunRequest):
+    """`harness.execution.dask_executor.DaskExecutor` on the cluster at ``address`` (imported only here:
+    a local run never imports Dask)."""
+    from harness.execution.dask_executor import DaskExecutor
+
+    timing = {plan.suite.name for plan in request.plans if plan.suite.measures_time}
+    return DaskExecutor(address, request.limits, is_timing=lambda cell: cell.suite in timing)
+
+
 def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunRequest, store: RunStore,
              previous: list[Record]) -> int:
     """Run ``request`` into ``store``, then print the tables and the summary; the exit status."""
     resume_hint = f"bench run --resume {store.run_id} --out {shlex.quote(str(args.out))}"
+    executor = cluster_executor(args.cluster, request) if getattr(args, "cluster", None) else None
     with ProgressBar(planned_jobs(request)) as bar, terminate_as_interrupt():
         try:
-            result = execute(request, store, observer=bar)
+            result = execute(request, store, observer=bar, executor=executor)
         except KeyboardInterrupt:
             _finish_quietly(store, status="interrupted")
             bar.write(f"interrupted; finished results are kept in {store.directory}; finish with: {resume_hint}")
@@ -243,6 +266,9 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
             bar.write(f"error: {error.strerror}; the results finished before it are kept in {store.directory}; "
                       f"free space (or fix the file) and finish with: {resume_hint}")
             return 1
+        finally:
+            if executor is not None:
+                executor.close()
     records = keep_last_per_cell(previous + result.records)
     exit_status = 1 if any(record.status in FAILING_STATUSES for record in records) else 0
     counts = {status: sum(record.status == status for record in records) for status in STATUSES}

@@ -2,12 +2,14 @@
 `Executor` and judges the outcomes it streams back; it never starts a process itself.
 
 `LocalExecutor` (worker subprocesses on this machine, `harness.execution.worker_manager`) is the first
-implementation; a cluster executor (Dask) is meant to be the second, running the same worker on another
-host, so isolation, timeouts and memory limits stay what they are here.
+implementation; `harness.execution.dask_executor.DaskExecutor` the second, running the same worker on a
+Dask worker's host, so isolation, timeouts and memory limits stay what they are here. Each outcome says
+where it ran (`CellOutcome.host`), and every record keeps it.
 """
 
 from __future__ import annotations
 
+import platform
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -57,5 +59,11 @@ class LocalExecutor(Executor):
         on_still_running: Callable[[int, float], None] | None = None,
         on_started: Callable[[int], None] | None = None,
     ) -> WorkerHello | None:
-        return run_cells(info, cells, on_outcome, limits=self.limits, on_still_running=on_still_running,
+        here = {"host": platform.node()}
+
+        def on_local_outcome(index: int, outcome: CellOutcome) -> None:
+            outcome.host = outcome.host or here
+            on_outcome(index, outcome)
+
+        return run_cells(info, cells, on_local_outcome, limits=self.limits, on_still_running=on_still_running,
                          on_started=on_started)

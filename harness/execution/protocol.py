@@ -47,12 +47,14 @@ class WorkerHello:
 
 @dataclass
 class CellOutcome:
-    """The result of one cell: a measurement, or an error in one line plus its traceback."""
+    """The result of one cell: a measurement, or an error in one line plus its traceback; ``host`` is where
+    it ran (``{"host": ...}``, and the Dask worker on a cluster), set by the executor."""
 
     value: Any = None
     error: str | None = None
     traceback: str | None = None
     seconds: float = 0.0
+    host: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

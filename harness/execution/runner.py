@@ -178,6 +178,7 @@ class _Rounds:
         self.measurements: dict[tuple, dict[int, Any]] = {}
         self.seconds: dict[tuple, float] = {}
         self.errors: dict[tuple, tuple[int, CellOutcome]] = {}
+        self.hosts: dict[tuple, list[dict[str, Any]]] = {}
         self.closed: set[tuple] = set()
         for key, saved in request.saved_rounds.items():
             suite = suites.get(key[0])
@@ -206,6 +207,10 @@ class _Rounds:
         """Take one round's outcome; a measured round of a multi-round suite is saved at once (``rounds.jsonl``)."""
         key, suite = cell.key(backend), self.suites[cell.suite]
         self.seconds[key] = self.seconds.get(key, 0.0) + outcome.seconds
+        if outcome.host:
+            hosts = self.hosts.setdefault(key, [])
+            if outcome.host not in hosts:
+                hosts.append(outcome.host)
         if not outcome.ok:
             self.errors[key] = (cell.round, outcome)
             return
@@ -227,7 +232,20 @@ class _Rounds:
                 or any(isinstance(value, NotRun) for value in measured.values()))
 
     def record(self, backend: str, cell: Cell) -> Record:
-        """The cell's record (once `complete`): its suite's verdict over all rounds, or the error."""
+        """The cell's record (once `complete`): its suite's verdict over all rounds, or the error, with the
+        host it ran on (``host``: the machine, and the Dask worker on a cluster; ``hosts`` when its rounds
+        ran on more than one)."""
+        record = self._record(backend, cell)
+        hosts = self.hosts.get(cell.key(backend))
+        if hosts:
+            record.details["host"] = hosts[0].get("host")
+            if "worker" in hosts[0]:
+                record.details["worker"] = hosts[0]["worker"]
+            if len(hosts) > 1:
+                record.details["hosts"] = hosts
+        return record
+
+    def _record(self, backend: str, cell: Cell) -> Record:
         key, suite = cell.key(backend), self.suites[cell.suite]
         self.closed.add(key)
         if key in self.errors:

@@ -1,0 +1,68 @@
+"""``bench run --cluster``: the same cells on a real Dask cluster (a LocalCluster of worker processes
+started here), records naming the host and worker that ran them, timing rounds kept on one worker, and a
+local run that never imports Dask (harness/execution/dask_executor.py)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from harness.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+SMALL = ["--vocab-size", "100", "--embed-dim", "4", "--hidden", "8", "--seq-len", "4", "--batch-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from harness.execution.dask_executor import BENCHMARK_RESOURCE
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  resources={BENCHMARK_RESOURCE: 1}) as local:
+        yield local.scheduler_address
+
+
+def records_of(directory):
+    (run_dir,) = [path for path in directory.iterdir() if path.is_dir()]
+    return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+
+
+def test_the_same_sweep_on_the_cluster_and_here_gives_the_same_cells_and_verdicts(cluster, tmp_path):
+    sweep = ["run", "--suite", "params,shapes,gradients", "--backend", "numpy", *SMALL]
+    assert main([*sweep, "--out", str(tmp_path / "here")]) == 0
+    assert main([*sweep, "--cluster", cluster, "--out", str(tmp_path / "there")]) == 0
+    here, there = records_of(tmp_path / "here"), records_of(tmp_path / "there")
+
+    def cells(records):
+        return sorted((r["suite"], r["backend"], r.get("device", "cpu"), json.dumps(r["spec"], sort_keys=True),
+                       r["status"]) for r in records)
+
+    assert cells(here) == cells(there) and len(there) >= 3 and {r["status"] for r in there} == {"pass"}
+    workers = {record["worker"] for record in there}
+    assert workers <= {"0", "1"} and all(record["host"] for record in there)
+    assert all("worker" not in record and record["host"] for record in here)
+
+
+def test_a_timing_backend_keeps_its_rounds_on_one_worker(cluster, tmp_path):
+    assert main(["run", "--suite", "train", "--quick", "--rounds", "3", "--backend", "numpy", *SMALL,
+                 "--min-time", "0.05", "--max-time", "0.2", "--cluster", cluster, "--out", str(tmp_path)]) == 0
+    for record in records_of(tmp_path):
+        assert "hosts" not in record and record["worker"] in {"0", "1"}, record
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    assert main(["run", "--suite", "params", "--backend", "numpy", "--cluster", "tcp://127.0.0.1:9",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bench: error: --cluster: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_local_run_never_imports_dask(tmp_path):
+    code = ("import sys; from harness.cli import main; "
+            f"status = main(['run', '--suite', 'params', '--backend', 'numpy', '--out', {str(tmp_path)!r}]); "
+            "print(sorted({'dask', 'distributed'} & set(sys.modules)), status)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert result.stdout.strip().splitlines()[-1] == "[] 0", result.stderr
