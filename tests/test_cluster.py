@@ -66,3 +66,41 @@ def test_a_local_run_never_imports_dask(tmp_path):
             "print(sorted({'dask', 'distributed'} & set(sys.modules)), status)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert result.stdout.strip().splitlines()[-1] == "[] 0", result.stderr
+
+
+def test_a_dask_worker_killed_mid_sweep_loses_no_finished_cell_and_repeats_none(tmp_path):
+    """Kill the Dask worker running a backend's task as soon as its first record is saved: the finished
+    cells stay, the rest run again elsewhere (Dask reschedules the task; repeats are dropped), none twice."""
+    import time
+
+    import psutil
+
+    from harness.execution.dask_executor import BENCHMARK_RESOURCE
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  resources={BENCHMARK_RESOURCE: 1}) as local:
+        command = [sys.executable, "-m", "harness", "run", "--suite", "params,training", "--steps", "150",
+                   "--backend", "numpy", "--hidden", "32,48,64,80", "--vocab-size", "500", "--embed-dim", "16",
+                   "--seq-len", "20", "--batch-size", "16", "--cluster", local.scheduler_address, "--out", str(tmp_path)]
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        records_file, killed, deadline = None, None, time.monotonic() + 240
+        while killed is None and time.monotonic() < deadline and run.poll() is None:
+            found = list(tmp_path.glob("*/records.jsonl"))
+            if found and found[0].read_text().strip():
+                records_file = found[0]
+                for process in psutil.Process().children(recursive=True):
+                    try:
+                        if "harness.execution.worker" in " ".join(process.cmdline()):
+                            killed = process.parent()  # the Dask worker process running the task
+                            killed.kill()
+                            break
+                    except psutil.Error:  # a process that ended meanwhile
+                        continue
+            time.sleep(0.05)
+        _, err = run.communicate(timeout=300)
+    assert killed is not None, f"the sweep ended before a worker could be killed: {err}"
+    records = [json.loads(line) for line in records_file.read_text().splitlines()]
+    keys = [(r["suite"], json.dumps(r["spec"], sort_keys=True), r.get("device", "cpu")) for r in records]
+    assert len(keys) == len(set(keys)), "a cell was recorded twice"
+    assert len(records) == 4 * 2, err
+    assert all(r["status"] == "pass" or "Dask worker" in r["message"] for r in records), err
