@@ -58,6 +58,7 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("bench: error: --cluster: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'")
     assert len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir()), "nothing is saved when the scheduler is away"
 
 
 def test_a_local_run_never_imports_dask(tmp_path):
@@ -104,3 +105,20 @@ def test_a_dask_worker_killed_mid_sweep_loses_no_finished_cell_and_repeats_none(
     assert len(keys) == len(set(keys)), "a cell was recorded twice"
     assert len(records) == 4 * 2, err
     assert all(r["status"] == "pass" or "Dask worker" in r["message"] for r in records), err
+
+
+def test_an_interrupted_cluster_run_resumes_on_the_cluster_with_only_its_missing_cells(cluster, tmp_path):
+    """The client dying is covered by --resume: a run whose last records were lost is finished on the
+    cluster (given again: a restarted scheduler has a new address), running only the missing cells."""
+    sweep = ["run", "--suite", "params,shapes", "--backend", "numpy", *SMALL, "--out", str(tmp_path)]
+    assert main([*sweep, "--cluster", cluster]) == 0
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    (run_dir / "records.jsonl").write_text("\n".join(lines[:2]) + "\n")
+    metadata = json.loads((run_dir / "metadata.json").read_text())
+    metadata["status"] = "interrupted"
+    (run_dir / "metadata.json").write_text(json.dumps(metadata))
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path), "--cluster", cluster]) == 0
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert len(records) == len(lines) and records[:2] == [json.loads(line) for line in lines[:2]]
+    assert all(record["worker"] in {"0", "1"} for record in records[2:])

@@ -166,9 +166,11 @@ def add_model_arguments(group) -> None:
             group.add_argument(flag, type=parse, help=option.help)
 
 
-RESUME_OPTIONS = frozenset({"format", "columns", "wide", "out", "resume", "timeout", "memory_limit", "retry_errors"})
-"""What ``--resume`` may be given: where and how to show and keep the run, and the worker limits; every other
-option is the saved run's own."""
+RESUME_OPTIONS = frozenset({"format", "columns", "wide", "out", "resume", "timeout", "memory_limit", "retry_errors",
+                            "cluster"})
+"""What ``--resume`` may be given: where and how to show and keep the run, the worker limits, and the
+cluster to finish it on (a restarted scheduler has a new address); every other option is the saved run's
+own."""
 
 
 def run_label(text: str) -> str:
@@ -230,14 +232,25 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
         memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
     )
     request = RunRequest(plans, backends, options, limits, done_keys=done, saved_rounds=saved_rounds)
+    executor = cluster_executor(args.cluster, request) if getattr(args, "cluster", None) else None  # reached first
+    try:
+        return _open_and_execute(args, argv, plans, request, registry, options, store, previous, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _open_and_execute(args: argparse.Namespace, argv: list[str], plans: list[SuitePlan], request: RunRequest,
+                      registry: Registry, options, store: RunStore | None, previous: list[Record], executor) -> int:
+    """Open a new run's store (unless resuming one) and run ``request`` into it on ``executor``."""
     if store is None:
         metadata = environment.collect(argv, registry.backends.values())
         metadata.update(label=args.label, run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
                         rounds=options.budget.rounds, machine_state=machine_facts(),
                         suites={plan.suite.name: plan.suite.declaration() for plan in plans})
         with RunStore(args.out, metadata) as new_store:
-            return _execute(args, plans, request, new_store, previous)
-    return _execute(args, plans, request, store, previous)
+            return _execute(args, plans, request, new_store, previous, executor)
+    return _execute(args, plans, request, store, previous, executor)
 
 
 def cluster_executor(address: str, request: RunRequest):
@@ -250,10 +263,9 @@ def cluster_executor(address: str, request: RunRequest):
 
 
 def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunRequest, store: RunStore,
-             previous: list[Record]) -> int:
+             previous: list[Record], executor=None) -> int:
     """Run ``request`` into ``store``, then print the tables and the summary; the exit status."""
     resume_hint = f"bench run --resume {store.run_id} --out {shlex.quote(str(args.out))}"
-    executor = cluster_executor(args.cluster, request) if getattr(args, "cluster", None) else None
     with ProgressBar(planned_jobs(request)) as bar, terminate_as_interrupt():
         try:
             result = execute(request, store, observer=bar, executor=executor)
@@ -266,9 +278,6 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
             bar.write(f"error: {error.strerror}; the results finished before it are kept in {store.directory}; "
                       f"free space (or fix the file) and finish with: {resume_hint}")
             return 1
-        finally:
-            if executor is not None:
-                executor.close()
     records = keep_last_per_cell(previous + result.records)
     exit_status = 1 if any(record.status in FAILING_STATUSES for record in records) else 0
     counts = {status: sum(record.status == status for record in records) for status in STATUSES}
@@ -370,6 +379,8 @@ def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list
         args.timeout = resumed.timeout
     if "memory_limit" in given:
         args.memory_limit = resumed.memory_limit
+    if "cluster" in given:
+        args.cluster = resumed.cluster
     return args
 
 
