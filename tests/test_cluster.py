@@ -122,3 +122,12 @@ def test_an_interrupted_cluster_run_resumes_on_the_cluster_with_only_its_missing
     records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
     assert len(records) == len(lines) and records[:2] == [json.loads(line) for line in lines[:2]]
     assert all(record["worker"] in {"0", "1"} for record in records[2:])
+
+
+def test_timing_on_workers_without_the_benchmark_resource_is_refused_before_anything_runs(tmp_path, capsys):
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as plain:
+        assert main(["run", "--suite", "train", "--quick", "--backend", "numpy", *SMALL, "--cluster",
+                     plain.scheduler_address, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "offers the 'benchmark' resource a timing cell asks for" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())

@@ -259,7 +259,8 @@ def cluster_executor(address: str, request: RunRequest):
     from harness.execution.dask_executor import DaskExecutor
 
     timing = {plan.suite.name for plan in request.plans if plan.suite.measures_time}
-    return DaskExecutor(address, request.limits, is_timing=lambda cell: cell.suite in timing)
+    return DaskExecutor(address, request.limits, is_timing=lambda cell: cell.suite in timing,
+                        needs_benchmark=bool(timing))
 
 
 def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunRequest, store: RunStore,

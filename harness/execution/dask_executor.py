@@ -36,6 +36,8 @@ from harness.plugins.registry import BackendInfo
 BENCHMARK_RESOURCE = "benchmark"
 """The Dask worker resource a task with timing cells asks for (``dask worker --resources benchmark=1``)."""
 POLL_SECONDS = 0.5
+WORKER_WAIT_SECONDS = 30.0
+"""How long a run waits for the scheduler to have a worker before it says there is none."""
 RESUBMISSIONS = 1
 """How many times the unfinished cells of a task whose Dask worker died are sent again."""
 
@@ -83,7 +85,7 @@ class DaskExecutor(Executor):
     """
 
     def __init__(self, address: str, limits: WorkerLimits, is_timing: Callable[[Cell], bool],
-                 workers: Sequence[str] | None = None) -> None:
+                 workers: Sequence[str] | None = None, needs_benchmark: bool = False) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -97,6 +99,20 @@ class DaskExecutor(Executor):
                 self.client = Client(address, timeout=10)
         except (OSError, TimeoutError, ValueError) as error:
             raise BenchUsageError(f"--cluster: cannot reach a Dask scheduler at {address!r} ({error})") from None
+        try:
+            self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except (OSError, TimeoutError):
+            self.client.close()
+            raise BenchUsageError(f"--cluster: the scheduler at {address!r} has no worker (waited "
+                                  f"{WORKER_WAIT_SECONDS:g} s; start one with: dask worker {address} --resources "
+                                  f"{BENCHMARK_RESOURCE}=1)") from None
+        offered = [worker for worker in self.client.scheduler_info()["workers"].values()
+                   if worker.get("resources", {}).get(BENCHMARK_RESOURCE)]
+        if needs_benchmark and not offered:
+            self.client.close()
+            raise BenchUsageError(f"--cluster: no worker of {address!r} offers the {BENCHMARK_RESOURCE!r} resource "
+                                  "a timing cell asks for (one timing cell per host at a time; start each host's worker "
+                                  f"with --resources {BENCHMARK_RESOURCE}=1)")
 
     def availability(self, info: BackendInfo) -> Availability:
         """Asked on a worker: the framework must be installed where the cells run."""
