@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from backends.numpy_reference import lstm_stack_forward, reversed_within_lengths, sigmoid
 from harness.contract import DIRECTIONS, lstm_layer_names, lstm_weight_prefix
 from harness.model_spec import ModelSpec
 from harness.tolerances import OUTPUT_TOLERANCE, Tolerance
@@ -59,14 +60,10 @@ def direction_prefixes(spec: ModelSpec) -> list[str]:
 
 def reading_order(real: np.ndarray, direction: str) -> np.ndarray:
     """``(B, T)`` step indices in the order ``direction`` reads each example: the identity forward; the
-    real steps last to first (padding left in place) backward."""
-    batch, steps = real.shape
-    index = np.tile(np.arange(steps), (batch, 1))
+    real steps last to first (padding left in place) backward, as the reference reads them."""
     if direction == "backward":
-        for example in range(batch):
-            positions = np.flatnonzero(real[example])
-            index[example, positions] = positions[::-1]
-    return index
+        return reversed_within_lengths(real)
+    return np.tile(np.arange(real.shape[1]), (real.shape[0], 1))
 
 
 def real_mask(spec: ModelSpec, token_ids: np.ndarray) -> np.ndarray:
@@ -77,8 +74,6 @@ def real_mask(spec: ModelSpec, token_ids: np.ndarray) -> np.ndarray:
 
 def reference_gate_trace(spec: ModelSpec, weights: Mapping[str, np.ndarray], token_ids: np.ndarray) -> GateTrace:
     """The NumPy reference's trace (float64) for ``token_ids`` ``(B, T)`` under ``weights``."""
-    from backends.numpy_reference import lstm_stack_forward
-
     weights = {name: np.asarray(value, np.float64) for name, value in weights.items()}
     token_ids = np.asarray(token_ids)
     stack = lstm_stack_forward(weights["embedding"][token_ids], weights, spec,
@@ -102,7 +97,6 @@ def cell_step(x: np.ndarray, h: np.ndarray, c: np.ndarray, kernel: np.ndarray, r
     """One LSTM step in the canonical layout (gates ``[i | f | g | o]``): the gates and the new c and h."""
     units = recurrent_kernel.shape[0]
     z = x @ kernel + h @ recurrent_kernel + bias
-    sigmoid = lambda value: 1.0 / (1.0 + np.exp(-value))
     i, f = sigmoid(z[:, :units]), sigmoid(z[:, units:2 * units])
     g, o = np.tanh(z[:, 2 * units:3 * units]), sigmoid(z[:, 3 * units:])
     c_new = f * c + i * g

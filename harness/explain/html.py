@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.contract import lstm_weight_prefix
 from harness.explain.explanation import Explanation
-from harness.explain.tables import explanation_tables
+from harness.explain.tables import explanation_tables, word_at
 from harness.rendering import Table
 
 CELLS_DRAWN = 6
@@ -108,7 +108,7 @@ def cell_svg(explanation: Explanation, prefix: str, step: int) -> str:
     values = explanation.reference.layers[prefix]
     units = shown_units(explanation)
     previous = {name: values[name][0, step - 1] if step else np.zeros(values[name].shape[-1]) for name in ("h", "c")}
-    word = explanation.words[::-1][step] if prefix.endswith(".backward") else explanation.words[step]
+    word = word_at(explanation, prefix, step)
     boxes = [("i", "i = σ(input)", "gate"), ("f", "f = σ(forget)", "gate"), ("g", "c~ = tanh(...)", "candidate"),
              ("o", "o = σ(output)", "gate")]
     state_height = 26 + 14 * ((units + 1) // 2)

@@ -25,12 +25,10 @@ def explain(text: str, words: list[str], token_ids: list[int], spec: ModelSpec, 
             weights_file: str | None, units: int, device: str = "cpu",
             progress: Callable[[str], None] = lambda line: None) -> Explanation:
     """The `Explanation` of ``text`` for ``spec``: the reference's values and each backend's against them."""
-    from suites.gates import GateMeasurement, load_weights_file, probe_inputs, traced_spec
+    from suites.gates import GateMeasurement, probe_inputs, traced_spec
 
-    if weights_file is not None:
-        load_weights_file(weights_file, spec)  # a bad file is the user's mistake: one line, before any worker
     options = SuiteOptions(device=device, devices=(device,), probe=GateProbe(tuple(token_ids), weights_file))
-    ids, weights = probe_inputs(spec, options)
+    ids, weights = probe_inputs(spec, options)  # a bad --weights file: one line, before any worker starts
     reference = reference_gate_trace(traced_spec(spec, 1), weights, ids)
     explained = []
     executor = LocalExecutor(WorkerLimits(cell_timeout_seconds=CELL_TIMEOUT_SECONDS))

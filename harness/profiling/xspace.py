@@ -58,7 +58,13 @@ _SCALARS = {"int64": descriptor_pb2.FieldDescriptorProto.TYPE_INT64,
 
 @cache
 def message_class(name: str) -> type:
-    """The protobuf message class of ``name`` (a key of `_FIELDS`), built once from the declared schema."""
+    """The protobuf message class of ``name`` (a key of `_FIELDS`), from the declared schema."""
+    return message_factory.GetMessageClass(_pool().FindMessageTypeByName(f"{_PACKAGE}.{name}"))
+
+
+@cache
+def _pool() -> descriptor_pool.DescriptorPool:
+    """A descriptor pool holding the declared schema (`_FIELDS`), built once."""
     file = descriptor_pb2.FileDescriptorProto(name="lstm_bench_xspace.proto", package=_PACKAGE, syntax="proto3")
     for message, fields in _FIELDS.items():
         declared = file.message_type.add(name=message)
@@ -75,14 +81,8 @@ def message_class(name: str) -> type:
             else:
                 field.type = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
                 field.type_name = f".{_PACKAGE}.{kind}"
-    pool = _pool(file.SerializeToString())
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
-
-
-@cache
-def _pool(serialized_file: bytes) -> descriptor_pool.DescriptorPool:
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(descriptor_pb2.FileDescriptorProto.FromString(serialized_file))
+    pool.Add(file)
     return pool
 
 
