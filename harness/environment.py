@@ -41,6 +41,45 @@ def collect(argv: list[str], backends: Iterable[BackendInfo] = ()) -> dict[str, 
     }
 
 
+def host_facts(distributions: tuple[str, ...], threads: int | None = None, gemm_peak: bool = False) -> dict[str, Any]:
+    """What one machine is, collected on it (a Dask worker's host for ``bench run --cluster``): its name,
+    CPU, memory, OS, GPUs (``nvidia-smi``), Python and the versions of ``distributions``; with
+    ``gemm_peak``, the CPU's float32 GEMM peak measured there at ``threads`` (cached per machine,
+    `harness.measurement.gemm_peak.machine_peak`)."""
+    import psutil
+
+    facts: dict[str, Any] = {
+        "node": platform.node(),
+        "os": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "gpus": gpu_names(),
+        "python": platform.python_version(),
+        "packages": installed_versions(tuple(dict.fromkeys((*CORE_DISTRIBUTIONS, *distributions)))),
+        "threads": threads,
+    }
+    if gemm_peak:
+        import numpy as np
+
+        from harness.measurement.gemm_peak import cpu_sgemm_gflops, machine_peak
+
+        peak = machine_peak("cpu", threads, lambda: cpu_sgemm_gflops(threads), measured_by=f"numpy {np.__version__}")
+        facts["cpu_gemm_peak_gflops"] = peak["gflops"] if peak else None
+    return facts
+
+
+def gpu_names() -> list[str]:
+    """The NVIDIA GPUs ``nvidia-smi`` lists (name and memory), empty without one."""
+    try:
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()] if listed.returncode == 0 else []
+
+
 def installed_versions(distributions: tuple[str, ...]) -> dict[str, str | None]:
     """Each distribution's installed version, None when it is not installed."""
     versions: dict[str, str | None] = {}

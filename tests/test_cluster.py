@@ -45,11 +45,82 @@ def test_the_same_sweep_on_the_cluster_and_here_gives_the_same_cells_and_verdict
     assert all("worker" not in record and record["host"] for record in here)
 
 
-def test_a_timing_backend_keeps_its_rounds_on_one_worker(cluster, tmp_path):
-    assert main(["run", "--suite", "train", "--quick", "--rounds", "3", "--backend", "numpy", *SMALL,
-                 "--min-time", "0.05", "--max-time", "0.2", "--cluster", cluster, "--out", str(tmp_path)]) == 0
-    for record in records_of(tmp_path):
-        assert "hosts" not in record and record["worker"] in {"0", "1"}, record
+TIMING = ["--min-time", "0.05", "--max-time", "0.2"]
+
+
+def overlapping_rounds(records):
+    """Pairs of timing rounds that ran at the same time on one host (by their ``ran_unix_seconds``)."""
+    rounds = [(record["host"], start, end, record["backend"], record.get("target"))
+              for record in records if record["suite"] == "train" for start, end in record["ran_unix_seconds"]]
+    return [(a, b) for index, a in enumerate(rounds) for b in rounds[index + 1:]
+            if a[0] == b[0] and a[1] < b[2] and b[1] < a[2]]
+
+
+def test_every_timing_cell_of_a_run_is_measured_on_one_worker(cluster, tmp_path):
+    """The backends a report compares were measured on one machine: every timing round on one worker."""
+    assert main(["run", "--suite", "train", "--quick", "--rounds", "3", "--backend", "numpy,torch", *SMALL, *TIMING,
+                 "--cluster", cluster, "--out", str(tmp_path)]) == 0
+    records = records_of(tmp_path)
+    assert len(records) == 2 and all("hosts" not in record for record in records), records
+    assert len({record["worker"] for record in records}) == 1 and records[0]["worker"] in {"0", "1"}
+    assert all(len(record["ran_unix_seconds"]) == 3 for record in records)
+    assert not overlapping_rounds(records)
+
+
+def test_hosts_run_every_cell_on_each_host_never_two_timings_at_once_and_compare_names_the_machines(
+        cluster, tmp_path, capsys):
+    """--hosts 0,1: each cell once per worker, timings on the two workers (one machine here) never at the same
+    time, each host's facts measured there, the report's columns per host, bench compare RUN@0 RUN@1 a
+    comparison of machines, and --resume finishing each host's missing cells."""
+    assert main(["run", "--suite", "params,train", "--quick", "--rounds", "2", "--backend", "numpy,torch", *SMALL,
+                 *TIMING, "--cluster", cluster, "--hosts", "0,1", "--out", str(tmp_path)]) == 0
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    records = records_of(tmp_path)
+    cells = sorted((r["suite"], r["backend"], r["target"], r["worker"]) for r in records)
+    assert cells == sorted((suite, backend, host, host) for suite in ("params", "train") for backend in ("numpy", "torch")
+                           for host in ("0", "1"))
+    assert not overlapping_rounds(records), "two timing rounds ran at once on one host"
+    hosts = json.loads((run_dir / "metadata.json").read_text())["hosts"]
+    assert sorted(hosts) == ["0", "1"]
+    for facts in hosts.values():
+        assert facts["cpu_count"] >= 1 and facts["cpu_gemm_peak_gflops"] > 0 and facts["packages"]["torch"]
+    capsys.readouterr()
+
+    assert main(["compare", f"{run_dir.name}@0", f"{run_dir.name}@1", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{run_dir.name}@0 (A) -> {run_dir.name}@1 (B)" in out and "machines: A = " in out
+    assert hosts["0"]["cpu_model"] in out and "not regressions" in out
+    assert out.count("│ train ") == 2, out
+    assert main(["report", run_dir.name, "--results-dir", str(tmp_path), "--format", "markdown"]) == 0
+    report = capsys.readouterr().out
+    assert all(f"{backend}@{host}" in report for backend in ("numpy", "torch") for host in ("0", "1"))
+    assert main(["compare", f"{run_dir.name}@0", f"{run_dir.name}@9", "--results-dir", str(tmp_path)]) == 2
+    assert "no timing cell that ran on '9' (its cells ran on: 0, 1" in capsys.readouterr().err
+
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    kept = [line for line in lines if not (json.loads(line)["suite"] == "params" and json.loads(line)["target"] == "1")]
+    (run_dir / "records.jsonl").write_text("\n".join(kept) + "\n")
+    metadata = json.loads((run_dir / "metadata.json").read_text())
+    metadata["status"] = "interrupted"
+    (run_dir / "metadata.json").write_text(json.dumps(metadata))
+    assert main(["run", "--resume", run_dir.name, "--out", str(tmp_path), "--cluster", cluster]) == 0
+    resumed = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    assert sorted((r["suite"], r["backend"], r["target"]) for r in resumed[len(kept):]) == [
+        ("params", "numpy", "1"), ("params", "torch", "1")]
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    (["--hosts", "0,1"], "--hosts: only with --cluster ADDRESS"),
+    (["--hosts", "0,nowhere", "--cluster", "CLUSTER"], "--hosts: no worker of the cluster at"),
+    (["--hosts", "a b", "--cluster", "CLUSTER"], "is not a list of hosts"),
+    (["--hosts", "a@b", "--cluster", "CLUSTER"], "is not a list of hosts"),
+])
+def test_bad_hosts_are_one_line_and_save_nothing(cluster, tmp_path, capsys, arguments, expected):
+    arguments = [cluster if argument == "CLUSTER" else argument for argument in arguments]
+    assert main(["run", "--suite", "params", "--backend", "numpy", *SMALL, *arguments, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
@@ -131,3 +202,39 @@ def test_timing_on_workers_without_the_benchmark_resource_is_refused_before_anyt
     err = capsys.readouterr().err.strip()
     assert "offers the 'benchmark' resource a timing cell asks for" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_a_targeted_host_whose_worker_dies_finishes_its_cells_on_that_host(tmp_path):
+    """--hosts 0,1 and the Dask worker 0 killed as soon as one of its records is saved: Dask's nanny restarts
+    it (same name, new address), and the cells it had not finished run there again; none is lost, none is
+    recorded twice, and no cell sent to host 0 ran anywhere else."""
+    import os
+    import signal
+    import time
+
+    from harness.execution.dask_executor import BENCHMARK_RESOURCE
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  resources={BENCHMARK_RESOURCE: 1}) as local, distributed.Client(local) as client:
+        pids = client.run(os.getpid)
+        names = {str(worker["name"]): address for address, worker in client.scheduler_info()["workers"].items()}
+        command = [sys.executable, "-m", "harness", "run", "--suite", "params,training", "--steps", "150",
+                   "--backend", "numpy", "--hidden", "32,48,64", "--vocab-size", "500", "--embed-dim", "16",
+                   "--seq-len", "20", "--batch-size", "16", "--cluster", local.scheduler_address, "--hosts", "0,1",
+                   "--out", str(tmp_path)]
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        killed, deadline = False, time.monotonic() + 240
+        while not killed and time.monotonic() < deadline and run.poll() is None:
+            found = list(tmp_path.glob("*/records.jsonl"))
+            if found and '"target": "0"' in found[0].read_text():
+                os.kill(pids[names["0"]], signal.SIGKILL)
+                killed = True
+            time.sleep(0.05)
+        _, err = run.communicate(timeout=300)
+    assert killed, f"the sweep ended before worker 0 could be killed: {err}"
+    records = records_of(tmp_path)
+    keys = [(r["suite"], json.dumps(r["spec"], sort_keys=True), r["target"]) for r in records]
+    assert len(keys) == len(set(keys)), "a cell was recorded twice"
+    assert len(records) == 3 * 2 * 2, err
+    assert all(r["status"] == "pass" or "Dask worker" in r["message"] for r in records), err
+    assert all(r["worker"] == r["target"] for r in records if "worker" in r), "a cell ran on another host than its own"

@@ -20,8 +20,10 @@ def add_parser(subparsers) -> None:
     from harness.report.run_comparison import DEFAULT_MIN_EFFECT
 
     parser = subparsers.add_parser("compare", help="compare two saved runs cell by cell, with significance")
-    parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, label, directory, 'latest' or 'previous')")
-    parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it (id, label, directory, 'latest' or 'previous')")
+    parser.add_argument("run_a", metavar="RUN_A", help="the baseline run (id, label, directory, 'latest' or 'previous'); "
+                                                        "RUN@HOST: only its cells that ran on HOST (bench run --hosts)")
+    parser.add_argument("run_b", metavar="RUN_B", help="the run to judge against it (as RUN_A); RUN_A@a RUN_B@b with "
+                                                        "two hosts compares the machines cell by cell")
     parser.add_argument("--results-dir", type=directory, default=Path("results"), help="where runs are saved (default: ./results)")
     parser.add_argument("--min-effect", "--threshold", dest="min_effect", type=percentage, default=None,
                         metavar="PERCENT",
@@ -36,18 +38,35 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(handler=handle)
 
 
+def run_and_host(text: str, results_dir: Path) -> tuple[Path, str | None]:
+    """``RUN`` or ``RUN@HOST``: the run's directory and the host named (None); a run whose own name holds
+    an ``@`` is found first."""
+    from harness.errors import BenchUsageError
+    from harness.results.frame import resolve_run
+
+    try:
+        return resolve_run(text, results_dir), None
+    except BenchUsageError:
+        run, separator, host = text.rpartition("@")
+        if not separator or not run or not host:
+            raise
+    return resolve_run(run, results_dir), host
+
+
 def handle(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.model_spec import ModelSpec, varying_fields
     from harness.rendering import Table, render_tables
     from harness.report.run_comparison import VERDICTS, compare_runs
-    from harness.results.frame import resolve_run
 
-    run_a, run_b = resolve_run(args.run_a, args.results_dir), resolve_run(args.run_b, args.results_dir)
-    comparison = compare_runs(run_a, run_b, min_effect=args.min_effect, force=args.force, control=args.control)
+    (run_a, host_a), (run_b, host_b) = run_and_host(args.run_a, args.results_dir), run_and_host(args.run_b, args.results_dir)
+    comparison = compare_runs(run_a, run_b, min_effect=args.min_effect, force=args.force, control=args.control,
+                              host_a=host_a, host_b=host_b)
+    name_a, name_b = (run_a.name + (f"@{host_a}" if host_a else "")), (run_b.name + (f"@{host_b}" if host_b else ""))
     regressions, min_effect = comparison.regressions, comparison.min_effect
     if args.format == "json":
         print(json.dumps({
-            "run_a": run_a.name, "run_b": run_b.name, "min_effect": min_effect, "control": comparison.control,
+            "run_a": name_a, "run_b": name_b, "min_effect": min_effect, "control": comparison.control,
+            "machines": list(comparison.machines) if comparison.machines else None,
             "method": METHOD + (CONTROL_METHOD.format(control=comparison.control) if comparison.control else ""),
             "geometric_mean_ratio": comparison.geometric_mean_ratio,
             "regressions": len(regressions),
@@ -75,8 +94,10 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     )
     relative = f", relative to the control {comparison.control} round by round" if comparison.control else ""
     table = Table(
-        f"compare {run_a.name} (A) -> {run_b.name} (B): B/A over round medians{relative} (95% CI), Holm-adjusted p, "
-        f"round spread in A / B; regression = significant and beyond {percent_text(min_effect)}",
+        f"compare {name_a} (A) -> {name_b} (B): B/A over round medians{relative} (95% CI), Holm-adjusted p, "
+        f"round spread in A / B; " + (f"machines: A = {comparison.machines[0]}; B = {comparison.machines[1]}"
+                                      if comparison.machines else
+                                      f"regression = significant and beyond {percent_text(min_effect)}"),
         ("suite", "device", "backend", "hidden", "T", "B", *apart, "A ms", "B ms", "B/A", "95% CI", "p (Holm)",
          "round spread", "verdict"), rows,
         compact=("A ms", "B ms", "B/A", "95% CI", "p (Holm)", "verdict"), key_columns=6 + len(apart),
@@ -85,7 +106,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
     unstable = comparison.count("unstable")
     print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "
-          f"{len(regressions)} regression(s) beyond the {percent_text(min_effect)} noise floor"
+          + ("B is a different machine: slower cells are differences, not regressions" if comparison.machines else
+             f"{len(regressions)} regression(s) beyond the {percent_text(min_effect)} noise floor")
           + (f"; {unstable} unstable cell(s) not judged: rerun them on a quiet machine" if unstable else "")
           + (f"; cells only in A: {comparison.only_in_a}, only in B: {comparison.only_in_b}"
              if comparison.only_in_a or comparison.only_in_b else ""))

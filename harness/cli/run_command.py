@@ -47,7 +47,7 @@ from harness.rendering import FORMATS, render_json, render_tables
 from harness.report.summary import summary_lines
 from harness.results.frame import flat_row, timing_suites
 from harness.results.reader import keep_last_per_cell, load_records
-from harness.results.record import ERROR, FAILING_STATUSES, STATUSES, UNSTABLE, Record
+from harness.results.record import ERROR, FAILING_STATUSES, STATUSES, UNSTABLE, Record, labelled_by_host
 from harness.results.store import RunStore, StoreWriteError, load_rounds
 from harness.suite import Suite, SuiteOptions
 from harness.table_layout import Layout
@@ -116,7 +116,21 @@ def add_parser(subparsers) -> None:
                      help="run each backend's cells on a Dask cluster: the scheduler's tcp://HOST:8786 or its "
                           "scheduler file (.json); one timing task per host at a time (docs/cluster.md; "
                           "pip install 'lstm-bench[cluster]')")
+    run.add_argument("--hosts", type=host_names, metavar="NAME,...",
+                     help="with --cluster: run every cell once on each of these hosts (a Dask worker's name, "
+                          "address, host IP or machine name), to compare machines cell by cell "
+                          "(bench compare RUN@NAME RUN@OTHER)")
     parser.set_defaults(handler=handle)
+
+
+def host_names(text: str) -> tuple[str, ...]:
+    """``--hosts``'s type: comma-separated worker or machine names, each once."""
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",")))
+    bad = [name for name in names if not name or "@" in name or any(not c.isprintable() or c.isspace() for c in name)]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of hosts (accepted: comma-separated Dask worker "
+                                         "names, addresses, host IPs or machine names, e.g. alpha,beta; no spaces or '@')")
+    return names
 
 
 def cluster_address(text: str) -> str:
@@ -231,7 +245,10 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
         threads=args.threads,
         memory_limit_bytes=args.memory_limit * 2**20 if args.memory_limit else None,
     )
-    request = RunRequest(plans, backends, options, limits, done_keys=done, saved_rounds=saved_rounds)
+    if getattr(args, "hosts", None) and not getattr(args, "cluster", None):
+        raise BenchUsageError("--hosts: only with --cluster ADDRESS (it names Dask workers' hosts to run the cells on)")
+    request = RunRequest(plans, backends, options, limits, done_keys=done, saved_rounds=saved_rounds,
+                         targets=tuple(getattr(args, "hosts", None) or ()))
     executor = cluster_executor(args.cluster, request) if getattr(args, "cluster", None) else None  # reached first
     try:
         return _open_and_execute(args, argv, plans, request, registry, options, store, previous, executor)
@@ -248,6 +265,9 @@ def _open_and_execute(args: argparse.Namespace, argv: list[str], plans: list[Sui
         metadata.update(label=args.label, run_arguments=argv[1:], threads=args.threads, devices=list(options.devices),
                         rounds=options.budget.rounds, machine_state=machine_facts(),
                         suites={plan.suite.name: plan.suite.declaration() for plan in plans})
+        hosts = executor.machine_facts_by_host() if executor is not None else None
+        if hosts:
+            metadata["hosts"] = hosts
         with RunStore(args.out, metadata) as new_store:
             return _execute(args, plans, request, new_store, previous, executor)
     return _execute(args, plans, request, store, previous, executor)
@@ -259,8 +279,9 @@ def cluster_executor(address: str, request: RunRequest):
     from harness.execution.dask_executor import DaskExecutor
 
     timing = {plan.suite.name for plan in request.plans if plan.suite.measures_time}
+    distributions = tuple(dict.fromkeys(name for info in request.backends for name in info.requires))
     return DaskExecutor(address, request.limits, is_timing=lambda cell: cell.suite in timing,
-                        needs_benchmark=bool(timing))
+                        targets=request.targets, needs_benchmark=bool(timing), distributions=distributions)
 
 
 def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunRequest, store: RunStore,
@@ -294,7 +315,8 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
     for line in summary_lines([flat_row(record) for record in records], unstable=False):
         print(f"bench: {line}", file=sys.stderr)
     for record in (record for record in records if record.status == UNSTABLE):
-        print(f"bench: unstable: {record.suite} {record.device} hidden {record.spec['hidden']}: {record.message}", file=sys.stderr)
+        print(f"bench: unstable: {record.suite} {record.device} {record.backend_label} hidden {record.spec['hidden']}: "
+              f"{record.message.removeprefix(record.backend + ': ')}", file=sys.stderr)
     return exit_status
 
 
@@ -488,6 +510,7 @@ def render(suites: list[Suite], records: list[Record], store: RunStore, output_f
 def render_records(suites: list[Suite], records: list[Record], output_format: str, layout: Layout | None = None) -> str:
     """Every suite's tables for ``records``, as terminal tables or markdown, laid out as ``layout`` says (a
     ``--columns`` name no table has is warned about: the run is done by then)."""
+    records = labelled_by_host(records)
     tables = [table for suite in suites for table in suite.tables([r for r in records if r.suite == suite.name])]
     problem = unknown_columns(tables, layout) if layout is not None else None
     if problem:

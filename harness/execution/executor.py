@@ -12,6 +12,7 @@ from __future__ import annotations
 import platform
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from harness.cell import Cell
 from harness.execution.protocol import CellOutcome, WorkerHello
@@ -20,8 +21,32 @@ from harness.plugins.availability import Availability, probe
 from harness.plugins.registry import BackendInfo
 
 
+@dataclass
+class BackendJob:
+    """One backend's cells of one round and the runner's callbacks for them (`Executor.run_cells`'s), with
+    ``on_start()`` called as the executor starts the job, ``on_done(hello)`` once every cell has an outcome,
+    and ``message(text)`` for what the user should know about where it ran."""
+
+    info: BackendInfo
+    cells: Sequence[Cell]
+    on_outcome: Callable[[int, CellOutcome], None]
+    on_still_running: Callable[[int, float], None]
+    on_started: Callable[[int], None]
+    on_start: Callable[[], None]
+    on_done: Callable[[WorkerHello | None], None]
+    message: Callable[[str], None]
+
+
 class Executor(ABC):
     """Runs one backend's cells somewhere and reports each outcome as it ends."""
+
+    def run_jobs(self, jobs: Sequence[BackendJob]) -> None:
+        """Run one round's jobs; by default one after the other, in order (backends take turns on this
+        machine, so a timing cell never shares it). An executor with several machines runs them at once."""
+        for job in jobs:
+            job.on_start()
+            job.on_done(self.run_cells(job.info, job.cells, job.on_outcome, job.on_still_running,
+                                       on_started=job.on_started))
 
     @abstractmethod
     def run_cells(
@@ -41,6 +66,12 @@ class Executor(ABC):
         machine's installed distributions (`harness.plugins.availability.probe`). An executor that runs
         cells elsewhere asks there."""
         return probe(info)
+
+    def machine_facts_by_host(self) -> dict[str, dict] | None:
+        """Each host's machine facts (`harness.environment.host_facts`) for ``metadata.json``'s ``hosts``, when
+        cells run on other machines than this one; the default (this machine only) has none: the run's own
+        metadata describes it."""
+        return None
 
     def close(self) -> None:
         """Release what the executor holds (connections, processes); the default holds nothing."""

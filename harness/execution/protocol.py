@@ -47,14 +47,16 @@ class WorkerHello:
 
 @dataclass
 class CellOutcome:
-    """The result of one cell: a measurement, or an error in one line plus its traceback; ``host`` is where
-    it ran (``{"host": ...}``, and the Dask worker on a cluster), set by the executor."""
+    """The result of one cell: a measurement, or an error in one line plus its traceback; ``ran`` is when
+    the worker ran it (Unix seconds, start and end, by the clock of the machine it ran on), ``host`` where
+    (``{"host": ...}``, and the Dask worker on a cluster), set by the executor."""
 
     value: Any = None
     error: str | None = None
     traceback: str | None = None
     seconds: float = 0.0
     host: dict[str, Any] | None = None
+    ran: tuple[float, float] | None = None
 
     @property
     def ok(self) -> bool:

@@ -17,13 +17,14 @@ the round it was on.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.cell import Cell
 from harness.errors import one_line
 from harness.execution.estimate import WorkerJob
-from harness.execution.executor import Executor, LocalExecutor
+from harness.execution.executor import BackendJob, Executor, LocalExecutor
 from harness.execution.observer import RunObserver
 from harness.execution.protocol import CellOutcome, WorkerHello
 from harness.execution.worker_manager import WorkerLimits
@@ -54,6 +55,8 @@ class RunRequest:
     """Cells already recorded (`harness.results.record.Record.cell_key`), skipped when resuming a run."""
     saved_rounds: dict[tuple, dict[int, dict[str, Any]]] = field(default_factory=dict)
     """Rounds already measured of cells not yet recorded, by cell key and round (`harness.results.store.load_rounds`)."""
+    targets: tuple[str, ...] = ()
+    """``--hosts``: run every cell once on each of these hosts (`harness.cell.Cell.target`); empty: once, anywhere."""
 
     @property
     def suites(self) -> dict[str, Suite]:
@@ -70,13 +73,14 @@ class RunResult:
 
 
 def plan_cells(request: RunRequest) -> list[Cell]:
-    """Every cell of the request, for one backend, in run order."""
-    return [
+    """Every cell of the request, for one backend, in run order (with ``--hosts``, each cell once per host)."""
+    cells = [
         cell
         for plan in request.plans
         for spec in plan.specs
         for cell in plan.suite.cells(spec, request.options)
     ]
+    return [cell.on_host(target) for cell in cells for target in request.targets] if request.targets else cells
 
 
 def execute(
@@ -119,7 +123,7 @@ def execute(
             result.backend_details[info.name] = {"available": False, "reason": availability.reason}
             for cell in cells:
                 keep(Record(cell.suite, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
-                            suites[cell.suite].record_details(cell.options)))
+                            {**suites[cell.suite].record_details(cell.options), **_target_details(cell)}))
             continue
         open_cells[info.name] = cells
     backends = {info.name: info for info in request.backends}
@@ -133,41 +137,75 @@ def execute(
 
     for name, cells in open_cells.items():  # resuming: cells whose every round was saved
         judge_complete(name, cells)
+    run = _RunState(request, store, rounds, result, observer, keep, judge_complete)
 
     try:
         for number in range(total_rounds):
+            jobs = []
             for name, cells in open_cells.items():
                 todo = [cell.in_round(number) for cell in cells if rounds.needs(name, cell, number)]
-                if not todo:
-                    continue
-                progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
-                         + f"running {len(todo)} cell(s) in a fresh worker process")
-                observer.worker_starting(name, todo)
-
-                def on_outcome(index: int, outcome: CellOutcome, name: str = name, todo: list[Cell] = todo) -> None:
-                    cell = todo[index]
-                    rounds.add(name, cell, outcome, store)
-                    observer.round_finished(name, cell, outcome.seconds)
-                    if not suites[cell.suite].measures_time and rounds.complete(name, cell):
-                        keep(rounds.record(name, cell))  # a check: judged at once, it is cheap
-
-                def on_still_running(index: int, seconds: float, name: str = name, todo: list[Cell] = todo) -> None:
-                    cell = todo[index]
-                    progress(f"{name}: {cell.suite} {cell.device} {cell.spec.label()} still running after {seconds:.0f} s "
-                             f"(no result yet; its worker is killed at {request.limits.cell_timeout_seconds:g} s, --timeout)")
-
-                def on_started(index: int, name: str = name, todo: list[Cell] = todo) -> None:
-                    observer.cell_started(name, todo[index])
-
-                hello = executor.run_cells(backends[name], todo, on_outcome, on_still_running, on_started=on_started)
-                if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
-                    result.backend_details[name] = _backend_details(backends[name], hello)
-                judge_complete(name, todo)  # timing cells: once the worker is gone, never beside its timing
+                if todo:
+                    jobs.append(_backend_job(backends[name], todo, number, total_rounds, run))
+            executor.run_jobs(jobs)
     except KeyboardInterrupt:
         for name, cells in open_cells.items():
             judge_complete(name, cells)
         raise
     return result
+
+
+@dataclass
+class _RunState:
+    """What the jobs of a run report into."""
+
+    request: RunRequest
+    store: RunStore
+    rounds: _Rounds
+    result: RunResult
+    observer: RunObserver
+    keep: Callable[[Record], None]
+    judge_complete: Callable[[str, list[Cell]], None]
+
+
+def _backend_job(info: BackendInfo, todo: list[Cell], number: int, total_rounds: int, run: _RunState) -> BackendJob:
+    """One backend's cells of round ``number``, with what the runner does as the executor reports on them."""
+    name, request, rounds, result, observer = info.name, run.request, run.rounds, run.result, run.observer
+    suites, progress = request.suites, observer.message
+
+    def on_start() -> None:
+        progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
+                 + f"running {len(todo)} cell(s) in a fresh worker process")
+        observer.worker_starting(name, todo)
+
+    def on_outcome(index: int, outcome: CellOutcome) -> None:
+        cell = todo[index]
+        rounds.add(name, cell, outcome, run.store)
+        observer.round_finished(name, cell, outcome.seconds)
+        if not suites[cell.suite].measures_time and rounds.complete(name, cell):
+            run.keep(rounds.record(name, cell))  # a check: judged at once, it is cheap
+
+    def on_still_running(index: int, seconds: float) -> None:
+        cell = todo[index]
+        progress(f"{name}: {cell.suite} {cell.device} {cell.spec.label()}{_on(cell)} still running after {seconds:.0f} s "
+                 f"(no result yet; its worker is killed at {request.limits.cell_timeout_seconds:g} s, --timeout)")
+
+    def on_started(index: int) -> None:
+        observer.cell_started(name, todo[index])
+
+    def on_done(hello: WorkerHello | None) -> None:
+        if name not in result.backend_details or result.backend_details[name].get("framework_version") is None:
+            result.backend_details[name] = _backend_details(info, hello)
+        run.judge_complete(name, todo)  # timing cells: once the worker is gone, never beside its timing
+
+    return BackendJob(info, todo, on_outcome, on_still_running, on_started, on_start, on_done, progress)
+
+
+def _on(cell: Cell) -> str:
+    return f" on {cell.target}" if cell.target else ""
+
+
+def _target_details(cell: Cell) -> dict[str, Any]:
+    return {"target": cell.target} if cell.target else {}
 
 
 class _Rounds:
@@ -179,6 +217,7 @@ class _Rounds:
         self.seconds: dict[tuple, float] = {}
         self.errors: dict[tuple, tuple[int, CellOutcome]] = {}
         self.hosts: dict[tuple, list[dict[str, Any]]] = {}
+        self.ran: dict[tuple, dict[int, list[float]]] = {}
         self.closed: set[tuple] = set()
         for key, saved in request.saved_rounds.items():
             suite = suites.get(key[0])
@@ -207,6 +246,8 @@ class _Rounds:
         """Take one round's outcome; a measured round of a multi-round suite is saved at once (``rounds.jsonl``)."""
         key, suite = cell.key(backend), self.suites[cell.suite]
         self.seconds[key] = self.seconds.get(key, 0.0) + outcome.seconds
+        if outcome.ran:
+            self.ran.setdefault(key, {})[cell.round] = [round(moment, 3) for moment in outcome.ran]
         if outcome.host:
             hosts = self.hosts.setdefault(key, [])
             if outcome.host not in hosts:
@@ -234,8 +275,14 @@ class _Rounds:
     def record(self, backend: str, cell: Cell) -> Record:
         """The cell's record (once `complete`): its suite's verdict over all rounds, or the error, with the
         host it ran on (``host``: the machine, and the Dask worker on a cluster; ``hosts`` when its rounds
-        ran on more than one)."""
+        ran on more than one), the ``--hosts`` name it was sent to (``target``), and when each of its rounds
+        ran in this process's life (``ran_unix_seconds``: [start, end] per round measured this time, by the
+        clock of the machine it ran on)."""
         record = self._record(backend, cell)
+        record.details.update(_target_details(cell))
+        ran = self.ran.get(cell.key(backend))
+        if ran:
+            record.details["ran_unix_seconds"] = [ran[number] for number in sorted(ran)]
         hosts = self.hosts.get(cell.key(backend))
         if hosts:
             record.details["host"] = hosts[0].get("host")

@@ -89,14 +89,18 @@ def run_job(job_dir: Path) -> None:
 
 
 def _run_cell(registry, backend, cell: Cell) -> CellOutcome:
-    started = time.perf_counter()
+    started, began_at = time.perf_counter(), time.time()
+
+    def outcome(**fields) -> CellOutcome:
+        return CellOutcome(**fields, seconds=time.perf_counter() - started, ran=(began_at, time.time()))
+
     try:
         value = registry.suite(cell.suite).measure(backend, cell.spec, cell.options)
     except UnsupportedCapability as reason:  # e.g. build() refusing a model option (refuse_unsupported_options)
-        return CellOutcome(value=NotRun.unsupported(str(reason)), seconds=time.perf_counter() - started)
+        return outcome(value=NotRun.unsupported(str(reason)))
     except Exception as error:  # noqa: BLE001
-        return CellOutcome(error=one_line(error), traceback=traceback.format_exc(), seconds=time.perf_counter() - started)
-    return CellOutcome(value=value, seconds=time.perf_counter() - started)
+        return outcome(error=one_line(error), traceback=traceback.format_exc())
+    return outcome(value=value)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.cell import cell_key
 from harness.measurement.statistics import RatioEstimate, holm_adjusted, ratio_of_cells
 from harness.model_spec import ModelSpec
 from harness.report.run_comparison import DEFAULT_MIN_EFFECT, MACHINE_KEYS, SIGNIFICANCE_LEVEL
 from harness.results.catalog import RunSummary, list_runs
-from harness.results.frame import flat_row, timing_suites
+from harness.results.frame import flat_row, host_metadata, timing_suites
 from harness.results.reader import load_records
 from harness.results.record import MEASURED_STATUSES, UNSTABLE, round_medians
 
@@ -102,15 +101,16 @@ def follow(out_dir: Path, wanted: HistoryFilter = HistoryFilter(), min_effect: f
             continue
         metadata = summary.metadata
         suites = timing_suites(metadata)
-        machine = tuple(metadata.get(key) for key in (*MACHINE_KEYS, "threads"))
         for record in load_records(summary.directory, frozenset(suites)):
             row = flat_row(record)
             if record.suite not in suites or record.status not in MEASURED_STATUSES or not row.get("median_seconds"):
                 continue
             if not wanted.accepts(row):
                 continue
-            key = cell_key(record.suite, record.backend, record.device, row)
-            history = histories.setdefault(key, CellHistory(record.suite, record.backend, record.device,
+            key = record.cell_key()
+            facts = host_metadata(metadata, record.target)
+            machine = tuple(facts.get(key) for key in (*MACHINE_KEYS, "threads"))
+            history = histories.setdefault(key, CellHistory(record.suite, record.backend_label, record.device,
                                                             ModelSpec.from_saved(record.spec).to_dict()))
             history.points.append(Point(summary.run_id, summary.label, str(metadata.get("started_at") or ""),
                                         metadata.get("git_commit"), _framework_version(metadata, record.backend),

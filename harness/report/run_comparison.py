@@ -26,6 +26,12 @@ second run repeats, so the comparison is made on the round medians (`harness.mea
   backend, measured").
 
 Runs from different machines, thread counts or cell sets are refused unless forced.
+
+- **Comparing machines.** A side may name a host (``RUN@HOST``: the cells a ``--hosts`` run sent there, or
+  an untargeted run's cells that ran on the machine of that name). When A and B name different hosts the
+  comparison is *of machines*: their differences are the point, so they are not refused; each side's
+  machine is named from the facts measured on it (``metadata.json``'s ``hosts``); the verdicts say which
+  is faster per cell, and no slower cell counts as a regression.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from harness.cell import CELL_FIELDS, cell_key
 from harness.errors import BenchUsageError
 from harness.measurement.statistics import RatioEstimate, geometric_mean, holm_adjusted, ratio_of_cells
 from harness.rendering import percent_text
-from harness.results.frame import load_metadata, rows
+from harness.results.frame import host_metadata, load_metadata, rows
 from harness.results.record import MEASURED_STATUSES, UNSTABLE, round_medians
 
 MACHINE_KEYS = ("cpu_model", "cpu_count", "machine", "os")
@@ -81,6 +87,8 @@ class RunComparison:
     only_in_b: int = 0
     min_effect: float = DEFAULT_MIN_EFFECT
     control: str | None = None
+    machines: tuple[str, str] | None = None
+    """For a comparison of two hosts: each side's machine in words (`machine_words`)."""
 
     @property
     def geometric_mean_ratio(self) -> float | None:
@@ -95,18 +103,20 @@ class RunComparison:
 
 
 def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, force: bool = False,
-                 control: str | None = None) -> RunComparison:
+                 control: str | None = None, host_a: str | None = None, host_b: str | None = None) -> RunComparison:
     """Compare the timing cells of two run directories; `BenchUsageError` when they are not comparable.
 
     :param min_effect: the noise floor; default `DEFAULT_MIN_EFFECT`.
     :param control: a backend measured in both runs: compare every other cell relative to it, round by round.
+    :param host_a: only the cells of run A that ran on this host (``RUN@HOST``); likewise ``host_b``.
     """
     if min_effect is None:
         min_effect = DEFAULT_MIN_EFFECT
     metadata_a, metadata_b = load_metadata(run_a), load_metadata(run_b)
-    if not force:
-        _refuse_different_machines(metadata_a, metadata_b)
-    cells_a, cells_b = _timing_cells(run_a), _timing_cells(run_b)
+    machines = host_a is not None and host_b is not None and host_a != host_b
+    if not force and not machines:
+        _refuse_different_machines(host_metadata(metadata_a, host_a), host_metadata(metadata_b, host_b))
+    cells_a, cells_b = _timing_cells(run_a, host_a), _timing_cells(run_b, host_b)
     common = [key for key in cells_a if key in cells_b]
     unfinished = "".join(_unfinished_note(run, metadata, side)
                          for run, metadata, side in ((run_a, metadata_a, "A"), (run_b, metadata_b, "B")))
@@ -124,6 +134,11 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
         _require_control(control, common)
     comparison = RunComparison(only_in_a=len(cells_a) - len(common), only_in_b=len(cells_b) - len(common),
                                min_effect=min_effect, control=control)
+    if machines:
+        facts_a, facts_b = host_metadata(metadata_a, host_a), host_metadata(metadata_b, host_b)
+        same = facts_a.get("node") and facts_a.get("node") == facts_b.get("node")
+        comparison.machines = (machine_words(facts_a), machine_words(facts_b) + (
+            " (the same machine as A: its differences are noise and sharing, not hardware)" if same else ""))
     judged = {key: _judged_values(key, cells_a, cells_b, control) for key in common}
     estimates = {key: ratio_of_cells(*values) if isinstance(values, tuple) else None for key, values in judged.items()}
     tested = [key for key in common if estimates[key] is not None and not _is_control(key, control)]
@@ -145,7 +160,7 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
             verdict, note = (SLOWER if estimate.ratio > 1 else FASTER), ""
         else:
             verdict, note = NOT_SIGNIFICANT, ""
-        regression = verdict == SLOWER and estimate.ratio > 1 + min_effect
+        regression = verdict == SLOWER and estimate.ratio > 1 + min_effect and not machines
         if verdict in (SLOWER, FASTER) and abs(estimate.ratio - 1) <= min_effect:
             note = f"within the {percent_text(min_effect)} noise floor"
         comparison.cells.append(CellComparison(
@@ -205,12 +220,30 @@ def _judged_rows(key: tuple, cells_a: dict, cells_b: dict, control: str | None) 
     return rows
 
 
-def _timing_cells(run_dir: Path) -> dict[tuple, dict]:
-    return {
-        cell_key(row["suite"], row["backend"], row["device"], row): row
-        for row in rows(run_dir)
-        if row.get("status") in MEASURED_STATUSES and row.get("median_seconds")
-    }
+def _timing_cells(run_dir: Path, host: str | None = None) -> dict[tuple, dict]:
+    """The measured timing cells of a run by cell key; with ``host``, only those that ran there (keyed
+    without their target, so that the same cell on two hosts matches)."""
+    measured = [row for row in rows(run_dir) if row.get("status") in MEASURED_STATUSES and row.get("median_seconds")]
+    if host is None:
+        return {cell_key(row["suite"], row["backend"], row["device"], row, row.get("target")): row for row in measured}
+    own = [row for row in measured if row.get("target") == host or (row.get("target") is None and row.get("host") == host)]
+    if not own and measured:
+        hosts = sorted({str(row.get("target") or row.get("host")) for row in measured})
+        raise BenchUsageError(f"compare: run {run_dir.name} has no timing cell that ran on {host!r} (its cells ran on: "
+                              f"{', '.join(hosts)}; name one as RUN@HOST)")
+    return {cell_key(row["suite"], row["backend"], row["device"], row): row for row in own}
+
+
+def machine_words(facts: dict) -> str:
+    """A machine in a few words from its facts: name, CPU, CPU count, GPUs, GEMM peak."""
+    parts = [str(facts.get(key)) for key in ("node", "cpu_model") if facts.get(key)]
+    if isinstance(facts.get("cpu_count"), int):
+        parts.append(f"{facts['cpu_count']} CPUs")
+    if isinstance(facts.get("gpus"), list) and facts["gpus"]:
+        parts.append(", ".join(map(str, facts["gpus"])))
+    if isinstance(facts.get("cpu_gemm_peak_gflops"), (int, float)):
+        parts.append(f"CPU GEMM peak {facts['cpu_gemm_peak_gflops']:.0f} GFLOP/s")
+    return "; ".join(parts) or "unknown machine"
 
 
 def _unfinished_note(run_dir: Path, metadata: dict, side: str) -> str:
@@ -226,5 +259,6 @@ def _refuse_different_machines(a: dict, b: dict) -> None:
     if differences:
         raise BenchUsageError(
             "compare: the runs come from different machines or settings (" + "; ".join(differences) + "); "
-            "timings are only comparable on one machine with one configuration, or pass --force"
+            "timings are only comparable on one machine with one configuration; to compare machines name them "
+            "(RUN_A@HOST RUN_B@HOST), or pass --force"
         )

@@ -21,7 +21,7 @@ from harness.report.summary import summary_lines
 from harness.results.catalog import unfinished
 from harness.results.frame import flat_row, frame_of, load_metadata, timing_suites
 from harness.results.reader import load_records
-from harness.results.record import Record
+from harness.results.record import Record, labelled_by_host
 
 
 @dataclass
@@ -75,8 +75,8 @@ def build_report(run_dir: Path, baseline: str | None = None) -> RunReport:
     (default: `harness.report.tables.choose_baseline`)."""
     metadata = load_metadata(run_dir)
     suites = timing_suites(metadata)
-    records = [replace(record, spec=ModelSpec.from_saved(record.spec).to_dict())  # this version's spec fields
-               for record in load_records(run_dir, frozenset(suites))]
+    records = labelled_by_host([replace(record, spec=ModelSpec.from_saved(record.spec).to_dict())  # this version's
+                                for record in load_records(run_dir, frozenset(suites))])              # spec fields
     rows = [{"run_id": run_dir.name, **flat_row(record)} for record in records]
     frame = frame_of(rows, suites)
     chosen = tables.choose_baseline(frame, baseline)

@@ -38,6 +38,14 @@ def load_metadata(run_dir: Path) -> dict[str, Any]:
     return read_metadata(run_dir)
 
 
+def host_metadata(metadata: dict[str, Any], target: str | None) -> dict[str, Any]:
+    """The machine facts of the host a cell was sent to (``--hosts``: ``metadata["hosts"][target]``, measured
+    there), or the run's own (the machine ``bench run`` ran on) for an untargeted cell."""
+    hosts = metadata.get("hosts")
+    facts = hosts.get(target) if target is not None and isinstance(hosts, dict) else None
+    return facts if isinstance(facts, dict) else metadata
+
+
 def rows(run_dir: Path, suites: set[str] | None = None) -> list[dict[str, Any]]:
     """The run's readable records as flat dicts (spec fields lifted to the top level, ``device`` always set);
     damaged lines are skipped with a warning (`harness.results.reader`).

@@ -256,7 +256,7 @@ METADATA_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "finished_at": str, "python": str, "python_executable": str, "os": str, "machine": str, "cpu_model": str,
     "cpu_count": int, "packages": dict, "git_commit": str, "run_arguments": list, "threads": int, "devices": list,
     "rounds": int, "machine_state": dict, "suites": dict, "status": str, "exit_status": int, "counts": dict,
-    "backends": dict, "cpu_gemm_peak_gflops": (int, float),
+    "backends": dict, "cpu_gemm_peak_gflops": (int, float), "hosts": dict,
 }
 """The metadata fields the commands read, and their JSON types; a field of another type is dropped."""
 TEXT_LIST_FIELDS = ("command_line", "run_arguments", "devices")

@@ -75,9 +75,20 @@ class Record:
         """The device the cell ran on; suites without devices run on the CPU."""
         return self.details.get("device", "cpu")
 
+    @property
+    def target(self) -> str | None:
+        """The ``--hosts`` name of the host the cell was sent to; None in an untargeted run."""
+        target = self.details.get("target")
+        return target if isinstance(target, str) else None
+
+    @property
+    def backend_label(self) -> str:
+        """The backend as reports name it: ``torch``, or ``torch@alpha`` for a cell sent to host ``alpha``."""
+        return f"{self.backend}@{self.target}" if self.target else self.backend
+
     def cell_key(self) -> tuple:
         """The identity of the cell this record reports (`harness.cell.cell_key`)."""
-        return cell_key(self.suite, self.backend, self.device, self.spec)
+        return cell_key(self.suite, self.backend, self.device, self.spec, self.target)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
@@ -91,3 +102,14 @@ class Record:
             message=data.get("message", ""),
             details={key: value for key, value in data.items() if key not in fixed},
         )
+
+
+def labelled_by_host(records: list[Record]) -> list[Record]:
+    """The records as a report shows them: a cell a ``--hosts`` run sent to a host has the backend
+    ``torch@alpha`` (and no ``target`` left: labelling twice changes nothing), so the same backend on two
+    machines is two columns of every table, side by side."""
+    from dataclasses import replace
+
+    return [replace(record, backend=record.backend_label,
+                    details={key: value for key, value in record.details.items() if key != "target"})
+            if record.target else record for record in records]

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.cell import padded_key
 from harness.errors import BenchUsageError
 from harness.results.record import Record
 
@@ -313,7 +314,7 @@ def load_rounds(run_directory: Path) -> dict[tuple, dict[int, dict[str, Any]]]:
     for line in lines:
         try:
             saved = parse_json(line)
-            key, number, measurement = tuple(saved["cell"]), saved["round"], saved["measurement"]
+            key, number, measurement = padded_key(saved["cell"]), saved["round"], saved["measurement"]
             if isinstance(number, bool) or not isinstance(number, int) or number < 0 or not isinstance(measurement, dict):
                 continue
             hash(key)
