@@ -3,6 +3,7 @@ started here), records naming the host and worker that ran them, timing rounds k
 local run that never imports Dask (harness/execution/dask_executor.py)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -94,6 +95,7 @@ def test_hosts_run_every_cell_on_each_host_never_two_timings_at_once_and_compare
     assert main(["report", run_dir.name, "--results-dir", str(tmp_path), "--format", "markdown"]) == 0
     report = capsys.readouterr().out
     assert all(f"{backend}@{host}" in report for backend in ("numpy", "torch") for host in ("0", "1"))
+    assert re.search(rf"\| host 0 +\| {re.escape(hosts['0']['node'])}; {re.escape(hosts['0']['cpu_model'])};", report)
     assert main(["compare", f"{run_dir.name}@0", f"{run_dir.name}@9", "--results-dir", str(tmp_path)]) == 2
     assert "no timing cell that ran on '9' (its cells ran on: 0, 1" in capsys.readouterr().err
 

@@ -43,6 +43,7 @@ from harness.cell import CELL_FIELDS, cell_key
 from harness.errors import BenchUsageError
 from harness.measurement.statistics import RatioEstimate, geometric_mean, holm_adjusted, ratio_of_cells
 from harness.rendering import percent_text
+from harness.report.tables import machine_words
 from harness.results.frame import host_metadata, load_metadata, rows
 from harness.results.record import MEASURED_STATUSES, UNSTABLE, round_medians
 
@@ -232,18 +233,6 @@ def _timing_cells(run_dir: Path, host: str | None = None) -> dict[tuple, dict]:
         raise BenchUsageError(f"compare: run {run_dir.name} has no timing cell that ran on {host!r} (its cells ran on: "
                               f"{', '.join(hosts)}; name one as RUN@HOST)")
     return {cell_key(row["suite"], row["backend"], row["device"], row): row for row in own}
-
-
-def machine_words(facts: dict) -> str:
-    """A machine in a few words from its facts: name, CPU, CPU count, GPUs, GEMM peak."""
-    parts = [str(facts.get(key)) for key in ("node", "cpu_model") if facts.get(key)]
-    if isinstance(facts.get("cpu_count"), int):
-        parts.append(f"{facts['cpu_count']} CPUs")
-    if isinstance(facts.get("gpus"), list) and facts["gpus"]:
-        parts.append(", ".join(map(str, facts["gpus"])))
-    if isinstance(facts.get("cpu_gemm_peak_gflops"), (int, float)):
-        parts.append(f"CPU GEMM peak {facts['cpu_gemm_peak_gflops']:.0f} GFLOP/s")
-    return "; ".join(parts) or "unknown machine"
 
 
 def _unfinished_note(run_dir: Path, metadata: dict, side: str) -> str:

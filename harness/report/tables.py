@@ -42,7 +42,24 @@ def environment_table(metadata: dict[str, Any], frame=None) -> Table:
         ("packages", packages),
         ("git commit", metadata.get("git_commit") or "-"),
     ]
+    hosts = metadata.get("hosts") if isinstance(metadata.get("hosts"), dict) else {}
+    rows += [(f"host {name}", machine_words(facts) if isinstance(facts, dict) else "-") for name, facts in hosts.items()]
     return Table("environment", ("field", "value"), tuple(rows))
+
+
+def machine_words(facts: dict) -> str:
+    """A machine in a few words from its facts (`harness.environment.host_facts`): name, CPU, CPU count,
+    GPUs, GEMM peak; or why there are none."""
+    if isinstance(facts.get("error"), str):
+        return f"facts not collected: {facts['error']}"
+    parts = [str(facts.get(key)) for key in ("node", "cpu_model") if facts.get(key)]
+    if isinstance(facts.get("cpu_count"), int):
+        parts.append(f"{facts['cpu_count']} CPUs")
+    if isinstance(facts.get("gpus"), list) and facts["gpus"]:
+        parts.append(", ".join(map(str, facts["gpus"])))
+    if isinstance(facts.get("cpu_gemm_peak_gflops"), (int, float)):
+        parts.append(f"CPU GEMM peak {facts['cpu_gemm_peak_gflops']:.0f} GFLOP/s")
+    return "; ".join(parts) or "unknown machine"
 
 
 def _cpu_peak(metadata: dict[str, Any], frame) -> str:
