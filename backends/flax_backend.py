@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
 
-import flax
 from harness.canonical import keras_default_weights
 from harness.contract import (
     DIRECTIONS,

@@ -12,5 +12,6 @@ def bench_register_backends(register):
         framework="Flax",
         requires=("flax", "optax", "jax"),
         install_hint="pip install 'lstm-bench[flax]'",
+        default=False,
         description="Flax NNX: nnx.RNN of OptimizedLSTMCell (its parameters are the canonical ones), optax, nnx.jit",
     ))

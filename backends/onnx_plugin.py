@@ -10,6 +10,7 @@ ONNXRUNTIME = BackendInfo(
     framework="ONNX Runtime",
     requires=("onnxruntime", "onnx"),
     install_hint="pip install 'lstm-bench[onnx]'",
+    default=False,
     description="inference only: an ONNX graph (Gather, LSTM op, Gemm) run by ONNX Runtime, all graph "
                 "optimisations; CPU provider, CUDA where onnxruntime-gpu has it (bench list --deep)",
 )
