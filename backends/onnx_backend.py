@@ -60,8 +60,10 @@ OPTIMIZATION_LEVELS = {
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 
-def reorder_gates(matrix: np.ndarray, hidden: int, order: tuple[str, ...] = ONNX_GATE_ORDER) -> np.ndarray:
-    """``matrix``'s gate blocks along its first axis (4 blocks of ``hidden``, canonical order) in ``order``."""
+def reorder_gates(matrix: np.ndarray, hidden: int, order: tuple[str, ...] | None = None) -> np.ndarray:
+    """``matrix``'s gate blocks along its first axis (4 blocks of ``hidden``, canonical order) in ``order``
+    (default `ONNX_GATE_ORDER`)."""
+    order = order or ONNX_GATE_ORDER
     blocks = {gate: matrix[index * hidden:(index + 1) * hidden] for index, gate in enumerate(CANONICAL_GATE_ORDER)}
     return np.concatenate([blocks[gate] for gate in order], axis=0)
 

@@ -268,8 +268,18 @@ class DaskExecutor(Executor):
             for target, indexes in by_target.items():
                 tasks.append(_Task(job, target, indexes))
         hellos: dict[int, list[WorkerHello]] = {id(job): [] for job in jobs}
-        for task in tasks:
-            self._submit(task, Queue)
+        try:
+            for task in tasks:
+                self._submit(task, Queue)
+            self._follow(tasks, hellos, Queue)
+        except BaseException:  # an interrupted run leaves nothing running on the cluster
+            for task in tasks:
+                if task.future is not None:
+                    task.future.cancel()
+            raise
+
+    def _follow(self, tasks: list[_Task], hellos: dict[int, list[WorkerHello]], queue_type) -> None:
+        """Deliver the tasks' messages as they come, finish each task as its future ends, until none is left."""
         last_check = time.monotonic()
         while tasks:
             busy = False
@@ -278,7 +288,7 @@ class DaskExecutor(Executor):
                 if not task.future.done():
                     continue
                 task.stream.take(_drain(task.queue, wait=0))
-                if not self._finish(task, Queue, hellos[id(task.job)]):
+                if not self._finish(task, queue_type, hellos[id(task.job)]):
                     continue
                 tasks.remove(task)
                 if not any(other.job is task.job for other in tasks):
