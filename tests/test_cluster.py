@@ -240,3 +240,43 @@ def test_a_targeted_host_whose_worker_dies_finishes_its_cells_on_that_host(tmp_p
     assert len(records) == 3 * 2 * 2, err
     assert all(r["status"] == "pass" or "Dask worker" in r["message"] for r in records), err
     assert all(r["worker"] == r["target"] for r in records if "worker" in r), "a cell ran on another host than its own"
+
+
+def test_an_interrupted_cluster_run_keeps_its_records_and_leaves_no_worker_running(cluster, tmp_path):
+    """Ctrl-C on a cluster run: exit 130 with the finished records kept, and the run's tasks stopped on the
+    cluster (each task's lstm-bench worker subprocess killed at its next message, after the cell it is in),
+    not left computing the rest of the sweep."""
+    import signal
+    import time
+
+    import psutil
+
+    command = [sys.executable, "-m", "harness", "run", "--suite", "params,training", "--steps", "600",
+               "--backend", "numpy", "--hidden", "32,48,64,80,96,112", "--vocab-size", "500", "--embed-dim", "16",
+               "--seq-len", "20", "--batch-size", "16", "--cluster", cluster, "--out", str(tmp_path)]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and run.poll() is None:
+        found = list(tmp_path.glob("*/records.jsonl"))
+        if found and found[0].read_text().strip():
+            run.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert records_of(tmp_path), "the records finished before the interrupt are kept"
+
+    def cell_workers():
+        found = []
+        for process in psutil.Process().children(recursive=True):
+            try:
+                if "harness.execution.worker" in " ".join(process.cmdline()):
+                    found.append(process)
+            except psutil.Error:
+                continue
+        return found
+
+    deadline = time.monotonic() + 50  # the rest of the sweep would take about 100 s: it must be stopped
+    while cell_workers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not cell_workers(), "a task of the interrupted run is still computing on the cluster"

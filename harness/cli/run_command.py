@@ -315,7 +315,7 @@ def _execute(args: argparse.Namespace, plans: list[SuitePlan], request: RunReque
     for line in summary_lines([flat_row(record) for record in records], unstable=False):
         print(f"bench: {line}", file=sys.stderr)
     for record in (record for record in records if record.status == UNSTABLE):
-        print(f"bench: unstable: {record.suite} {record.device} {record.backend_label} hidden {record.spec['hidden']}: "
+        print(f"bench: unstable: {record.suite} {record.device} hidden {record.spec['hidden']}: {record.backend_label}: "
               f"{record.message.removeprefix(record.backend + ': ')}", file=sys.stderr)
     return exit_status
 

@@ -57,19 +57,30 @@ def host_lock_name(host: str) -> str:
     return f"lstm-bench-timing-{host}"
 
 
+class StopRequested(Exception):
+    """The client asked a task to stop (its run was interrupted)."""
+
+
+def stop_event_name(queue_name: str) -> str:
+    return f"{queue_name}-stop"
+
+
 def run_on_worker(info: BackendInfo, cells: list[Cell], limits: WorkerLimits, queue_name: str,
                   timing: bool) -> WorkerHello | None:
     """The Dask task: lstm-bench's worker subprocess on this host over ``cells``, each outcome (and each
     cell's start and heartbeat) put on the queue ``queue_name`` as it happens; timing tasks hold this
-    host's lock throughout."""
-    from distributed import Lock, Queue, get_worker
+    host's lock throughout. When the client sets the task's stop event (an interrupted run), the next
+    message (a cell's end or start, or a heartbeat) raises `StopRequested`, which kills the subprocess."""
+    from distributed import Event, Lock, Queue, get_worker
 
-    queue = Queue(queue_name)
+    queue, stop = Queue(queue_name), Event(stop_event_name(queue_name))
     worker = get_worker()
     where = {"host": platform.node(), "worker": str(worker.name if worker.name is not None else worker.address),
              "address": worker.address}
 
     def send(kind: str, index: int, value: Any = None) -> None:
+        if stop.is_set():
+            raise StopRequested(f"stopped by the client before cell {index}")
         queue.put((kind, index, value, where))
 
     def run() -> WorkerHello | None:
@@ -273,10 +284,21 @@ class DaskExecutor(Executor):
                 self._submit(task, Queue)
             self._follow(tasks, hellos, Queue)
         except BaseException:  # an interrupted run leaves nothing running on the cluster
-            for task in tasks:
-                if task.future is not None:
-                    task.future.cancel()
+            self._stop(tasks)
             raise
+
+    def _stop(self, tasks: list[_Task]) -> None:
+        """Ask running tasks to stop (their subprocess is killed at its next message) and cancel the rest."""
+        from distributed import Event
+
+        for task in tasks:
+            if task.future is None:
+                continue
+            try:
+                Event(stop_event_name(task.queue_name), client=self.client).set()
+            except Exception:  # noqa: BLE001, S110 - a scheduler already gone stops nothing
+                pass
+            task.future.cancel()
 
     def _follow(self, tasks: list[_Task], hellos: dict[int, list[WorkerHello]], queue_type) -> None:
         """Deliver the tasks' messages as they come, finish each task as its future ends, until none is left."""
