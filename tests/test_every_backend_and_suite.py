@@ -24,8 +24,9 @@ CHECK_SUITES = [suite.name for suite in REGISTRY.check_suites()]
 
 @pytest.fixture(scope="module")
 def every_backend_checked(tmp_path_factory):
-    """``bench run --suite checks --backend all``, once for the module."""
-    return _run_in_subprocess(tmp_path_factory.mktemp("checks"), "--suite", "checks", "--backend", "all", "--steps", "3")
+    """``bench run --suite checks --backend all --jobs 2``, once for the module (two backends' workers at once)."""
+    return _run_in_subprocess(tmp_path_factory.mktemp("checks"), "--suite", "checks", "--backend", "all", "--steps", "3",
+                              "--jobs", "2")
 
 
 @pytest.fixture(scope="module")

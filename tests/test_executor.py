@@ -51,3 +51,69 @@ def test_the_default_executor_runs_workers_on_this_machine(tmp_path):
     assert [record.status for record in result.records] == ["pass", "pass"]
     assert result.backend_details["numpy"]["framework_version"].startswith("numpy ")
     assert isinstance(LocalExecutor(request(registry).limits), Executor)
+
+
+SMALL = ["--vocab-size", "60", "--embed-dim", "4", "--hidden", "6", "--seq-len", "4", "--batch-size", "3"]
+
+
+def records_in(directory):
+    import json
+
+    (run_dir,) = [path for path in directory.iterdir() if path.is_dir()]
+    return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+
+
+def overlap(a, b):
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_jobs_runs_check_workers_at_once_with_the_same_results_and_timing_alone(tmp_path):
+    """--jobs 2: the same records as one worker at a time (that two workers do run at once is seen in the
+    next test); a timing round never beside anything."""
+    from harness.cli import main
+
+    sweep = ["run", "--suite", "params,shapes,gradients", "--backend", "numpy,torch", *SMALL]
+    assert main([*sweep, "--out", str(tmp_path / "one")]) == 0
+    assert main([*sweep, "--jobs", "2", "--out", str(tmp_path / "two")]) == 0
+    one, two = records_in(tmp_path / "one"), records_in(tmp_path / "two")
+
+    def cells(records):
+        return sorted((r["suite"], r["backend"], str(r["spec"]), r["status"]) for r in records)
+
+    assert cells(one) == cells(two) and {r["status"] for r in two} == {"pass"}
+
+    assert main(["run", "--suite", "params,train", "--quick", "--rounds", "2", "--backend", "numpy,torch", *SMALL,
+                 "--min-time", "0.05", "--max-time", "0.2", "--jobs", "2", "--out", str(tmp_path / "timed")]) == 0
+    timed = records_in(tmp_path / "timed")
+    rounds = [(start, end, r["backend"]) for r in timed for start, end in r["ran_unix_seconds"]]
+    timing = [(start, end, r["backend"]) for r in timed if r["suite"] == "train" for start, end in r["ran_unix_seconds"]]
+    assert not [(a, b) for a in timing for b in rounds if a is not b and a[2] != b[2] and overlap(a, b)]
+
+
+def test_an_interrupted_run_with_jobs_kills_every_worker_and_keeps_what_finished(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    command = [sys.executable, "-m", "harness", "run", "--suite", "params,training", "--steps", "400", "--backend",
+               "numpy,torch", "--hidden", "16,24,32,40", "--vocab-size", "300", "--embed-dim", "8", "--seq-len", "12",
+               "--batch-size", "8", "--jobs", "2", "--out", str(tmp_path)]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    bench = psutil.Process(run.pid)
+    deadline, workers = time.monotonic() + 120, []
+    while time.monotonic() < deadline and run.poll() is None:
+        found = list(tmp_path.glob("*/records.jsonl"))
+        workers = [child for child in bench.children(recursive=True) if "harness.execution.worker" in " ".join(child.cmdline())]
+        if found and found[0].read_text().strip() and len(workers) == 2:
+            run.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    _, err = run.communicate(timeout=60)
+    assert len(workers) == 2, f"two workers never ran at once: {err}"
+    assert run.returncode == 130, err
+    assert "interrupted; finished results are kept" in err and records_in(tmp_path)
+    time.sleep(1)
+    assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]

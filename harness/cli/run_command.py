@@ -104,14 +104,17 @@ def add_parser(subparsers) -> None:
                                                     "(e.g. before-upgrade; the newest run with a label answers to it)")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="finish an interrupted run: run only its missing cells, with its saved options "
-                          "(only --out, --format, --columns, --wide, --timeout, --memory-limit and --retry-errors may "
-                          "be given with it)")
+                          "(only --out, --format, --columns, --wide, --timeout, --memory-limit, --jobs, --cluster and "
+                          "--retry-errors may be given with it)")
     run.add_argument("--retry-errors", action="store_true",
                      help="with --resume: also run again the cells that ended in an error (a crash, a timeout)")
     run.add_argument("--timeout", type=positive_seconds, default=600.0,
                      help="seconds one cell may take before its worker is killed (default: 600)")
     run.add_argument("--memory-limit", type=positive_int, metavar="MIB",
                      help="kill a worker whose resident memory exceeds this many MiB; only its cell fails")
+    run.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                     help="run up to N backends' workers at once while no timing cell runs (equivalence checks in "
+                          "parallel; a worker with a timing cell always has the machine to itself; default: 1)")
     run.add_argument("--cluster", type=cluster_address, metavar="ADDRESS",
                      help="run each backend's cells on a Dask cluster: the scheduler's tcp://HOST:8786 or its "
                           "scheduler file (.json); one timing task per host at a time (docs/cluster.md; "
@@ -181,7 +184,7 @@ def add_model_arguments(group) -> None:
 
 
 RESUME_OPTIONS = frozenset({"format", "columns", "wide", "out", "resume", "timeout", "memory_limit", "retry_errors",
-                            "cluster"})
+                            "cluster", "jobs"})
 """What ``--resume`` may be given: where and how to show and keep the run, the worker limits, and the
 cluster to finish it on (a restarted scheduler has a new address); every other option is the saved run's
 own."""
@@ -248,7 +251,7 @@ def _run(args: argparse.Namespace, argv: list[str], registry: Registry, store: R
     if getattr(args, "hosts", None) and not getattr(args, "cluster", None):
         raise BenchUsageError("--hosts: only with --cluster ADDRESS (it names Dask workers' hosts to run the cells on)")
     request = RunRequest(plans, backends, options, limits, done_keys=done, saved_rounds=saved_rounds,
-                         targets=tuple(getattr(args, "hosts", None) or ()))
+                         targets=tuple(getattr(args, "hosts", None) or ()), jobs=getattr(args, "jobs", 1) or 1)
     executor = cluster_executor(args.cluster, request) if getattr(args, "cluster", None) else None  # reached first
     try:
         return _open_and_execute(args, argv, plans, request, registry, options, store, previous, executor)
@@ -374,8 +377,8 @@ def _refuse_options_beside_resume(argv: list[str]) -> None:
     if given:
         flags = ", ".join(dict.fromkeys(given))
         raise BenchUsageError(f"--resume: {flags} cannot change a saved run (it resumes with the options it was started "
-                              "with; only --out, --format, --columns, --wide, --timeout, --memory-limit and --retry-errors may be "
-                              "given); start a new run to change them")
+                              "with; only --out, --format, --columns, --wide, --timeout, --memory-limit, --jobs, --cluster and "
+                              "--retry-errors may be given); start a new run to change them")
 
 
 def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list[str]) -> argparse.Namespace:
@@ -404,6 +407,8 @@ def _reparse(saved_arguments: object, *, resumed: argparse.Namespace, argv: list
         args.memory_limit = resumed.memory_limit
     if "cluster" in given:
         args.cluster = resumed.cluster
+    if "jobs" in given:
+        args.jobs = resumed.jobs
     return args
 
 

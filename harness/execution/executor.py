@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from harness.cell import Cell
 from harness.execution.protocol import CellOutcome, WorkerHello
-from harness.execution.worker_manager import WorkerLimits, remove_stale_worker_directories, run_cells
+from harness.execution.worker_manager import WorkerLimits, WorkerStopped, remove_stale_worker_directories, run_cells
 from harness.plugins.availability import Availability, probe
 from harness.plugins.registry import BackendInfo
 
@@ -35,6 +35,8 @@ class BackendJob:
     on_start: Callable[[], None]
     on_done: Callable[[WorkerHello | None], None]
     message: Callable[[str], None]
+    timed: bool = True
+    """Whether any of its cells measures time (then it never shares this machine with another job)."""
 
 
 class Executor(ABC):
@@ -79,16 +81,74 @@ class Executor(ABC):
 
 class LocalExecutor(Executor):
     """Each backend in its own worker subprocess on this machine, within ``limits``; on start it removes the
-    job directories of bench processes that were killed."""
+    job directories of bench processes that were killed.
 
-    def __init__(self, limits: WorkerLimits) -> None:
-        self.limits = limits
+    :param jobs: how many backends' workers may run at once when none of them measures time (``bench run
+        --jobs``: equivalence checks in parallel); a job with a timing cell always runs alone.
+    """
+
+    def __init__(self, limits: WorkerLimits, jobs: int = 1) -> None:
+        self.limits, self.jobs = limits, max(1, jobs)
         remove_stale_worker_directories()
+
+    def run_jobs(self, jobs: Sequence[BackendJob]) -> None:
+        """Check-only jobs ``self.jobs`` at a time (`run_at_once`), then the jobs with timing cells in turn."""
+        together = [job for job in jobs if not job.timed] if self.jobs > 1 else []
+        if len(together) > 1:
+            self.run_at_once(together)
+        super().run_jobs([job for job in jobs if len(together) <= 1 or job.timed])
+
+    def run_at_once(self, jobs: Sequence[BackendJob]) -> None:
+        """Each job's worker in a thread, at most ``self.jobs`` at once; every callback runs on this thread, in
+        the order the workers' events arrive. An interrupt (Ctrl-C, SIGTERM) kills every running worker."""
+        import queue
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        events: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        finished = object()
+
+        def work(job: BackendJob) -> None:
+            def post(callback, *args) -> None:
+                events.put((callback, args))
+
+            try:
+                post(job.on_start)
+                hello = self.run_cells(job.info, job.cells, lambda index, outcome: post(job.on_outcome, index, outcome),
+                                       lambda index, seconds: post(job.on_still_running, index, seconds),
+                                       on_started=lambda index: post(job.on_started, index), stop=stop)
+                post(job.on_done, hello)
+            except WorkerStopped:
+                pass
+            except BaseException as error:  # noqa: BLE001 - raised again on the calling thread
+                post(_raise, error)
+            finally:
+                events.put(finished)
+
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="lstm-bench-job") as pool:
+            for job in jobs:
+                pool.submit(work, job)
+            remaining = len(jobs)
+            try:
+                while remaining:
+                    try:
+                        event = events.get(timeout=0.2)
+                    except queue.Empty:
+                        continue
+                    if event is finished:
+                        remaining -= 1
+                        continue
+                    callback, args = event
+                    callback(*args)
+            except BaseException:
+                stop.set()
+                raise
 
     def run_cells(
         self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
         on_still_running: Callable[[int, float], None] | None = None,
-        on_started: Callable[[int], None] | None = None,
+        on_started: Callable[[int], None] | None = None, stop=None,
     ) -> WorkerHello | None:
         here = {"host": platform.node()}
 
@@ -97,4 +157,8 @@ class LocalExecutor(Executor):
             on_outcome(index, outcome)
 
         return run_cells(info, cells, on_local_outcome, limits=self.limits, on_still_running=on_still_running,
-                         on_started=on_started)
+                         on_started=on_started, stop=stop)
+
+
+def _raise(error: BaseException) -> None:
+    raise error

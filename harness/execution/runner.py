@@ -57,6 +57,8 @@ class RunRequest:
     """Rounds already measured of cells not yet recorded, by cell key and round (`harness.results.store.load_rounds`)."""
     targets: tuple[str, ...] = ()
     """``--hosts``: run every cell once on each of these hosts (`harness.cell.Cell.target`); empty: once, anywhere."""
+    jobs: int = 1
+    """``--jobs``: how many backends' check-only workers may run at once on this machine."""
 
     @property
     def suites(self) -> dict[str, Suite]:
@@ -97,7 +99,7 @@ def execute(
     """
     observer = observer or RunObserver()
     if executor is None:
-        local = LocalExecutor(request.limits)
+        local = LocalExecutor(request.limits, jobs=request.jobs)
         try:
             return execute(request, store, observer, local)
         finally:
@@ -197,7 +199,8 @@ def _backend_job(info: BackendInfo, todo: list[Cell], number: int, total_rounds:
             result.backend_details[name] = _backend_details(info, hello)
         run.judge_complete(name, todo)  # timing cells: once the worker is gone, never beside its timing
 
-    return BackendJob(info, todo, on_outcome, on_still_running, on_started, on_start, on_done, progress)
+    return BackendJob(info, todo, on_outcome, on_still_running, on_started, on_start, on_done, progress,
+                      timed=any(suites[cell.suite].measures_time for cell in todo))
 
 
 def _on(cell: Cell) -> str:

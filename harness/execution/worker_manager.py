@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,10 @@ class WorkerLimits:
     memory_limit_bytes: int | None = None
 
 
+class WorkerStopped(Exception):
+    """The caller's stop event was set: the worker was killed, its cells left without outcomes."""
+
+
 def run_cells(
     info: BackendInfo,
     cells: Sequence[Cell],
@@ -76,6 +81,7 @@ def run_cells(
     limits: WorkerLimits,
     on_still_running: Callable[[int, float], None] | None = None,
     on_started: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> WorkerHello | None:
     """Run ``cells`` for backend ``info`` in worker processes; call ``on_outcome(index, outcome)`` as each ends.
 
@@ -84,12 +90,14 @@ def run_cells(
         ``limits.cell_timeout_seconds``).
     :param on_started: called with a cell's index as the worker begins it (the worker has said hello and
         finished the cell before).
+    :param stop: when set (by another thread), the worker is killed and `WorkerStopped` raised.
     :returns: the first worker's hello (framework version, devices), or None if none said hello.
     """
     pending = list(enumerate(cells))
     hello: WorkerHello | None = None
     while pending:
-        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits, on_still_running, on_started)
+        finished, failure, worker_hello = _run_worker(info, pending, on_outcome, limits, on_still_running, on_started,
+                                                      stop)
         hello = hello or worker_hello
         if failure is None:
             break
@@ -114,6 +122,7 @@ def _run_worker(
     limits: WorkerLimits,
     on_still_running: Callable[[int, float], None] | None = None,
     on_started: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[int, str | None, WorkerHello | None]:
     """One worker over ``pending``: returns (cells finished, why it stopped early or None, its hello)."""
     with tempfile.TemporaryDirectory(prefix=f"{WORKER_DIRECTORY_PREFIX}{os.getpid()}-") as directory:
@@ -134,6 +143,8 @@ def _run_worker(
         timeout = limits.cell_timeout_seconds
         try:
             while finished < len(pending):
+                if stop is not None and stop.is_set():
+                    raise WorkerStopped(info.name)
                 if hello is None and (job_dir / HELLO_FILE).exists():
                     hello = read(job_dir / HELLO_FILE)
                     if on_started is not None:
