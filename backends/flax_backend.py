@@ -132,7 +132,10 @@ class FlaxBackend(Backend):
     """Flax NNX on JAX's default device, or the GPU."""
 
     def framework_version(self) -> str:
-        return f"flax {flax.__version__}, optax {optax.__version__}, jax {jax.__version__} ({jax.default_backend()})"
+        """Versions and platform; XLA's CPU thread pool does not follow ``--threads`` (no XLA option sets its
+        size), which is said here."""
+        return (f"flax {flax.__version__}, optax {optax.__version__}, jax {jax.__version__} ({jax.default_backend()}; "
+                "XLA's own CPU thread pool, --threads not applied)")
 
     def devices(self) -> list[str]:
         return ["cpu", "cuda"] if any(device.platform == "gpu" for device in jax.devices()) else ["cpu"]

@@ -2,6 +2,8 @@
 started here), records naming the host and worker that ran them, timing rounds kept on one worker, and a
 local run that never imports Dask (harness/execution/dask_executor.py)."""
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -52,7 +54,7 @@ TIMING = ["--min-time", "0.05", "--max-time", "0.2"]
 def overlapping_rounds(records):
     """Pairs of timing rounds that ran at the same time on one host (by their ``ran_unix_seconds``)."""
     rounds = [(record["host"], start, end, record["backend"], record.get("target"))
-              for record in records if record["suite"] == "train" for start, end in record["ran_unix_seconds"]]
+              for record in records if record["suite"] == "train" for _, start, end in record["ran_unix_seconds"]]
     return [(a, b) for index, a in enumerate(rounds) for b in rounds[index + 1:]
             if a[0] == b[0] and a[1] < b[2] and b[1] < a[2]]
 
@@ -85,17 +87,24 @@ def test_hosts_run_every_cell_on_each_host_never_two_timings_at_once_and_compare
     assert sorted(hosts) == ["0", "1"]
     for facts in hosts.values():
         assert facts["cpu_count"] >= 1 and facts["cpu_gemm_peak_gflops"] > 0 and facts["packages"]["torch"]
-    capsys.readouterr()
+    captured = capsys.readouterr()
+    assert "--hosts 0 and 1 (" in captured.err and "are workers of one machine" in captured.err
+    assert "workers of one machine" not in captured.out and "running 2 cell(s) on each of 2 hosts (0, 1)" in captured.err
 
     assert main(["compare", f"{run_dir.name}@0", f"{run_dir.name}@1", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"{run_dir.name}@0 (A) -> {run_dir.name}@1 (B)" in out and "machines: A = " in out
-    assert hosts["0"]["cpu_model"] in out and "not regressions" in out
+    assert hosts["0"]["cpu_model"] in out and "B is a worker of the same machine: slower cells are differences" in out
     assert out.count("│ train ") == 2, out
     assert main(["report", run_dir.name, "--results-dir", str(tmp_path), "--format", "markdown"]) == 0
     report = capsys.readouterr().out
     assert all(f"{backend}@{host}" in report for backend in ("numpy", "torch") for host in ("0", "1"))
     assert re.search(rf"\| host 0 +\| {re.escape(hosts['0']['node'])}; {re.escape(hosts['0']['cpu_model'])};", report)
+    assert main(["report", run_dir.name, "--results-dir", str(tmp_path), "--format", "csv"]) == 0
+    saved = {(row["backend"], row["target"]) for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert saved == {(backend, host) for backend in ("numpy", "torch") for host in ("0", "1")}, "CSV keeps backend and target"
+    assert main(["compare", f"{run_dir.name}@0", run_dir.name, "--results-dir", str(tmp_path)]) == 2
+    assert "name one on each side, RUN_A@HOST RUN_B@HOST" in capsys.readouterr().err
     assert main(["compare", f"{run_dir.name}@0", f"{run_dir.name}@9", "--results-dir", str(tmp_path)]) == 2
     assert "no timing cell that ran on '9' (its cells ran on: 0, 1" in capsys.readouterr().err
 
@@ -116,9 +125,14 @@ def test_hosts_run_every_cell_on_each_host_never_two_timings_at_once_and_compare
     (["--hosts", "0,nowhere", "--cluster", "CLUSTER"], "--hosts: no worker of the cluster at"),
     (["--hosts", "a b", "--cluster", "CLUSTER"], "is not a list of hosts"),
     (["--hosts", "a@b", "--cluster", "CLUSTER"], "is not a list of hosts"),
+    (["--hosts", "0,1,0", "--cluster", "CLUSTER"], "names 0 more than once"),
+    (["--hosts", "0,NODE", "--cluster", "CLUSTER"], "name the same worker"),
+    (["--cluster", "/nonexistent/scheduler.json"], "--cluster: no scheduler file '/nonexistent/scheduler.json'"),
 ])
 def test_bad_hosts_are_one_line_and_save_nothing(cluster, tmp_path, capsys, arguments, expected):
-    arguments = [cluster if argument == "CLUSTER" else argument for argument in arguments]
+    import platform
+
+    arguments = [{"CLUSTER": cluster, "0,NODE": f"0,{platform.node()}"}.get(argument, argument) for argument in arguments]
     assert main(["run", "--suite", "params", "--backend", "numpy", *SMALL, *arguments, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1, err

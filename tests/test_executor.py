@@ -85,8 +85,8 @@ def test_jobs_runs_check_workers_at_once_with_the_same_results_and_timing_alone(
     assert main(["run", "--suite", "params,train", "--quick", "--rounds", "2", "--backend", "numpy,torch", *SMALL,
                  "--min-time", "0.05", "--max-time", "0.2", "--jobs", "2", "--out", str(tmp_path / "timed")]) == 0
     timed = records_in(tmp_path / "timed")
-    rounds = [(start, end, r["backend"]) for r in timed for start, end in r["ran_unix_seconds"]]
-    timing = [(start, end, r["backend"]) for r in timed if r["suite"] == "train" for start, end in r["ran_unix_seconds"]]
+    rounds = [(start, end, r["backend"]) for r in timed for _, start, end in r["ran_unix_seconds"]]
+    timing = [(start, end, r["backend"]) for r in timed if r["suite"] == "train" for _, start, end in r["ran_unix_seconds"]]
     assert not [(a, b) for a in timing for b in rounds if a is not b and a[2] != b[2] and overlap(a, b)]
 
 

@@ -106,7 +106,8 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     counts = ", ".join(f"{comparison.count(verdict)} {verdict}" for verdict in VERDICTS if comparison.count(verdict))
     unstable = comparison.count("unstable")
     print(f"geometric mean B/A: {comparison.geometric_mean_ratio:.3f}; {counts}; "
-          + ("B is a different machine: slower cells are differences, not regressions" if comparison.machines else
+          + ((f"B is {'a worker of the same machine' if comparison.same_machine else 'a different machine'}: slower cells "
+              "are differences, not regressions") if comparison.machines else
              f"{len(regressions)} regression(s) beyond the {percent_text(min_effect)} noise floor")
           + (f"; {unstable} unstable cell(s) not judged: rerun them on a quiet machine" if unstable else "")
           + (f"; cells only in A: {comparison.only_in_a}, only in B: {comparison.only_in_b}"

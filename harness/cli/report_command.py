@@ -77,7 +77,7 @@ def handle(args: argparse.Namespace, argv: list[str]) -> int:
     if args.format in ("table", "markdown"):
         text = summary_text(report, args.format, layout.width) + "\n" + render_tables(report_tables, args.format, layout)
     elif args.format == "csv":
-        text = export.to_csv(frame)
+        text = export.to_csv(report.export_frame)
     elif args.format == "dashboard":
         text = json.dumps(export.to_dashboard(frame), indent=2)
     else:

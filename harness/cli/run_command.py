@@ -128,11 +128,14 @@ def add_parser(subparsers) -> None:
 
 def host_names(text: str) -> tuple[str, ...]:
     """``--hosts``'s type: comma-separated worker or machine names, each once."""
-    names = tuple(dict.fromkeys(name.strip() for name in text.split(",")))
+    names = tuple(name.strip() for name in text.split(","))
     bad = [name for name in names if not name or "@" in name or any(not c.isprintable() or c.isspace() for c in name)]
     if bad or not names:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list of hosts (accepted: comma-separated Dask worker "
                                          "names, addresses, host IPs or machine names, e.g. alpha,beta; no spaces or '@')")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"{text!r} names {', '.join(repeated)} more than once (each host once)")
     return names
 
 

@@ -27,10 +27,12 @@ address), then recorded as errors.
 from __future__ import annotations
 
 import platform
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.cell import Cell
@@ -137,6 +139,9 @@ class DaskExecutor(Executor):
         self.address, self.limits, self.is_timing, self.targets = address, limits, is_timing, tuple(targets)
         self.needs_benchmark, self.distributions = needs_benchmark, distributions
         self._nodes: dict[str, str] = {}
+        if address.endswith(".json") and not Path(address).is_file():
+            raise BenchUsageError(f"--cluster: no scheduler file {address!r} (accepted: tcp://HOST:8786, or the file "
+                                  "`dask scheduler --scheduler-file` or `bench cluster local --scheduler-file` wrote)")
         try:
             if address.endswith(".json"):
                 self.client = Client(scheduler_file=address, timeout=10)
@@ -174,12 +179,18 @@ class DaskExecutor(Executor):
             if self.needs_benchmark and not any(worker.benchmark for worker in matching):
                 raise BenchUsageError(f"--hosts: {target!r} has no worker offering the {BENCHMARK_RESOURCE!r} resource a "
                                       f"timing cell asks for (start it with --resources {BENCHMARK_RESOURCE}=1)")
+        chosen = {target: {worker.address for worker in workers if worker.answers_to(target)} for target in self.targets}
+        for index, a in enumerate(self.targets):
+            for b in self.targets[index + 1:]:
+                if chosen[a] & chosen[b]:
+                    raise BenchUsageError(f"--hosts: {a!r} and {b!r} name the same worker ({', '.join(sorted(chosen[a] & chosen[b]))}); "
+                                          "name each host once (workers: " + known + ")")
         nodes = {target: {worker.node for worker in workers if worker.answers_to(target)} for target in self.targets}
-        shared = [(a, b) for index, a in enumerate(self.targets) for b in self.targets[index + 1:] if nodes[a] & nodes[b]]
+        shared = [f"{a} and {b} ({', '.join(sorted(nodes[a] & nodes[b]))})" for index, a in enumerate(self.targets)
+                  for b in self.targets[index + 1:] if nodes[a] & nodes[b]]
         if self.needs_benchmark and shared:
-            a, b = shared[0]
-            print(f"bench: warning: --hosts {a!r} and {b!r} are workers of one machine "
-                  f"({', '.join(sorted(nodes[a] & nodes[b]))}): their timings take turns and compare the same hardware")
+            print(f"bench: warning: --hosts {'; '.join(shared)} are workers of one machine: their timings take turns "
+                  "and compare the same hardware", file=sys.stderr)
 
     def _worker_info(self) -> dict[str, dict]:
         """The scheduler's description of each live worker, by address."""
@@ -232,29 +243,24 @@ class DaskExecutor(Executor):
                     if worker.node not in chosen or worker.address == timing:
                         chosen[worker.node] = worker
             timing_addresses = set(self.timing_worker.values())
-            futures = {key: self.client.submit(host_facts, self.distributions, self.limits.threads,
-                                               worker.address in timing_addresses, pure=False,
-                                               workers=[worker.address], allow_other_workers=False)
-                       for key, worker in chosen.items()}
             self._facts = {}
-            for key, future in futures.items():
+            for key, worker in chosen.items():  # one at a time: two calibrations at once on one machine would halve both
+                future = self.client.submit(host_facts, self.distributions, self.limits.threads,
+                                            worker.address in timing_addresses, pure=False, workers=[worker.address],
+                                            allow_other_workers=False)
                 try:
                     self._facts[key] = future.result(timeout=300)
                 except Exception as error:  # noqa: BLE001 - a host that cannot say is recorded as such
                     self._facts[key] = {"error": f"{type(error).__name__}: {one_line(error)}"}
         return self._facts
 
-    def availability(self, info: BackendInfo) -> Availability:
-        """Asked on a worker of each target (any worker without targets): the framework must be installed
-        where the cells run."""
-        workers = self.workers()
-        for target in self.targets or (None,):
-            allowed = self._allowed(target, False, workers)
-            availability = self.client.submit(probe, info, pure=False, workers=allowed).result()
-            if not availability.available:
-                return replace(availability, reason=f"on {target}: {availability.reason}" if target else
-                               availability.reason)
-        return availability
+    def availability(self, info: BackendInfo, target: str | None = None) -> Availability:
+        """Asked on a worker of ``target`` (any worker without one): the framework must be installed where
+        the cells run."""
+        allowed = self._allowed(target, False, self.workers()) if target else None
+        if allowed == []:
+            return Availability(False, f"host {target} has no live Dask worker", {}, ())
+        return self.client.submit(probe, info, pure=False, workers=allowed).result()
 
     def run_cells(
         self, info: BackendInfo, cells: Sequence[Cell], on_outcome: Callable[[int, CellOutcome], None],
@@ -323,12 +329,19 @@ class DaskExecutor(Executor):
                 time.sleep(POLL_SECONDS)
 
     def _submit(self, task: _Task, queue_type) -> None:
+        """Send the task's pending cells; a target with no live worker able to run them fails them at once
+        (an empty worker list would let Dask run them anywhere)."""
         cells = [task.job.cells[index] for index in task.pending]
         task.timing = any(self.is_timing(cell) for cell in cells)
         task.allowed = self._allowed(task.target, task.timing, self.workers())
         task.queue_name = f"lstm-bench-{uuid.uuid4().hex}"
         task.queue = queue_type(task.queue_name, client=self.client)
         task.stream = _Stream(task.job, task.pending)
+        if task.allowed == []:
+            task.failure = (f"host {task.target} has no live Dask worker" + (f" offering {BENCHMARK_RESOURCE!r}" if task.timing
+                                                                              else ""))
+            task.future = _Failed(task.failure)
+            return
         task.future = self.client.submit(
             run_on_worker, task.job.info, cells, self.limits, task.queue_name, task.timing, pure=False,
             workers=task.allowed, allow_other_workers=False,
@@ -366,7 +379,7 @@ class DaskExecutor(Executor):
         for task in tasks:
             if task.allowed is not None and not task.future.done() and not set(task.allowed) & alive:
                 task.failure = f"its Dask worker {', '.join(task.allowed) or '(none)'} is gone"
-                task.future.cancel()
+                self._stop([task])
 
     def close(self) -> None:
         self.client.close()
@@ -374,6 +387,22 @@ class DaskExecutor(Executor):
 
 def _ignore(*_: Any) -> None:
     return None
+
+
+class _Failed:
+    """A future that was never submitted: done, its result the error it stands for."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        raise RuntimeError(self.reason)
+
+    def cancel(self) -> None:
+        return None
 
 
 @dataclass

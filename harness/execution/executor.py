@@ -63,10 +63,10 @@ class Executor(ABC):
         backend's worker said about itself (framework version, devices, threads), or None if no worker said
         hello."""
 
-    def availability(self, info: BackendInfo) -> Availability:
-        """Whether ``info``'s framework is installed *where the cells will run*; the default asks this
-        machine's installed distributions (`harness.plugins.availability.probe`). An executor that runs
-        cells elsewhere asks there."""
+    def availability(self, info: BackendInfo, target: str | None = None) -> Availability:
+        """Whether ``info``'s framework is installed *where the cells will run* (on the ``--hosts`` host
+        ``target``, when given); the default asks this machine's installed distributions
+        (`harness.plugins.availability.probe`). An executor that runs cells elsewhere asks there."""
         return probe(info)
 
     def machine_facts_by_host(self) -> dict[str, dict] | None:

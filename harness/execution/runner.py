@@ -118,16 +118,21 @@ def execute(
         cells = pending_cells(request, info.name)
         if not cells:
             continue
-        availability = executor.availability(info)
-        if not availability.available:
-            progress(f"{info.name}: unavailable: {availability.reason}")
+        reasons = {}  # why the backend cannot run, per target host (None: wherever the executor runs cells)
+        for target in dict.fromkeys(cell.target for cell in cells):
+            availability = executor.availability(info, target) if target else executor.availability(info)
+            if not availability.available:
+                reasons[target] = availability.reason
+        for target, reason in reasons.items():
+            progress(f"{info.name}: unavailable{_on_host(target)}: {reason}")
+        if len(reasons) == len({cell.target for cell in cells}):
             observer.backend_skipped(info.name)
-            result.backend_details[info.name] = {"available": False, "reason": availability.reason}
-            for cell in cells:
-                keep(Record(cell.suite, info.name, UNAVAILABLE, cell.spec.to_dict(), availability.reason,
-                            {**suites[cell.suite].record_details(cell.options), **_target_details(cell)}))
-            continue
-        open_cells[info.name] = cells
+            result.backend_details[info.name] = {"available": False, "reason": "; ".join(reasons.values())}
+        for cell in (cell for cell in cells if cell.target in reasons):
+            keep(Record(cell.suite, info.name, UNAVAILABLE, cell.spec.to_dict(), reasons[cell.target],
+                        {**suites[cell.suite].record_details(cell.options), **_target_details(cell)}))
+        if len(reasons) < len({cell.target for cell in cells}):
+            open_cells[info.name] = [cell for cell in cells if cell.target not in reasons]
     backends = {info.name: info for info in request.backends}
     rounds = _Rounds(request, suites)
     total_rounds = max((rounds.wanted(cell) for cells in open_cells.values() for cell in cells), default=0)
@@ -174,9 +179,12 @@ def _backend_job(info: BackendInfo, todo: list[Cell], number: int, total_rounds:
     name, request, rounds, result, observer = info.name, run.request, run.rounds, run.result, run.observer
     suites, progress = request.suites, observer.message
 
+    hosts = list(dict.fromkeys(cell.target for cell in todo if cell.target))
+    where = (f"{len(todo) // len(hosts)} cell(s) on each of {len(hosts)} hosts ({', '.join(hosts)}), in a fresh worker "
+             "process on each" if hosts and len(todo) % len(hosts) == 0 else f"{len(todo)} cell(s) in a fresh worker process")
+
     def on_start() -> None:
-        progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "")
-                 + f"running {len(todo)} cell(s) in a fresh worker process")
+        progress(f"{name}: " + (f"round {number + 1} of {total_rounds}: " if total_rounds > 1 else "") + f"running {where}")
         observer.worker_starting(name, todo)
 
     def on_outcome(index: int, outcome: CellOutcome) -> None:
@@ -204,7 +212,11 @@ def _backend_job(info: BackendInfo, todo: list[Cell], number: int, total_rounds:
 
 
 def _on(cell: Cell) -> str:
-    return f" on {cell.target}" if cell.target else ""
+    return _on_host(cell.target)
+
+
+def _on_host(target: str | None) -> str:
+    return f" on {target}" if target else ""
 
 
 def _target_details(cell: Cell) -> dict[str, Any]:
@@ -279,13 +291,13 @@ class _Rounds:
         """The cell's record (once `complete`): its suite's verdict over all rounds, or the error, with the
         host it ran on (``host``: the machine, and the Dask worker on a cluster; ``hosts`` when its rounds
         ran on more than one), the ``--hosts`` name it was sent to (``target``), and when each of its rounds
-        ran in this process's life (``ran_unix_seconds``: [start, end] per round measured this time, by the
-        clock of the machine it ran on)."""
+        ran (``ran_unix_seconds``: [round, start, end] for each round measured by this process, a resumed run's
+        earlier rounds not among them; by the clock of the machine it ran on)."""
         record = self._record(backend, cell)
         record.details.update(_target_details(cell))
         ran = self.ran.get(cell.key(backend))
         if ran:
-            record.details["ran_unix_seconds"] = [ran[number] for number in sorted(ran)]
+            record.details["ran_unix_seconds"] = [[number, *ran[number]] for number in sorted(ran)]
         hosts = self.hosts.get(cell.key(backend))
         if hosts:
             record.details["host"] = hosts[0].get("host")

@@ -86,7 +86,9 @@ class HistoryFilter:
     hidden: frozenset[int] = frozenset()
 
     def accepts(self, row: dict[str, Any]) -> bool:
-        return ((not self.suites or row["suite"] in self.suites) and (not self.backends or row["backend"] in self.backends)
+        label = f"{row['backend']}@{row['target']}" if row.get("target") else row["backend"]
+        return ((not self.suites or row["suite"] in self.suites)
+                and (not self.backends or row["backend"] in self.backends or label in self.backends)
                 and (not self.devices or row["device"] in self.devices) and (not self.hidden or row["hidden"] in self.hidden))
 
 
@@ -108,7 +110,7 @@ def follow(out_dir: Path, wanted: HistoryFilter = HistoryFilter(), min_effect: f
             if not wanted.accepts(row):
                 continue
             key = record.cell_key()
-            facts = host_metadata(metadata, record.target)
+            facts = host_metadata(metadata, record.target or record.details.get("host"))
             machine = tuple(facts.get(key) for key in (*MACHINE_KEYS, "threads"))
             history = histories.setdefault(key, CellHistory(record.suite, record.backend_label, record.device,
                                                             ModelSpec.from_saved(record.spec).to_dict()))

@@ -90,6 +90,8 @@ class RunComparison:
     control: str | None = None
     machines: tuple[str, str] | None = None
     """For a comparison of two hosts: each side's machine in words (`machine_words`)."""
+    same_machine: bool = False
+    """The two hosts compared are workers of one machine."""
 
     @property
     def geometric_mean_ratio(self) -> float | None:
@@ -115,16 +117,19 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
         min_effect = DEFAULT_MIN_EFFECT
     metadata_a, metadata_b = load_metadata(run_a), load_metadata(run_b)
     machines = host_a is not None and host_b is not None and host_a != host_b
-    if not force and not machines:
-        _refuse_different_machines(host_metadata(metadata_a, host_a), host_metadata(metadata_b, host_b))
     cells_a, cells_b = _timing_cells(run_a, host_a), _timing_cells(run_b, host_b)
+    facts_a, facts_b = _side_facts(metadata_a, host_a, cells_a), _side_facts(metadata_b, host_b, cells_b)
+    if not force and not machines:
+        _refuse_different_machines(facts_a, facts_b)
     common = [key for key in cells_a if key in cells_b]
     unfinished = "".join(_unfinished_note(run, metadata, side)
                          for run, metadata, side in ((run_a, metadata_a, "A"), (run_b, metadata_b, "B")))
     if not force and (len(common) != len(cells_a) or len(common) != len(cells_b)):
+        hint = ("; A and B hold cells of different hosts: name one on each side, RUN_A@HOST RUN_B@HOST"
+                if not common and ((host_a is None) != (host_b is None) or _targets(cells_a) != _targets(cells_b)) else "")
         raise BenchUsageError(
             f"compare: the runs measured different cells ({len(cells_a)} in A, {len(cells_b)} in B, {len(common)} in "
-            f"both){unfinished}; compare runs of the same configuration, or pass --force to compare the common cells"
+            f"both){unfinished}{hint}; compare runs of the same configuration, or pass --force to compare the common cells"
         )
     if not common and unfinished:
         raise BenchUsageError(f"compare: no timing cell finished in both runs{unfinished}")
@@ -136,10 +141,10 @@ def compare_runs(run_a: Path, run_b: Path, *, min_effect: float | None = None, f
     comparison = RunComparison(only_in_a=len(cells_a) - len(common), only_in_b=len(cells_b) - len(common),
                                min_effect=min_effect, control=control)
     if machines:
-        facts_a, facts_b = host_metadata(metadata_a, host_a), host_metadata(metadata_b, host_b)
-        same = facts_a.get("node") and facts_a.get("node") == facts_b.get("node")
+        comparison.same_machine = bool(facts_a.get("node") and facts_a.get("node") == facts_b.get("node"))
         comparison.machines = (machine_words(facts_a), machine_words(facts_b) + (
-            " (the same machine as A: its differences are noise and sharing, not hardware)" if same else ""))
+            " (the same machine as A: its differences are noise and sharing, not hardware)"
+            if comparison.same_machine else ""))
     judged = {key: _judged_values(key, cells_a, cells_b, control) for key in common}
     estimates = {key: ratio_of_cells(*values) if isinstance(values, tuple) else None for key, values in judged.items()}
     tested = [key for key in common if estimates[key] is not None and not _is_control(key, control)]
@@ -219,6 +224,19 @@ def _judged_rows(key: tuple, cells_a: dict, cells_b: dict, control: str | None) 
     if reference in cells_a and reference in cells_b:
         rows += [(f"A's control {control}", cells_a[reference]), (f"B's control {control}", cells_b[reference])]
     return rows
+
+
+def _targets(cells: dict[tuple, dict]) -> set:
+    return {key[-1] for key in cells}
+
+
+def _side_facts(metadata: dict, host: str | None, cells: dict[tuple, dict]) -> dict:
+    """The machine a side's timing cells ran on: the named host's facts; for a cluster run without a host
+    named, the facts of the one machine its cells ran on; else the run's own."""
+    if host is not None:
+        return host_metadata(metadata, host)
+    nodes = {row.get("host") for row in cells.values()}
+    return host_metadata(metadata, nodes.pop()) if len(nodes) == 1 and None not in nodes else metadata
 
 
 def _timing_cells(run_dir: Path, host: str | None = None) -> dict[tuple, dict]:

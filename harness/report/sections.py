@@ -56,6 +56,8 @@ class RunReport:
     comparisons: list[Table]
     checks: Table | None
     sections: list[SuiteSection]
+    export_frame: Any = None
+    """The records as saved (``backend`` and ``target`` apart, not ``torch@alpha``): what CSV exports."""
 
     @property
     def title(self) -> str:
@@ -75,8 +77,9 @@ def build_report(run_dir: Path, baseline: str | None = None) -> RunReport:
     (default: `harness.report.tables.choose_baseline`)."""
     metadata = load_metadata(run_dir)
     suites = timing_suites(metadata)
-    records = labelled_by_host([replace(record, spec=ModelSpec.from_saved(record.spec).to_dict())  # this version's
-                                for record in load_records(run_dir, frozenset(suites))])              # spec fields
+    saved = [replace(record, spec=ModelSpec.from_saved(record.spec).to_dict())  # this version's spec fields
+             for record in load_records(run_dir, frozenset(suites))]
+    records = labelled_by_host(saved)
     rows = [{"run_id": run_dir.name, **flat_row(record)} for record in records]
     frame = frame_of(rows, suites)
     chosen = tables.choose_baseline(frame, baseline)
@@ -88,6 +91,8 @@ def build_report(run_dir: Path, baseline: str | None = None) -> RunReport:
         comparisons=tables.comparison_tables(frame, chosen),
         checks=tables.checks_table(records, suites),
         sections=suite_sections(records, metadata, suites),
+        export_frame=frame_of([{"run_id": run_dir.name, **flat_row(record)} for record in saved], suites)
+        if any(record.target for record in saved) else frame,
     )
 
 

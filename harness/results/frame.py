@@ -38,11 +38,13 @@ def load_metadata(run_dir: Path) -> dict[str, Any]:
     return read_metadata(run_dir)
 
 
-def host_metadata(metadata: dict[str, Any], target: str | None) -> dict[str, Any]:
-    """The machine facts of the host a cell was sent to (``--hosts``: ``metadata["hosts"][target]``, measured
-    there), or the run's own (the machine ``bench run`` ran on) for an untargeted cell."""
-    hosts = metadata.get("hosts")
-    facts = hosts.get(target) if target is not None and isinstance(hosts, dict) else None
+def host_metadata(metadata: dict[str, Any], host: str | None) -> dict[str, Any]:
+    """The machine facts of a host of a cluster run (``metadata["hosts"]``, measured there): by its ``--hosts``
+    name, or by machine name (a cell's ``host``); else the run's own (the machine ``bench run`` ran on)."""
+    hosts = metadata.get("hosts") if isinstance(metadata.get("hosts"), dict) else {}
+    facts = hosts.get(host) if host is not None else None
+    if not isinstance(facts, dict) and host is not None:
+        facts = next((value for value in hosts.values() if isinstance(value, dict) and value.get("node") == host), None)
     return facts if isinstance(facts, dict) else metadata
 
 
