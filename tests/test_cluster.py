@@ -156,6 +156,7 @@ def test_a_local_run_never_imports_dask(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "[] 0", result.stderr
 
 
+@pytest.mark.slow
 def test_a_dask_worker_killed_mid_sweep_loses_no_finished_cell_and_repeats_none(tmp_path):
     """Kill the Dask worker running a backend's task as soon as its first record is saved: the finished
     cells stay, the rest run again elsewhere (Dask reschedules the task; repeats are dropped), none twice."""
@@ -220,6 +221,7 @@ def test_timing_on_workers_without_the_benchmark_resource_is_refused_before_anyt
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_targeted_host_whose_worker_dies_finishes_its_cells_on_that_host(tmp_path):
     """--hosts 0,1 and the Dask worker 0 killed as soon as one of its records is saved: Dask's nanny restarts
     it (same name, new address), and the cells it had not finished run there again; none is lost, none is

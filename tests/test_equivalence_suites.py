@@ -24,8 +24,7 @@ def available_builtins(records):
 def test_builtins_agree_over_the_grid(capsys, tmp_path, head):
     """Hidden 3, 64 x seq_len 1, 7 x batch 1, 5: one run (one worker per backend) per head."""
     status, records = run_json(capsys, "--suite", "gradients,training", "--hidden", "3,64", "--vocab-size", "300",
-                               "--seq-len", "1,7", "--batch-size", "1,5", "--steps", "3", "--jobs", "2", "--out", str(tmp_path),
-                               head)
+                               "--seq-len", "1,7", "--batch-size", "1,5", "--steps", "3", "--out", str(tmp_path), head)
     checked = [record for record in records if record["status"] != "unavailable"]
     assert status == 0, [record["message"] for record in checked if record["status"] != "pass"]
     assert {(record["suite"], record["spec"]["hidden"], record["spec"]["seq_len"], record["spec"]["batch_size"])
