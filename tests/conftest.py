@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -68,6 +69,14 @@ def use_plugins(monkeypatch):
 def fake_backends(use_plugins):
     """The fake backends of tests/plugins/fake_backends.py, registered like a third-party plugin."""
     use_plugins("fake_backends")
+
+
+def ctrl_c_works() -> None:
+    """``preexec_fn`` for a child a test interrupts with SIGINT: Ctrl-C's default disposition. A shell runs a
+    background job (``pytest &``, a CI runner's script) with SIGINT ignored, the child inherits that, and
+    Python then installs no KeyboardInterrupt handler: the SIGINT the test sends would do nothing. (Runs in
+    the forked child: no import, one system call.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def merged_options(base: list[str], *extra: str) -> list[str]:

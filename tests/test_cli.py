@@ -17,7 +17,7 @@ from harness.plugins.discovery import discover
 from harness.results.reader import load_records
 from harness.results.store import METADATA_FILE, RECORDS_FILE, RunStore
 
-from conftest import DEFAULT_BACKENDS, REGISTRY
+from conftest import DEFAULT_BACKENDS, REGISTRY, ctrl_c_works
 
 KNOWN_BACKENDS = ", ".join(sorted(REGISTRY.backends))
 KNOWN_SUITES = ", ".join(sorted(REGISTRY.suites))
@@ -197,7 +197,7 @@ def test_unavailable_backends_are_reported_not_failed(tmp_path, fake_backends):
 def test_interrupted_run_keeps_finished_records(tmp_path, fake_backends):
     command = [sys.executable, "-c", "from harness.cli import run; run()", "run", "--backend", "fake-hang",
                "--hidden", "2,13", "--out", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_works)  # noqa: PLW1509
     deadline = time.monotonic() + 60
     records_file = None
     while time.monotonic() < deadline:

@@ -13,6 +13,8 @@ import pytest
 
 from harness.cli import main
 
+from conftest import ctrl_c_works
+
 distributed = pytest.importorskip("distributed")
 
 SMALL = ["--vocab-size", "100", "--embed-dim", "4", "--hidden", "8", "--seq-len", "4", "--batch-size", "4"]
@@ -270,7 +272,7 @@ def test_an_interrupted_cluster_run_keeps_its_records_and_leaves_no_worker_runni
     command = [sys.executable, "-m", "harness", "run", "--suite", "params,training", "--steps", "600",
                "--backend", "numpy", "--hidden", "32,48,64,80,96,112", "--vocab-size", "500", "--embed-dim", "16",
                "--seq-len", "20", "--batch-size", "16", "--cluster", cluster, "--out", str(tmp_path)]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_works)  # noqa: PLW1509
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and run.poll() is None:
         found = list(tmp_path.glob("*/records.jsonl"))

@@ -8,6 +8,8 @@ from harness.plugins.discovery import discover
 from harness.results.reader import load_records
 from harness.results.store import RunStore
 
+from conftest import ctrl_c_works
+
 
 class InProcessExecutor(Executor):
     """Runs cells in this process (NumPy only): what a second executor has to provide, nothing more."""
@@ -101,7 +103,7 @@ def test_an_interrupted_run_with_jobs_kills_every_worker_and_keeps_what_finished
     command = [sys.executable, "-m", "harness", "run", "--suite", "params,training", "--steps", "400", "--backend",
                "numpy,torch", "--hidden", "16,24,32,40", "--vocab-size", "300", "--embed-dim", "8", "--seq-len", "12",
                "--batch-size", "8", "--jobs", "2", "--out", str(tmp_path)]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_works)  # noqa: PLW1509
     bench = psutil.Process(run.pid)
     deadline, workers = time.monotonic() + 120, []
     while time.monotonic() < deadline and run.poll() is None:
