@@ -30,6 +30,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from backends.numpy_reference import BCE_EPSILON
 from harness.canonical import keras_default_weights
 from harness.contract import (
     DIRECTIONS,
@@ -44,9 +45,6 @@ from harness.contract import (
 )
 from harness.model_spec import ModelSpec
 from harness.optimizers import OptimizerSpec
-
-BCE_EPSILON = 1e-7
-"""Keras clips predictions to [1e-7, 1 - 1e-7] before the logs of its binary cross-entropy."""
 
 
 class LstmLayer(nnx.Module):
